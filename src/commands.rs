@@ -1,0 +1,198 @@
+//! One short function per subcommand: load the config, call the library, print.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::forms::{self, Kind, Status, Submission, Unusable};
+use crate::samples::{self, Sample};
+use crate::today::today_in_illinois;
+
+/// How a command ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Done,
+    /// Exit 1: something would be closed.
+    Closed,
+    /// Exit 2: the input was unreadable or no known workbook.
+    Unusable,
+}
+
+/// Runs the command the user asked for, writing its report to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
+    let config = load_config(&cli.config)?;
+    match cli.command {
+        Command::Templates { out: dir } => templates(&config, &dir, out),
+        Command::Check { file, received, json } => {
+            let received = received.unwrap_or_else(today_in_illinois);
+            check(&config, &file, received, json, out)
+        }
+        Command::Demo => demo(&config, out),
+    }
+}
+
+/// `portal.toml` when it exists; the embedded defaults when the default path is absent.
+fn load_config(path: &Path) -> Result<Config> {
+    if !path.exists() && path == Path::new("portal.toml") {
+        return Ok(Config::embedded());
+    }
+    Config::from_file(path)
+}
+
+fn templates(config: &Config, dir: &Path, out: &mut dyn Write) -> Result<Outcome> {
+    for path in write_templates(config, dir)? {
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        writeln!(out, "wrote {} ({size} bytes)", path.display())?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// Writes the three blank workbooks into `dir`; returns their paths.
+pub fn write_templates(config: &Config, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Kind::ALL
+        .into_iter()
+        .map(|kind| {
+            let bytes = forms::write::blank(kind, &config.mcos, config.rules.max_lines)
+                .with_context(|| format!("cannot lay out {}", kind.file_name()))?;
+            let path = dir.join(kind.file_name());
+            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
+}
+
+fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: bool, out: &mut dyn Write) -> Result<Outcome> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file.file_name().and_then(|name| name.to_str());
+    let context = forms::Context {
+        received_on,
+        window: config.window(),
+        max_lines: config.rules.max_lines,
+        mcos: &config.mcos,
+    };
+    let shown = file.display();
+    match forms::check(&bytes, name, &context) {
+        Err(unusable) => {
+            report_unusable(&unusable, received_on, json, out)?;
+            if json {
+                eprintln!("{shown}: {unusable} [unknown_template]");
+            }
+            Ok(Outcome::Unusable)
+        }
+        Ok(Submission::Complaint(complaint)) => {
+            let report = &complaint.report;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+            } else {
+                writeln!(out, "{shown}: complaint template, received {received_on}")?;
+                for problem in &report.problems {
+                    writeln!(out, "  {problem}")?;
+                }
+                let forwarded = report.lines.iter().filter(|line| line.status == Status::Forwarded).count();
+                let closed = report.lines.len() - forwarded;
+                let mco = report
+                    .mco
+                    .as_deref()
+                    .and_then(|code| config.mcos.iter().find(|mco| mco.code == code))
+                    .map_or_else(|| "the MCO".to_owned(), |mco| mco.name.clone());
+                let verdict = match (report.status, report.reason) {
+                    (Status::Forwarded, _) => format!("{forwarded} of {} lines would be forwarded to {mco}", report.lines.len()),
+                    (Status::Closed, Some(reason)) => format!("the ticket would be closed ({reason})"),
+                    (Status::Closed, None) => "every line would be closed".to_owned(),
+                };
+                writeln!(
+                    out,
+                    "Summary: {verdict}; {closed} closed; {} problem{}.",
+                    report.problems.len(),
+                    if report.problems.len() == 1 { "" } else { "s" }
+                )?;
+            }
+            Ok(if report.all_forwarded() { Outcome::Done } else { Outcome::Closed })
+        }
+        Ok(Submission::Registration(registration)) => {
+            let report = &registration.report;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+            } else {
+                let title = if report.kind == Kind::MultipleRegistration { "multiple registration template" } else { "registration form" };
+                writeln!(out, "{shown}: {title}")?;
+                for problem in &report.problems {
+                    writeln!(out, "  {problem}")?;
+                }
+                let verdict = match report.status {
+                    forms::Completeness::Complete => format!(
+                        "complete; would be stored as pending review for {} NPI{}",
+                        report.npis.len(),
+                        if report.npis.len() == 1 { "" } else { "s" }
+                    ),
+                    forms::Completeness::Incomplete => format!(
+                        "incomplete; would be denied ({} field{} missing or wrong)",
+                        report.missing.len(),
+                        if report.missing.len() == 1 { "" } else { "s" }
+                    ),
+                };
+                writeln!(out, "Summary: {verdict}.")?;
+            }
+            Ok(if report.status == forms::Completeness::Complete { Outcome::Done } else { Outcome::Closed })
+        }
+    }
+}
+
+/// An unreadable or unknown file, in the same JSON shape as a closed ticket.
+fn report_unusable(unusable: &Unusable, received_on: chrono::NaiveDate, json: bool, out: &mut dyn Write) -> Result<()> {
+    if json {
+        let report = forms::ComplaintReport {
+            status: Status::Closed,
+            mco: None,
+            received_on,
+            reason: Some(unusable.reason()),
+            lines: Vec::new(),
+            problems: vec![forms::Problem {
+                sheet: None,
+                row: None,
+                column: None,
+                reason: unusable.reason(),
+                message: capitalise(&unusable.to_string()),
+            }],
+        };
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        writeln!(out, "{} [{}]", capitalise(&unusable.to_string()), unusable.reason())?;
+        writeln!(out, "Summary: the file cannot be checked.")?;
+    }
+    Ok(())
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
+/// Writes sample workbooks dated relative to today and checks each one.
+fn demo(config: &Config, out: &mut dyn Write) -> Result<Outcome> {
+    let today = today_in_illinois();
+    let dir = config.store.path.parent().unwrap_or(Path::new("var")).join("demo");
+    writeln!(out, "Writing the blank workbooks and three sample complaints into {}", dir.display())?;
+    write_templates(config, &dir)?;
+    let mco = config.mcos.iter().position(|mco| mco.code == "MOLINA").unwrap_or(0);
+    for (sample, name) in [
+        (Sample::Good, "sample-good.xlsx"),
+        (Sample::TooEarly, "sample-too-early.xlsx"),
+        (Sample::Incomplete, "sample-incomplete.xlsx"),
+    ] {
+        let lines = samples::complaint_lines(sample, today, mco, 3);
+        let bytes = forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines)?;
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(out)?;
+        check(config, &path, today, false, out)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "The mail intake is not built yet: `portal check FILE` shows what it will decide.")?;
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,505 @@
+//! `portal.toml`: the typed configuration every command starts from.
+//!
+//! The file is parsed into plain structs (`deny_unknown_fields` everywhere, so a
+//! misspelt key is an error that names it), then [`Config::check`] looks at the
+//! values as a whole. Real objects (stores, mail connections) are made later from a
+//! checked `Config`. Secrets never live here: only the names of the environment
+//! variables or commands that hold them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::rules::Window;
+
+/// The whole `portal.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The public site. Default: see [`Site`].
+    #[serde(default)]
+    pub site: Site,
+    /// The numbers behind rules R1, R4, R7 and R9.
+    #[serde(default)]
+    pub rules: Rules,
+    /// The embedded ticket store.
+    #[serde(default)]
+    pub store: Store,
+    /// Mailboxes and notice settings.
+    #[serde(default)]
+    pub mail: Mail,
+    /// How notices leave: a folder of .eml files or an SMTP server.
+    #[serde(default)]
+    pub smtp: Smtp,
+    /// The managed care organizations, one `[[mco]]` table each. Default: the six
+    /// Illinois MCOs with placeholder dispute addresses.
+    #[serde(default = "default_mcos", rename = "mco")]
+    pub mcos: Vec<Mco>,
+}
+
+/// `[site]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Where the site is published. Default `https://portal.example.gov`.
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    /// Markdown pages. Default `content`.
+    #[serde(default = "default_content_dir")]
+    pub content_dir: PathBuf,
+    /// Tera templates for pages and notices. Default `templates`.
+    #[serde(default = "default_templates_dir")]
+    pub templates_dir: PathBuf,
+    /// Generated site. Default `site`.
+    #[serde(default = "default_output_dir")]
+    pub output_dir: PathBuf,
+}
+
+/// `[rules]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// R1: the earliest day after filing with the MCO that HFS accepts a complaint. Default 30.
+    #[serde(default = "default_window_min_days")]
+    pub window_min_days: u32,
+    /// R1: the last day after filing with the MCO that HFS accepts a complaint. Default 60.
+    #[serde(default = "default_window_max_days")]
+    pub window_max_days: u32,
+    /// R4: the most claim lines on one template. Default 100.
+    #[serde(default = "default_max_lines")]
+    pub max_lines: u32,
+    /// R7: business days a registration review takes at least. Default 2.
+    #[serde(default = "default_registration_business_days")]
+    pub registration_business_days: u32,
+    /// R9: business days HFS takes to present a ticket to the MCO. Default 10.
+    #[serde(default = "default_presented_within_business_days")]
+    pub presented_within_business_days: u32,
+    /// R9: calendar days the MCO has to propose a resolution. Default 30.
+    #[serde(default = "default_response_days")]
+    pub response_days: u32,
+    /// State offices closed on days beyond the legal holidays (e.g. a declared closure).
+    /// Default none.
+    #[serde(default)]
+    pub closure_days: Vec<NaiveDate>,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    /// The sled store's folder. Default `var/store`.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    /// The From of every notice. Default `Provider Resolution Portal <intake@portal.example.gov>`.
+    #[serde(default = "default_from")]
+    pub from: String,
+    /// At most this many notices to one sender in one day. Default 20.
+    #[serde(default = "default_notices_per_sender_per_day")]
+    pub notices_per_sender_per_day: u32,
+    /// Larger messages are quarantined unread. Default 26214400 (25 MiB).
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: u64,
+    /// Where templates and registration forms arrive.
+    #[serde(default = "default_intake_mailbox")]
+    pub intake: Mailbox,
+    /// The portal-inquiries mailbox.
+    #[serde(default = "default_inquiries_mailbox")]
+    pub inquiries: Mailbox,
+}
+
+/// `[mail.intake]` and `[mail.inquiries]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mailbox {
+    /// The mailbox's address, as the site shows it.
+    pub address: String,
+    /// `maildir` (default) or `imap`.
+    #[serde(default)]
+    pub kind: MailboxKind,
+    /// Maildir only: the folder.
+    pub path: Option<PathBuf>,
+    /// IMAP only: the server's host name.
+    pub host: Option<String>,
+    /// IMAP only: the port. Default 993 for implicit TLS, 143 otherwise.
+    pub port: Option<u16>,
+    /// IMAP only: `implicit` (default), `starttls` or `none`.
+    #[serde(default)]
+    pub tls: Tls,
+    /// An extra CA certificate (PEM) to trust, for a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// IMAP only: the login name.
+    pub user: Option<String>,
+    /// The environment variable holding the password.
+    pub password_env: Option<String>,
+    /// A command printing an OAuth2 bearer token (XOAUTH2).
+    pub oauth2_token_command: Option<String>,
+}
+
+/// `[smtp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    /// `file` (default: .eml files in `path`) or `smtp`.
+    #[serde(default)]
+    pub kind: TransportKind,
+    /// File transport only: the folder. Default `var/outbox`.
+    #[serde(default = "default_outbox_path")]
+    pub path: PathBuf,
+    /// SMTP only: the server's host name.
+    pub host: Option<String>,
+    /// SMTP only: the port. Default 465 for implicit TLS, 587 for STARTTLS, 25 otherwise.
+    pub port: Option<u16>,
+    /// SMTP only: `implicit`, `starttls` (default) or `none`.
+    #[serde(default = "default_smtp_tls")]
+    pub tls: Tls,
+    /// An extra CA certificate (PEM) to trust, for a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// SMTP only: the login name.
+    pub user: Option<String>,
+    /// The environment variable holding the password.
+    pub password_env: Option<String>,
+    /// A command printing an OAuth2 bearer token (XOAUTH2).
+    pub oauth2_token_command: Option<String>,
+}
+
+/// One `[[mco]]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Mco {
+    /// Short code, e.g. `MOLINA`; accepted in templates in place of the name.
+    pub code: String,
+    /// The name shown in the template's drop-down.
+    pub name: String,
+    /// Where accepted complaints are forwarded.
+    pub dispute_address: String,
+}
+
+/// How a mailbox is reached.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailboxKind {
+    #[default]
+    Maildir,
+    Imap,
+}
+
+/// How notices are sent.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    #[default]
+    File,
+    Smtp,
+}
+
+/// Transport security for IMAP and SMTP.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    #[default]
+    Implicit,
+    Starttls,
+    None,
+}
+
+impl Config {
+    /// Parses and checks a configuration from its text.
+    pub fn parse(text: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and checks a configuration file. Relative paths inside it stay
+    /// relative to the working directory, as an admin running `portal` expects.
+    pub fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("invalid configuration {}", path.display()))
+    }
+
+    /// The built-in defaults, as if `portal.toml` were empty.
+    pub fn embedded() -> Config {
+        Config::parse("").expect("the embedded defaults are valid")
+    }
+
+    /// The R1 window, from `[rules]`.
+    pub fn window(&self) -> Window {
+        Window {
+            min_days: self.rules.window_min_days,
+            max_days: self.rules.window_max_days,
+        }
+    }
+
+    /// Checks values that serde cannot: ranges, uniqueness, addresses.
+    fn check(&self) -> Result<()> {
+        let rules = &self.rules;
+        if rules.window_min_days > rules.window_max_days {
+            bail!(
+                "rules.window_min_days ({}) is greater than rules.window_max_days ({})",
+                rules.window_min_days,
+                rules.window_max_days
+            );
+        }
+        if !(1..=10_000).contains(&rules.max_lines) {
+            bail!("rules.max_lines must be between 1 and 10000, not {}", rules.max_lines);
+        }
+        if self.mcos.is_empty() {
+            bail!("at least one [[mco]] is needed");
+        }
+        for (index, mco) in self.mcos.iter().enumerate() {
+            let at = format!("mco #{} ({})", index + 1, mco.code);
+            if mco.code.trim().is_empty() || mco.name.trim().is_empty() {
+                bail!("{at}: code and name must not be empty");
+            }
+            if !is_plain_address(&mco.dispute_address) {
+                bail!("{at}: dispute_address {:?} is not an email address", mco.dispute_address);
+            }
+            for other in &self.mcos[..index] {
+                if other.code.eq_ignore_ascii_case(&mco.code)
+                    || other.name.eq_ignore_ascii_case(&mco.name)
+                {
+                    bail!("{at}: the code or name is used by another [[mco]] too");
+                }
+            }
+        }
+        for (name, mailbox) in [("intake", &self.mail.intake), ("inquiries", &self.mail.inquiries)] {
+            if !is_plain_address(&mailbox.address) {
+                bail!("mail.{name}.address {:?} is not an email address", mailbox.address);
+            }
+            match mailbox.kind {
+                MailboxKind::Maildir if mailbox.path.is_none() => {
+                    bail!("mail.{name}: a maildir mailbox needs a path")
+                }
+                MailboxKind::Imap if mailbox.host.is_none() || mailbox.user.is_none() => {
+                    bail!("mail.{name}: an imap mailbox needs host and user")
+                }
+                _ => {}
+            }
+        }
+        if self.smtp.kind == TransportKind::Smtp && self.smtp.host.is_none() {
+            bail!("smtp: kind = \"smtp\" needs a host");
+        }
+        Ok(())
+    }
+}
+
+/// A bare `local@domain` address: enough to catch a typo in the config.
+fn is_plain_address(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !address.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Site {
+            base_url: default_base_url(),
+            content_dir: default_content_dir(),
+            templates_dir: default_templates_dir(),
+            output_dir: default_output_dir(),
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            window_min_days: default_window_min_days(),
+            window_max_days: default_window_max_days(),
+            max_lines: default_max_lines(),
+            registration_business_days: default_registration_business_days(),
+            presented_within_business_days: default_presented_within_business_days(),
+            response_days: default_response_days(),
+            closure_days: Vec::new(),
+        }
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store { path: default_store_path() }
+    }
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Mail {
+            from: default_from(),
+            notices_per_sender_per_day: default_notices_per_sender_per_day(),
+            max_message_bytes: default_max_message_bytes(),
+            intake: default_intake_mailbox(),
+            inquiries: default_inquiries_mailbox(),
+        }
+    }
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            kind: TransportKind::File,
+            path: default_outbox_path(),
+            host: None,
+            port: None,
+            tls: default_smtp_tls(),
+            ca_file: None,
+            user: None,
+            password_env: None,
+            oauth2_token_command: None,
+        }
+    }
+}
+
+fn maildir(address: &str, path: &str) -> Mailbox {
+    Mailbox {
+        address: address.to_owned(),
+        kind: MailboxKind::Maildir,
+        path: Some(PathBuf::from(path)),
+        host: None,
+        port: None,
+        tls: Tls::Implicit,
+        ca_file: None,
+        user: None,
+        password_env: None,
+        oauth2_token_command: None,
+    }
+}
+
+fn default_intake_mailbox() -> Mailbox {
+    maildir("intake@portal.example.gov", "var/mail/intake")
+}
+fn default_inquiries_mailbox() -> Mailbox {
+    maildir("HFS.Portalinquiries@illinois.gov", "var/mail/inquiries")
+}
+fn default_base_url() -> String {
+    "https://portal.example.gov".to_owned()
+}
+fn default_content_dir() -> PathBuf {
+    PathBuf::from("content")
+}
+fn default_templates_dir() -> PathBuf {
+    PathBuf::from("templates")
+}
+fn default_output_dir() -> PathBuf {
+    PathBuf::from("site")
+}
+fn default_window_min_days() -> u32 {
+    30
+}
+fn default_window_max_days() -> u32 {
+    60
+}
+fn default_max_lines() -> u32 {
+    100
+}
+fn default_registration_business_days() -> u32 {
+    2
+}
+fn default_presented_within_business_days() -> u32 {
+    10
+}
+fn default_response_days() -> u32 {
+    30
+}
+fn default_store_path() -> PathBuf {
+    PathBuf::from("var/store")
+}
+fn default_from() -> String {
+    "Provider Resolution Portal <intake@portal.example.gov>".to_owned()
+}
+fn default_notices_per_sender_per_day() -> u32 {
+    20
+}
+fn default_max_message_bytes() -> u64 {
+    26_214_400
+}
+fn default_outbox_path() -> PathBuf {
+    PathBuf::from("var/outbox")
+}
+fn default_smtp_tls() -> Tls {
+    Tls::Starttls
+}
+
+fn default_mcos() -> Vec<Mco> {
+    [
+        ("AETNA", "Aetna Better Health of Illinois", "disputes@aetna.example"),
+        ("BCCHP", "Blue Cross Community Health Plans", "disputes@bcchp.example"),
+        ("COUNTYCARE", "CountyCare Health Plan", "disputes@countycare.example"),
+        ("MERIDIAN", "Meridian", "disputes@meridian.example"),
+        ("MOLINA", "Molina Healthcare of Illinois", "disputes@molina.example"),
+        ("YOUTHCARE", "YouthCare", "disputes@youthcare.example"),
+    ]
+    .into_iter()
+    .map(|(code, name, dispute_address)| Mco {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        dispute_address: dispute_address.to_owned(),
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_means_the_documented_defaults() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.rules.window_min_days, 30);
+        assert_eq!(config.rules.window_max_days, 60);
+        assert_eq!(config.rules.max_lines, 100);
+        assert_eq!(config.rules.registration_business_days, 2);
+        assert_eq!(config.mcos.len(), 6);
+        assert_eq!(config.store.path, PathBuf::from("var/store"));
+        assert_eq!(config.mail.notices_per_sender_per_day, 20);
+    }
+
+    #[test]
+    fn the_shipped_portal_toml_parses() {
+        let text = include_str!("../portal.toml");
+        let config = Config::parse(text).unwrap();
+        assert_eq!(config.mcos.len(), 6);
+        assert_eq!(config.mail.inquiries.address, "HFS.Portalinquiries@illinois.gov");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let error = Config::parse("[rules]\nwindow_max_dayz = 61\n").unwrap_err();
+        assert!(format!("{error:#}").contains("window_max_dayz"), "{error:#}");
+        let error = Config::parse("colour = 1\n").unwrap_err();
+        assert!(format!("{error:#}").contains("colour"), "{error:#}");
+    }
+
+    #[test]
+    fn an_inverted_window_is_refused() {
+        let error = Config::parse("[rules]\nwindow_min_days = 70\n").unwrap_err();
+        assert!(error.to_string().contains("window_min_days"), "{error}");
+    }
+
+    #[test]
+    fn duplicate_mco_codes_are_refused() {
+        let text = "[[mco]]\ncode = \"A\"\nname = \"One\"\ndispute_address = \"a@x.example\"\n\
+                    [[mco]]\ncode = \"a\"\nname = \"Two\"\ndispute_address = \"b@x.example\"\n";
+        assert!(Config::parse(text).is_err());
+    }
+
+    #[test]
+    fn a_bad_dispute_address_is_refused() {
+        let text = "[[mco]]\ncode = \"A\"\nname = \"One\"\ndispute_address = \"nobody\"\n";
+        let error = Config::parse(text).unwrap_err();
+        assert!(error.to_string().contains("dispute_address"), "{error}");
+    }
+}

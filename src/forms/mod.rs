@@ -1,0 +1,55 @@
+//! The three spreadsheets: one schema each ([`schema`]), written as downloads
+//! ([`write`]), read back from any format a provider may send ([`read`]) and validated
+//! ([`validate`]) into reports with every problem by sheet, row and column.
+
+mod cells;
+pub mod read;
+pub mod report;
+pub mod schema;
+pub mod validate;
+pub mod write;
+
+pub use cells::{Value, neutralise_formula};
+pub use read::{Format, ReadError, Workbook, read_workbook};
+pub use report::{
+    Completeness, ComplaintReport, LineOutcome, Problem, Reason, RegistrationReport, Status,
+};
+pub use schema::Kind;
+pub use validate::{Complaint, Context, Record, Registration, identify};
+
+/// A submission, read and validated.
+#[derive(Debug, Clone)]
+pub enum Submission {
+    Complaint(Complaint),
+    Registration(Registration),
+}
+
+/// Why a file is no known workbook at all (`unknown_template`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Unusable {
+    /// The file could not be read.
+    #[error("{0}")]
+    Unreadable(#[from] ReadError),
+    /// It was read, but is none of the three spreadsheets.
+    #[error(
+        "the file is not one of the portal's spreadsheets (complaint template, registration \
+         form, multiple registration template); download a template from the portal's site"
+    )]
+    UnknownTemplate,
+}
+
+impl Unusable {
+    /// The reason code the ticket is closed with.
+    pub fn reason(&self) -> Reason {
+        Reason::UnknownTemplate
+    }
+}
+
+/// Reads, identifies and validates one file exactly as intake does (R6 aside).
+pub fn check(bytes: &[u8], name: Option<&str>, context: &Context<'_>) -> Result<Submission, Unusable> {
+    let workbook = read_workbook(bytes, name)?;
+    match identify(&workbook).ok_or(Unusable::UnknownTemplate)? {
+        Kind::Complaint => Ok(Submission::Complaint(validate::validate_complaint(&workbook, context))),
+        kind => Ok(Submission::Registration(validate::validate_registration(&workbook, kind, context.max_lines))),
+    }
+}

@@ -1,0 +1,157 @@
+//! What validation found, in the shapes PRODUCT.md gives for `portal check --json`
+//! and the staff views.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// A ticket's or a line's closure reason, as PRODUCT.md spells the codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Incomplete,
+    InvalidValue,
+    #[serde(rename = "over_100_lines")]
+    Over100Lines,
+    MixedMco,
+    UnknownTemplate,
+    TooEarly,
+    TooLate,
+    NotExhausted,
+    FeeForService,
+    MedicareOnly,
+    Duplicate,
+    NpiNotRegistered,
+}
+
+impl Reason {
+    /// The code as it appears in JSON.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::Incomplete => "incomplete",
+            Reason::InvalidValue => "invalid_value",
+            Reason::Over100Lines => "over_100_lines",
+            Reason::MixedMco => "mixed_mco",
+            Reason::UnknownTemplate => "unknown_template",
+            Reason::TooEarly => "too_early",
+            Reason::TooLate => "too_late",
+            Reason::NotExhausted => "not_exhausted",
+            Reason::FeeForService => "fee_for_service",
+            Reason::MedicareOnly => "medicare_only",
+            Reason::Duplicate => "duplicate",
+            Reason::NpiNotRegistered => "npi_not_registered",
+        }
+    }
+
+    /// Problems that close the whole ticket (R3, R4), as opposed to one line.
+    pub fn closes_ticket(self) -> bool {
+        matches!(
+            self,
+            Reason::Incomplete
+                | Reason::InvalidValue
+                | Reason::Over100Lines
+                | Reason::MixedMco
+                | Reason::UnknownTemplate
+        )
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One problem, where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub sheet: Option<String>,
+    /// The spreadsheet's own 1-based row number.
+    pub row: Option<u32>,
+    /// The column header (or form label).
+    pub column: Option<String>,
+    pub reason: Reason,
+    /// A sentence a provider understands; never quotes PHI.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    /// `Row 7, Date Filed with MCO: 2026-12-01 is in the future`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut place = Vec::new();
+        if let Some(sheet) = &self.sheet {
+            if self.row.is_none() && self.column.is_none() {
+                place.push(format!("Sheet {sheet}"));
+            }
+        }
+        if let Some(row) = self.row {
+            place.push(format!("Row {row}"));
+        }
+        if let Some(column) = &self.column {
+            place.push(column.clone());
+        }
+        if place.is_empty() {
+            write!(f, "{}", self.message)?;
+        } else {
+            write!(f, "{}: {}", place.join(", "), self.message)?;
+        }
+        write!(f, " [{}]", self.reason)
+    }
+}
+
+/// Forwarded to the MCO, or closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Forwarded,
+    Closed,
+}
+
+/// One claim line's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineOutcome {
+    pub row: u32,
+    pub status: Status,
+    pub reason: Option<Reason>,
+}
+
+/// A complaint template's outcome: `portal check --json` prints exactly this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ComplaintReport {
+    pub status: Status,
+    /// The MCO's code, when the template names one MCO.
+    pub mco: Option<String>,
+    pub received_on: NaiveDate,
+    /// The ticket's own closure reason; null when forwarded or when only lines closed.
+    pub reason: Option<Reason>,
+    pub lines: Vec<LineOutcome>,
+    pub problems: Vec<Problem>,
+}
+
+impl ComplaintReport {
+    /// True when every line would be forwarded.
+    pub fn all_forwarded(&self) -> bool {
+        self.status == Status::Forwarded && self.lines.iter().all(|line| line.status == Status::Forwarded)
+    }
+}
+
+/// Whether a registration request holds everything R7 asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Completeness {
+    Complete,
+    Incomplete,
+}
+
+/// A registration form's or multiple registration template's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistrationReport {
+    pub kind: super::schema::Kind,
+    pub status: Completeness,
+    /// The registrant's email, when valid.
+    pub email: Option<String>,
+    /// The NPIs the request covers, each once.
+    pub npis: Vec<String>,
+    /// Each field that is missing or wrong, once.
+    pub missing: Vec<String>,
+    pub problems: Vec<Problem>,
+}

@@ -1,0 +1,278 @@
+//! The downloads, laid out from the schemas with rust_xlsxwriter: a frozen bold header,
+//! widths, text-formatted ID columns (leading zeros survive), date-formatted date
+//! columns, drop-down lists, input help, the line limit in the validation ranges, an
+//! `Instructions` sheet written from the help text, and the hidden marker sheet that
+//! tells the reader the kind and schema version after any re-save.
+
+use rust_xlsxwriter::{
+    DataValidation, DataValidationErrorStyle, DataValidationRule, DocProperties, ExcelDateTime,
+    Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+};
+
+use super::cells::Value;
+use super::schema::{
+    self, Field, Kind, Layout, MARKER_SHEET, MARKER_TAG, SCHEMA_VERSION, SheetSchema, ValueType,
+};
+use super::validate::Record;
+use crate::config::Mco;
+
+/// The formats shared by every sheet.
+struct Styles {
+    header: Format,
+    label: Format,
+    text: Format,
+    date: Format,
+    money: Format,
+    wrap: Format,
+    title: Format,
+}
+
+impl Styles {
+    fn new() -> Styles {
+        let header = Format::new()
+            .set_bold()
+            .set_text_wrap()
+            .set_align(FormatAlign::VerticalCenter)
+            .set_background_color("#DCE6F1")
+            .set_border_bottom(FormatBorder::Thin);
+        Styles {
+            header: header.clone(),
+            label: header,
+            text: Format::new().set_num_format("@"),
+            date: Format::new().set_num_format("yyyy-mm-dd"),
+            money: Format::new().set_num_format("#,##0.00"),
+            wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
+            title: Format::new().set_bold().set_font_size(14),
+        }
+    }
+
+    /// The cell format a field's values take.
+    fn for_field(&self, field: &Field) -> &Format {
+        match field.ty {
+            ValueType::Date => &self.date,
+            ValueType::Money => &self.money,
+            _ => &self.text,
+        }
+    }
+}
+
+/// A blank workbook of `kind`, as the site offers it for download.
+pub fn blank(kind: Kind, mcos: &[Mco], max_lines: u32) -> Result<Vec<u8>, XlsxError> {
+    build(kind, mcos, max_lines, &[])
+}
+
+/// A complaint template holding `lines` (values by [`schema::claim`] index): what an
+/// MCO receives with a forwarded ticket. Text is always written as text, never as a
+/// formula.
+pub fn complaint_with_lines(mcos: &[Mco], max_lines: u32, lines: &[Record]) -> Result<Vec<u8>, XlsxError> {
+    build(Kind::Complaint, mcos, max_lines, lines)
+}
+
+fn build(kind: Kind, mcos: &[Mco], max_lines: u32, records: &[Record]) -> Result<Vec<u8>, XlsxError> {
+    let styles = Styles::new();
+    let mut workbook = Workbook::new();
+    workbook.set_properties(
+        &DocProperties::new()
+            .set_title(kind.title())
+            .set_subject("Illinois HFS Provider Resolution Portal")
+            .set_author("Illinois Department of Healthcare and Family Services")
+            .set_comment(format!("{MARKER_TAG} {} v{SCHEMA_VERSION}", kind.marker())),
+    );
+    for sheet in schema::sheets(kind) {
+        let worksheet = workbook.add_worksheet();
+        worksheet.set_name(sheet.name)?;
+        match sheet.layout {
+            Layout::Table => write_table(worksheet, sheet, mcos, max_lines, records, &styles)?,
+            Layout::Form => write_form(worksheet, sheet, mcos, &styles)?,
+        }
+    }
+    write_instructions(workbook.add_worksheet(), kind, mcos, max_lines, &styles)?;
+    let marker = workbook.add_worksheet();
+    marker.set_name(MARKER_SHEET)?;
+    marker.write_string(0, 0, MARKER_TAG)?;
+    marker.write_string(0, 1, kind.marker())?;
+    marker.write_string(1, 0, "schema-version")?;
+    marker.write_number(1, 1, f64::from(SCHEMA_VERSION))?;
+    marker.set_hidden(true);
+    workbook.save_to_buffer()
+}
+
+fn write_table(
+    worksheet: &mut Worksheet,
+    sheet: &SheetSchema,
+    mcos: &[Mco],
+    max_lines: u32,
+    records: &[Record],
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    let last_row = max_lines.max(records.len() as u32);
+    worksheet.set_freeze_panes(1, 0)?;
+    worksheet.set_row_height(0, 32)?;
+    for (index, field) in sheet.fields.iter().enumerate() {
+        let column = index as u16;
+        worksheet.set_column_width(column, field.width)?;
+        worksheet.set_column_format(column, styles.for_field(field))?;
+        worksheet.write_string_with_format(0, column, field.header, &styles.header)?;
+        worksheet.add_data_validation(0, column, 0, column, &header_help(field)?)?;
+        if let Some(validation) = value_validation(field, mcos)? {
+            worksheet.add_data_validation(1, column, last_row, column, &validation)?;
+        }
+    }
+    for (offset, record) in records.iter().enumerate() {
+        let row = offset as u32 + 1;
+        for (index, (field, value)) in sheet.fields.iter().zip(&record.values).enumerate() {
+            write_value(worksheet, row, index as u16, field, value.as_ref(), mcos, styles)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_form(worksheet: &mut Worksheet, sheet: &SheetSchema, mcos: &[Mco], styles: &Styles) -> Result<(), XlsxError> {
+    worksheet.set_column_width(0, 26)?;
+    worksheet.set_column_width(1, 40)?;
+    worksheet.set_column_format(1, &styles.text)?;
+    for (index, field) in sheet.fields.iter().enumerate() {
+        let row = index as u32;
+        worksheet.write_string_with_format(row, 0, field.header, &styles.label)?;
+        let validation = match value_validation(field, mcos)? {
+            Some(validation) => validation,
+            None => header_help(field)?,
+        };
+        worksheet.add_data_validation(row, 1, row, 1, &validation)?;
+    }
+    worksheet.set_active(true);
+    Ok(())
+}
+
+fn write_value(
+    worksheet: &mut Worksheet,
+    row: u32,
+    column: u16,
+    field: &Field,
+    value: Option<&Value>,
+    mcos: &[Mco],
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    let Some(value) = value else { return Ok(()) };
+    match value {
+        Value::Text(text) => worksheet.write_string_with_format(row, column, text, &styles.text)?,
+        Value::Date(date) => {
+            let excel = ExcelDateTime::parse_from_str(&date.to_string())?;
+            worksheet.write_datetime_with_format(row, column, &excel, &styles.date)?
+        }
+        Value::Money(money) => worksheet.write_number_with_format(row, column, money.as_f64(), &styles.money)?,
+        Value::Bool(flag) => worksheet.write_string(row, column, if *flag { "Yes" } else { "No" })?,
+        Value::Choice(index) => {
+            let text = match field.ty {
+                ValueType::Mco => mcos.get(*index).map_or("", |mco| mco.name.as_str()),
+                ValueType::Choice(choices) => choices.get(*index).copied().unwrap_or(""),
+                _ => "",
+            };
+            worksheet.write_string(row, column, text)?
+        }
+    };
+    Ok(())
+}
+
+/// Input help shown when the header (or a form label's value) is selected.
+fn header_help(field: &Field) -> Result<DataValidation, XlsxError> {
+    DataValidation::new()
+        .allow_any_value()
+        .set_input_title(field.header)?
+        .set_input_message(help_text(field))
+}
+
+fn help_text(field: &Field) -> String {
+    let required = if field.required { "Required. " } else { "Optional. " };
+    let mut text = format!("{required}{}", field.help);
+    text.truncate(255);
+    text
+}
+
+/// The drop-down or range check of a field's value cells, with its input help.
+fn value_validation(field: &Field, mcos: &[Mco]) -> Result<Option<DataValidation>, XlsxError> {
+    let base = DataValidation::new();
+    let validation = match field.ty {
+        ValueType::Choice(choices) => base.allow_list_strings(choices)?,
+        ValueType::YesNo => base.allow_list_strings(&["Yes", "No"])?,
+        ValueType::Mco => {
+            let names: Vec<&str> = mcos.iter().map(|mco| mco.name.as_str()).collect();
+            base.allow_list_strings(&names)?
+        }
+        ValueType::Date => base.allow_date(DataValidationRule::Between(
+            ExcelDateTime::from_ymd(1990, 1, 1)?,
+            ExcelDateTime::from_ymd(2199, 12, 31)?,
+        )),
+        ValueType::Money => base.allow_decimal_number(DataValidationRule::GreaterThanOrEqualTo(0.0)),
+        ValueType::Npi => base.allow_text_length(DataValidationRule::EqualTo(10)),
+        ValueType::Digits { len } => base.allow_text_length(DataValidationRule::EqualTo(len as u32)),
+        ValueType::Text { max_len } => base.allow_text_length(DataValidationRule::LessThanOrEqualTo(max_len as u32)),
+        ValueType::Code | ValueType::Email | ValueType::Phone | ValueType::State | ValueType::Zip => {
+            return Ok(None);
+        }
+    };
+    let validation = validation
+        .set_input_title(field.header)?
+        .set_input_message(help_text(field))?
+        .set_error_title(format!("Check {}", field.header).chars().take(32).collect::<String>())?
+        .set_error_message(field.help.chars().take(255).collect::<String>())?
+        // A warning lets a provider keep a value the portal will then explain.
+        .set_error_style(DataValidationErrorStyle::Warning);
+    Ok(Some(validation))
+}
+
+fn write_instructions(
+    worksheet: &mut Worksheet,
+    kind: Kind,
+    mcos: &[Mco],
+    max_lines: u32,
+    styles: &Styles,
+) -> Result<(), XlsxError> {
+    worksheet.set_name("Instructions")?;
+    worksheet.set_column_width(0, 30)?;
+    worksheet.set_column_width(1, 12)?;
+    worksheet.set_column_width(2, 90)?;
+    worksheet.write_string_with_format(0, 0, kind.title(), &styles.title)?;
+    let intro = match kind {
+        Kind::Complaint => format!(
+            "One template per MCO, one claim per row on the Claims sheet, from row 2: at most {max_lines} claims. \
+             Fill every required column, then email the file to the portal's intake address. \
+             Type dates as YYYY-MM-DD. Never put patient information in the email's text."
+        ),
+        Kind::RegistrationForm => "Fill every field in column B of the Registration sheet and email the form \
+             from the Registrant Email address. Incomplete requests are denied. Allow at least 2 business days. \
+             Never send a password by mail."
+            .to_owned(),
+        Kind::MultipleRegistration => format!(
+            "Fill the Registrant sheet (column B) and list each provider or facility on the Providers sheet, \
+             one per row from row 2 (at most {max_lines}). Email it from the Registrant Email address. \
+             Incomplete requests are denied. Never send a password by mail."
+        ),
+    };
+    worksheet.write_string_with_format(1, 0, &intro, &styles.wrap)?;
+    worksheet.merge_range(1, 0, 1, 2, &intro, &styles.wrap)?;
+    worksheet.set_row_height(1, 60)?;
+    let mut row = 3;
+    for sheet in schema::sheets(kind) {
+        worksheet.write_string_with_format(row, 0, format!("Sheet {}", sheet.name), &styles.header)?;
+        worksheet.write_string_with_format(row, 1, "Required", &styles.header)?;
+        worksheet.write_string_with_format(row, 2, "What to enter", &styles.header)?;
+        row += 1;
+        for field in sheet.fields {
+            worksheet.write_string(row, 0, field.header)?;
+            worksheet.write_string(row, 1, if field.required { "Yes" } else { "No" })?;
+            let mut help = field.help.to_owned();
+            if let ValueType::Choice(choices) = field.ty {
+                help.push_str(&format!(" One of: {}.", choices.join("; ")));
+            }
+            if field.ty == ValueType::Mco {
+                let names: Vec<&str> = mcos.iter().map(|mco| mco.name.as_str()).collect();
+                help.push_str(&format!(" One of: {}.", names.join("; ")));
+            }
+            worksheet.write_string_with_format(row, 2, &help, &styles.wrap)?;
+            row += 1;
+        }
+        row += 1;
+    }
+    Ok(())
+}

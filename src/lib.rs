@@ -1,0 +1,13 @@
+//! `portal`: the Illinois HFS Managed Care Provider Resolution Portal.
+//!
+//! One library behind a thin binary. [`rules`] holds the portal's rules as plain
+//! functions, [`forms`] the three spreadsheets (schema, writer, reader, validator), and
+//! [`config`] the typed `portal.toml`.
+
+pub mod config;
+pub mod forms;
+pub mod rules;
+pub mod today;
+pub mod cli;
+pub mod commands;
+pub mod samples;

@@ -1,0 +1,196 @@
+//! Value rules shared by the readers and validators: NPI check digits, fixed-length
+//! identifiers, money and dates as providers type them.
+
+use chrono::{Days, NaiveDate};
+
+/// Digits in a National Provider Identifier.
+pub const NPI_LEN: usize = 10;
+/// Digits in an HFS recipient identification number.
+pub const RECIPIENT_ID_LEN: usize = 9;
+/// Digits in a ZIP code (a ZIP+4 is accepted as 9 digits).
+pub const ZIP_LEN: usize = 5;
+
+/// True when `npi` is ten digits whose last is the Luhn check digit computed over the
+/// prefix `80840` and the first nine digits (45 CFR 162.406).
+pub fn npi_is_valid(npi: &str) -> bool {
+    let bytes = npi.as_bytes();
+    if bytes.len() != NPI_LEN || !bytes.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    // The prefix 80840 always contributes 24 to the Luhn sum.
+    let mut sum = 24;
+    for (index, byte) in bytes[..9].iter().rev().enumerate() {
+        let digit = u32::from(byte - b'0');
+        sum += if index % 2 == 0 {
+            let doubled = digit * 2;
+            doubled / 10 + doubled % 10
+        } else {
+            digit
+        };
+    }
+    let check = (10 - sum % 10) % 10;
+    u32::from(bytes[9] - b'0') == check
+}
+
+/// An amount of money in cents, never negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Money {
+    pub cents: u64,
+}
+
+impl Money {
+    /// From a number cell: at most two decimals (after rounding away binary noise).
+    pub fn from_number(value: f64) -> Option<Money> {
+        if !value.is_finite() || value < 0.0 || value > 1e13 {
+            return None;
+        }
+        let cents = (value * 100.0).round();
+        ((value * 100.0 - cents).abs() < 1e-6).then_some(Money { cents: cents as u64 })
+    }
+
+    /// The amount as a plain decimal number.
+    pub fn as_f64(self) -> f64 {
+        self.cents as f64 / 100.0
+    }
+}
+
+impl std::fmt::Display for Money {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:02}", self.cents / 100, self.cents % 100)
+    }
+}
+
+/// Money typed as text: `1234.5`, `$1,234.50`, ` 12 `. Negative amounts, more than
+/// two decimals and anything else are `None`.
+pub fn parse_money_text(text: &str) -> Option<Money> {
+    let text = text.trim();
+    let text = text.strip_prefix('$').unwrap_or(text).trim_start();
+    if text.is_empty() {
+        return None;
+    }
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) => (whole, fraction),
+        None => (text, ""),
+    };
+    if fraction.len() > 2 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    // Thousands separators only in their proper places.
+    let groups: Vec<&str> = whole.split(',').collect();
+    let grouped_ok = groups.len() == 1
+        || (!groups[0].is_empty()
+            && groups[0].len() <= 3
+            && groups[1..].iter().all(|g| g.len() == 3));
+    let digits: String = groups.concat();
+    if !grouped_ok || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if digits.len() > 13 {
+        return None;
+    }
+    let whole: u64 = digits.parse().ok()?;
+    let fraction: u64 = format!("{fraction:0<2}").parse().ok()?;
+    Some(Money { cents: whole * 100 + fraction })
+}
+
+/// A date typed as text: ISO `2026-10-01`, or US `10/01/2026` and `10/1/2026`.
+pub fn parse_date_text(text: &str) -> Option<NaiveDate> {
+    let text = text.trim();
+    // A date-time in ISO form (as ODS stores date cells) keeps its date part.
+    let text = text.split_once('T').map_or(text, |(date, _)| date);
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return plausible(date);
+    }
+    let mut parts = text.split('/');
+    let (Some(month), Some(day), Some(year), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    if year.len() != 4 || month.is_empty() || month.len() > 2 || day.is_empty() || day.len() > 2 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?)?;
+    plausible(date)
+}
+
+/// A spreadsheet serial day number (1900 date system: day 1 is 1900-01-01, with
+/// Excel's phantom 1900-02-29, so serials from 61 on count from 1899-12-30).
+pub fn serial_to_date(serial: f64) -> Option<NaiveDate> {
+    if !serial.is_finite() || serial < 61.0 || serial >= 2_958_466.0 {
+        return None;
+    }
+    let base = NaiveDate::from_ymd_opt(1899, 12, 30)?;
+    plausible(base.checked_add_days(Days::new(serial.floor() as u64))?)
+}
+
+/// Dates a provider could mean: 1900 through 2199.
+fn plausible(date: NaiveDate) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    (1900..2200).contains(&date.year()).then_some(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npi_check_digits() {
+        // The CMS example NPI and its neighbours.
+        assert!(npi_is_valid("1234567893"));
+        for wrong in 0..=9 {
+            if wrong != 3 {
+                assert!(!npi_is_valid(&format!("123456789{wrong}")), "{wrong}");
+            }
+        }
+        assert!(npi_is_valid("1245319599"));
+        assert!(npi_is_valid("1003000126"));
+        assert!(!npi_is_valid("123456789"));
+        assert!(!npi_is_valid("12345678933"));
+        assert!(!npi_is_valid("12345678a3"));
+        assert!(!npi_is_valid(""));
+    }
+
+    #[test]
+    fn money_from_text() {
+        assert_eq!(parse_money_text("1234.5"), Some(Money { cents: 123_450 }));
+        assert_eq!(parse_money_text("$1,234.50"), Some(Money { cents: 123_450 }));
+        assert_eq!(parse_money_text(" 0 "), Some(Money { cents: 0 }));
+        assert_eq!(parse_money_text("12,345,678.09"), Some(Money { cents: 1_234_567_809 }));
+        for bad in ["-5", "1.234", "12,34", "abc", "", "$", "1e5", ",123", "1.2.3"] {
+            assert_eq!(parse_money_text(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn money_from_numbers_forgives_binary_noise_only() {
+        assert_eq!(Money::from_number(12.3), Some(Money { cents: 1230 }));
+        assert_eq!(Money::from_number(0.1 + 0.2), Some(Money { cents: 30 }));
+        assert_eq!(Money::from_number(1.005), None);
+        assert_eq!(Money::from_number(-0.01), None);
+        assert_eq!(Money::from_number(f64::NAN), None);
+        assert_eq!(Money { cents: 123_405 }.to_string(), "1234.05");
+    }
+
+    #[test]
+    fn dates_in_the_forms_providers_type() {
+        let expected = NaiveDate::from_ymd_opt(2026, 10, 1);
+        assert_eq!(parse_date_text("2026-10-01"), expected);
+        assert_eq!(parse_date_text("10/01/2026"), expected);
+        assert_eq!(parse_date_text("10/1/2026"), expected);
+        assert_eq!(parse_date_text(" 2026-10-01T00:00:00 "), expected);
+        assert_eq!(parse_date_text("2028-02-29"), NaiveDate::from_ymd_opt(2028, 2, 29));
+        for bad in ["2027-02-29", "13/01/2026", "10/01/26", "yesterday", "", "1/2/3/2026"] {
+            assert_eq!(parse_date_text(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn serial_numbers() {
+        assert_eq!(serial_to_date(46296.0), NaiveDate::from_ymd_opt(2026, 10, 1));
+        assert_eq!(serial_to_date(61.0), NaiveDate::from_ymd_opt(1900, 3, 1));
+        assert_eq!(serial_to_date(46296.75), NaiveDate::from_ymd_opt(2026, 10, 1));
+        assert_eq!(serial_to_date(-1.0), None);
+        assert_eq!(serial_to_date(1e12), None);
+    }
+}

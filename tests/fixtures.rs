@@ -1,0 +1,1 @@
+//! Workbooks filled and saved by LibreOffice, one per reason code.

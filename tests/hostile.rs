@@ -1,0 +1,1 @@
+//! Hostile files: each ends in a clear error, never a panic or a blown memory.

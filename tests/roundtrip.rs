@@ -1,0 +1,1 @@
+//! Generated workbooks read back by the reader.

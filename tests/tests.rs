@@ -1,0 +1,7 @@
+//! Integration tests: one binary, one module per area. Fixtures are real files under
+//! `tests/fixtures/`.
+
+mod common;
+mod fixtures;
+mod hostile;
+mod roundtrip;
