@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 /// The Illinois HFS Managed Care Provider Resolution Portal: the public guidance site,
 /// the spreadsheet downloads, and the mail intake that validates what providers send.
 #[derive(Debug, Parser)]
-#[command(name = "portal", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "portal", version, max_term_width = 100)]
 pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, value_name = "PATH", default_value = "portal.toml")]

@@ -78,10 +78,7 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
     let shown = file.display();
     match forms::check(&bytes, name, &context) {
         Err(unusable) => {
-            report_unusable(&unusable, received_on, json, out)?;
-            if json {
-                eprintln!("{shown}: {unusable} [unknown_template]");
-            }
+            report_unusable(&shown.to_string(), &unusable, received_on, json, out)?;
             Ok(Outcome::Unusable)
         }
         Ok(Submission::Complaint(complaint)) => {
@@ -144,7 +141,13 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
 }
 
 /// An unreadable or unknown file, in the same JSON shape as a closed ticket.
-fn report_unusable(unusable: &Unusable, received_on: chrono::NaiveDate, json: bool, out: &mut dyn Write) -> Result<()> {
+fn report_unusable(
+    shown: &str,
+    unusable: &Unusable,
+    received_on: chrono::NaiveDate,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     if json {
         let report = forms::ComplaintReport {
             status: Status::Closed,
@@ -162,7 +165,7 @@ fn report_unusable(unusable: &Unusable, received_on: chrono::NaiveDate, json: bo
         };
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        writeln!(out, "{} [{}]", capitalise(&unusable.to_string()), unusable.reason())?;
+        writeln!(out, "{shown}: {} [{}]", capitalise(&unusable.to_string()), unusable.reason())?;
         writeln!(out, "Summary: the file cannot be checked.")?;
     }
     Ok(())

@@ -1,1 +1,279 @@
-//! Generated workbooks read back by the reader.
+//! Generated workbooks read back by the reader: the download and the validator agree.
+
+use std::io::Read;
+
+use portal::forms::schema::{self, COMPLAINT, MARKER_SHEET, claim};
+use portal::forms::{self, Completeness, Kind, Reason, Status, Submission, Value, identify, read_workbook};
+use portal::samples::{self, Sample};
+
+use crate::common::{check_bytes, config, date};
+
+fn blank(kind: Kind) -> Vec<u8> {
+    let config = config();
+    forms::write::blank(kind, &config.mcos, config.rules.max_lines).expect("the template is written")
+}
+
+/// One part of a zip archive, as text.
+fn zip_part(bytes: &[u8], name: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut text = String::new();
+    archive.by_name(name).unwrap().read_to_string(&mut text).unwrap();
+    text
+}
+
+fn complaint(bytes: &[u8], received: &str) -> forms::Complaint {
+    match check_bytes(bytes, "t.xlsx", date(received)) {
+        Ok(Submission::Complaint(complaint)) => complaint,
+        other => panic!("not a complaint: {other:?}"),
+    }
+}
+
+fn registration(bytes: &[u8]) -> forms::Registration {
+    match check_bytes(bytes, "r.xlsx", date("2026-11-25")) {
+        Ok(Submission::Registration(registration)) => registration,
+        other => panic!("not a registration: {other:?}"),
+    }
+}
+
+#[test]
+fn each_blank_template_is_told_apart_by_its_marker() {
+    for kind in Kind::ALL {
+        let workbook = read_workbook(&blank(kind), Some(kind.file_name())).unwrap();
+        assert_eq!(identify(&workbook), Some(kind));
+        let marker = workbook.sheet(MARKER_SHEET).expect("marker sheet");
+        assert!(!marker.visible, "the marker sheet is hidden");
+        let names: Vec<&str> = workbook.sheets.iter().map(|sheet| sheet.name.as_str()).collect();
+        let mut expected: Vec<&str> = schema::sheets(kind).iter().map(|sheet| sheet.name).collect();
+        expected.extend(["Instructions", MARKER_SHEET]);
+        assert_eq!(names, expected);
+    }
+}
+
+#[test]
+fn the_blank_complaint_header_row_is_the_schema() {
+    let workbook = read_workbook(&blank(Kind::Complaint), None).unwrap();
+    let claims = workbook.sheet("Claims").unwrap();
+    let headers: Vec<&str> = (0..COMPLAINT.len() as u32).map(|column| claims.text(0, column).unwrap()).collect();
+    let expected: Vec<&str> = COMPLAINT.iter().map(|field| field.header).collect();
+    assert_eq!(headers, expected);
+    assert_eq!(claims.last_row(), Some(0), "nothing below the header");
+}
+
+#[test]
+fn the_complaint_template_has_frozen_header_dropdowns_and_the_line_limit() {
+    let sheet = zip_part(&blank(Kind::Complaint), "xl/worksheets/sheet1.xml");
+    assert!(sheet.contains(r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#), "{sheet}");
+    // Drop-downs on MCO (D), Yes/No (G), Coverage (H) and Issue Category (O), rows 2–101.
+    for column in ["D", "G", "H", "O"] {
+        let range = format!(r#"sqref="{column}2:{column}101""#);
+        let start = sheet.find(&range).unwrap_or_else(|| panic!("no validation on {column}"));
+        let open = sheet[..start].rfind("<dataValidation ").unwrap();
+        assert!(sheet[open..start].contains(r#"type="list""#), "{column} is a list");
+    }
+    assert!(sheet.contains("Molina Healthcare of Illinois"));
+    assert!(sheet.contains("Fee-for-service"));
+    // Input help on every header cell.
+    for (index, field) in COMPLAINT.iter().enumerate() {
+        let cell = format!(r#"sqref="{}1""#, portal::forms::read::column_name(index as u32));
+        assert!(sheet.contains(&cell), "no input help on {}", field.header);
+    }
+    let styles = zip_part(&blank(Kind::Complaint), "xl/styles.xml");
+    assert!(styles.contains(r#"formatCode="yyyy\-mm\-dd""#) || styles.contains(r#"formatCode="yyyy-mm-dd""#), "{styles}");
+}
+
+#[test]
+fn the_instructions_sheet_comes_from_the_schema() {
+    let workbook = read_workbook(&blank(Kind::Complaint), None).unwrap();
+    let instructions = workbook.sheet("Instructions").unwrap();
+    let texts: Vec<&str> = instructions.cells.values().filter_map(|cell| match cell {
+        forms::read::Cell::Text(text) => Some(text.as_str()),
+        _ => None,
+    }).collect();
+    for field in COMPLAINT.iter() {
+        assert!(texts.contains(&field.header), "{}", field.header);
+        assert!(texts.iter().any(|text| text.starts_with(field.help)), "{}", field.help);
+    }
+}
+
+#[test]
+fn a_blank_complaint_closes_as_incomplete() {
+    let outcome = complaint(&blank(Kind::Complaint), "2026-11-25").report;
+    assert_eq!(outcome.status, Status::Closed);
+    assert_eq!(outcome.reason, Some(Reason::Incomplete));
+    assert!(outcome.lines.is_empty());
+    assert_eq!(outcome.problems.len(), 1);
+    assert_eq!(outcome.problems[0].row, None);
+}
+
+#[test]
+fn a_blank_registration_form_lists_every_field() {
+    let outcome = registration(&blank(Kind::RegistrationForm)).report;
+    assert_eq!(outcome.status, Completeness::Incomplete);
+    let labels: Vec<&str> = schema::REGISTRATION.iter().map(|field| field.header).collect();
+    assert_eq!(outcome.missing, labels);
+    assert!(outcome.problems.iter().all(|problem| problem.reason == Reason::Incomplete));
+    // Each label sits on its own row, from row 1.
+    let rows: Vec<Option<u32>> = outcome.problems.iter().map(|problem| problem.row).collect();
+    assert_eq!(rows, (1..=14).map(Some).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_blank_multiple_registration_needs_the_registrant_and_a_provider() {
+    let outcome = registration(&blank(Kind::MultipleRegistration)).report;
+    assert_eq!(outcome.kind, Kind::MultipleRegistration);
+    assert_eq!(outcome.status, Completeness::Incomplete);
+    assert_eq!(outcome.missing.len(), schema::REGISTRANT_FIELDS.len() + 1);
+    let last = outcome.problems.last().unwrap();
+    assert_eq!(last.sheet.as_deref(), Some("Providers"));
+}
+
+fn filled(sample: Sample, received: &str, count: usize) -> Vec<u8> {
+    let config = config();
+    let lines = samples::complaint_lines(sample, date(received), 4, count);
+    forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines).unwrap()
+}
+
+#[test]
+fn a_good_sample_goes_to_the_mco_line_by_line() {
+    let complaint = complaint(&filled(Sample::Good, "2026-11-25", 3), "2026-11-25");
+    let report = &complaint.report;
+    assert_eq!(report.status, Status::Forwarded);
+    assert_eq!(report.mco.as_deref(), Some("MOLINA"));
+    assert_eq!(report.reason, None);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let rows: Vec<u32> = report.lines.iter().map(|line| line.row).collect();
+    assert_eq!(rows, [2, 3, 4]);
+    assert!(report.all_forwarded());
+    // Typed values survive the round trip, leading zeros included.
+    let line = &complaint.lines[0];
+    assert_eq!(line.text(claim::TRACKING_NUMBER), Some("0TRK-01000"));
+    assert_eq!(line.text(claim::RECIPIENT_ID), Some("010000000"));
+    assert_eq!(line.date(claim::FILED_WITH_MCO), Some(date("2026-10-11")));
+    assert_eq!(line.money(claim::BILLED).map(|money| money.cents), Some(125_000));
+    assert_eq!(line.flag(claim::EXHAUSTED), Some(true));
+}
+
+#[test]
+fn the_window_is_measured_from_the_received_day() {
+    // Filed 2026-10-11: day 30 is 2026-11-10 and day 60 is 2026-12-10.
+    let bytes = filled(Sample::Good, "2026-11-25", 1);
+    for (received, expected) in [
+        ("2026-11-09", Some(Reason::TooEarly)),
+        ("2026-11-10", None),
+        ("2026-12-10", None),
+        ("2026-12-11", Some(Reason::TooLate)),
+    ] {
+        let report = complaint(&bytes, received).report;
+        assert_eq!(report.lines[0].reason, expected, "received {received}");
+        assert_eq!(report.reason, None, "window problems close lines, not the ticket");
+    }
+    let late = complaint(&bytes, "2026-12-11").report;
+    assert_eq!(late.problems[0].message, "Filed with the MCO on 2026-10-11: submit from 2026-11-10 to 2026-12-10.");
+}
+
+#[test]
+fn more_than_100_lines_close_the_ticket() {
+    let report = complaint(&filled(Sample::Good, "2026-11-25", 101), "2026-11-25").report;
+    assert_eq!(report.status, Status::Closed);
+    assert_eq!(report.reason, Some(Reason::Over100Lines));
+    assert_eq!(report.lines.len(), 101);
+    assert!(report.lines.iter().all(|line| line.reason == Some(Reason::Over100Lines)));
+    let report = complaint(&filled(Sample::Good, "2026-11-25", 100), "2026-11-25").report;
+    assert!(report.all_forwarded());
+}
+
+#[test]
+fn two_mcos_on_one_template_close_it() {
+    let config = config();
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 3);
+    lines[2].values[claim::MCO] = Some(Value::Choice(0));
+    let bytes = forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap();
+    let report = complaint(&bytes, "2026-11-25").report;
+    assert_eq!(report.reason, Some(Reason::MixedMco));
+    assert_eq!(report.mco, None);
+    assert_eq!(report.problems.len(), 1);
+    assert_eq!((report.problems[0].row, report.problems[0].column.as_deref()), (Some(4), Some("MCO")));
+    let statuses: Vec<Option<Reason>> = report.lines.iter().map(|line| line.reason).collect();
+    assert_eq!(statuses, [Some(Reason::MixedMco); 3]);
+}
+
+#[test]
+fn a_csv_with_the_header_row_is_a_complaint() {
+    let header: Vec<&str> = COMPLAINT.iter().map(|field| field.header).collect();
+    let text = format!(
+        "{}\n1234567893,123456,Example Clinic,MOLINA,00777,10/11/2026,Yes,Medicaid managed care,C1,12345678,2026-09-01,,$100.00,,Other,Denied\n",
+        header.join(",")
+    );
+    let report = complaint(text.as_bytes(), "2026-11-25").report;
+    assert!(report.all_forwarded(), "{:?}", report.problems);
+    let complaint = complaint(text.as_bytes(), "2026-11-25");
+    assert_eq!(complaint.lines[0].text(claim::RECIPIENT_ID), Some("012345678"));
+    assert_eq!(complaint.lines[0].text(claim::TRACKING_NUMBER), Some("00777"));
+}
+
+#[test]
+fn json_has_exactly_the_documented_fields() {
+    let report = complaint(&filled(Sample::TooEarly, "2026-11-25", 1), "2026-11-25").report;
+    let json = serde_json::to_value(&report).unwrap();
+    let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["lines", "mco", "problems", "reason", "received_on", "status"]);
+    // Printed in the documented order.
+    let text = serde_json::to_string(&report).unwrap();
+    let order: Vec<usize> = ["\"status\"", "\"mco\"", "\"received_on\"", "\"reason\"", "\"lines\"", "\"problems\""]
+        .iter()
+        .map(|key| text.find(key).unwrap())
+        .collect();
+    assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
+    assert_eq!(json["status"], "closed");
+    assert_eq!(json["received_on"], "2026-11-25");
+    assert_eq!(json["lines"][0], serde_json::json!({"row": 2, "status": "closed", "reason": "too_early"}));
+    let problem = &json["problems"][0];
+    assert_eq!(problem["sheet"], "Claims");
+    assert_eq!(problem["column"], "Date Filed with MCO");
+    assert_eq!(problem["reason"], "too_early");
+}
+
+fn registration_csv(extra: &str) -> String {
+    let values = [
+        ("Registrant First Name", "Pat"),
+        ("Registrant Last Name", "Example"),
+        ("Registrant Email", "Billing@Clinic.Example"),
+        ("Registrant Phone", "(217) 555-0100"),
+        ("Username", "pexample"),
+        ("Role", "billing agent"),
+        ("Organization", "Prairie Example Billing"),
+        ("Provider Name", "Prairie Example Clinic"),
+        ("Provider NPI", "1234567893"),
+        ("Provider Medicaid ID", "000123456"),
+        ("Street Address", "1 Example Way"),
+        ("City", "Springfield"),
+        ("State", "il"),
+        ("ZIP", "62701"),
+    ];
+    let mut text: String = values.iter().map(|(label, value)| format!("{label},{value}\n")).collect();
+    text.push_str(extra);
+    text
+}
+
+#[test]
+fn a_label_value_csv_is_a_registration_form() {
+    let registration = registration(registration_csv("").as_bytes());
+    let report = &registration.report;
+    assert_eq!(report.kind, Kind::RegistrationForm);
+    assert_eq!(report.status, Completeness::Complete, "{:?}", report.problems);
+    assert_eq!(report.email.as_deref(), Some("billing@clinic.example"));
+    assert_eq!(report.npis, ["1234567893"]);
+    assert!(report.missing.is_empty());
+}
+
+#[test]
+fn a_password_is_never_accepted_by_mail() {
+    let registration = registration(registration_csv("Password,hunter2\n").as_bytes());
+    let report = &registration.report;
+    assert_eq!(report.status, Completeness::Incomplete);
+    assert_eq!(report.problems.len(), 1);
+    let problem = &report.problems[0];
+    assert_eq!((problem.row, problem.reason), (Some(15), Reason::InvalidValue));
+    assert!(!problem.message.contains("hunter2"));
+}

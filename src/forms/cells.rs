@@ -33,8 +33,10 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
     if text.is_empty() {
         return Ok(None);
     }
-    let shown = if field.phi { "The value".to_owned() } else { format!("\"{}\"", clip(&text)) };
-    let invalid = |what: &str| Err(Invalid(format!("{shown} {what}")));
+    let invalid = |what: &str| {
+        let shown = if field.phi { "The value".to_owned() } else { format!("\"{}\"", clip(&text)) };
+        Err(Invalid(format!("{shown} {what}")))
+    };
     if let Cell::Error(code) = cell {
         return Err(Invalid(format!("The cell shows the error {code}: enter the value itself")));
     }

@@ -511,10 +511,18 @@ fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
     let mut collector = Collector::new("", true);
     let mut record = csv::StringRecord::new();
+    // The csv reader skips blank lines; rows are counted from the bytes instead, so
+    // they match what a spreadsheet shows: the record ends on the line of the last
+    // newline read, less the newlines inside its quoted fields.
+    let (mut counted_to, mut newlines) = (0usize, 0usize);
     while reader.read_record(&mut record).map_err(damaged)? {
-        // The record's own line keeps row numbers true across blank lines.
-        let line = record.position().map_or(1, |position| position.line());
-        let row = u32::try_from(line.saturating_sub(1)).unwrap_or(u32::MAX);
+        let end = (reader.position().byte() as usize).min(bytes.len());
+        newlines += bytes[counted_to.min(end)..end].iter().filter(|b| **b == b'\n').count();
+        counted_to = end;
+        let terminated = usize::from(end > 0 && bytes[end - 1] == b'\n');
+        let embedded: usize = record.iter().map(|field| field.matches('\n').count()).sum();
+        let line = newlines.saturating_sub(terminated + embedded);
+        let row = u32::try_from(line).unwrap_or(u32::MAX);
         for (column, value) in record.iter().enumerate() {
             let column = u32::try_from(column).unwrap_or(u32::MAX);
             collector.push(row, column, text_cell(value))?;

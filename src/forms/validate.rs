@@ -210,15 +210,24 @@ fn read_table(sheet: Option<&Sheet>, schema: &SheetSchema, mcos: &[Mco], problem
             );
         }
     }
-    let mut rows: BTreeMap<u32, Vec<Option<&Cell>>> = BTreeMap::new();
+    // One pass over the sheet: each cell goes to its field by column.
+    let mut field_of_column: Vec<Option<usize>> = Vec::new();
     for (index, column) in columns.iter().enumerate() {
-        let Some(column) = column else { continue };
-        for (&(row, _), cell) in sheet.cells.iter().filter(|((row, c), _)| *c == *column && *row > 0) {
+        if let Some(column) = column.map(|column| column as usize) {
+            if field_of_column.len() <= column {
+                field_of_column.resize(column + 1, None);
+            }
+            field_of_column[column] = Some(index);
+        }
+    }
+    // The reader keeps only non-empty cells, so every row found here has content.
+    let mut rows: BTreeMap<u32, Vec<Option<&Cell>>> = BTreeMap::new();
+    for (&(row, column), cell) in sheet.cells.range((1, 0)..) {
+        if let Some(&Some(index)) = field_of_column.get(column as usize) {
             rows.entry(row).or_insert_with(|| vec![None; schema.fields.len()])[index] = Some(cell);
         }
     }
     rows.into_iter()
-        .filter(|(_, cells)| cells.iter().flatten().any(|cell| !cells::cell_text(cell).is_empty()))
         .map(|(row, cells)| {
             let row = row + 1;
             let values = schema
