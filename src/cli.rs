@@ -46,6 +46,26 @@ pub enum Command {
         json: bool,
     },
 
+    /// Build the public site from content/ and templates/ into site/, with the spreadsheet
+    /// downloads, a sitemap and every internal link checked (a broken link fails the build,
+    /// naming the file and the link).
+    Build {
+        /// Include pages marked `draft = true`.
+        #[arg(long)]
+        drafts: bool,
+    },
+
+    /// Build the site, serve it on 127.0.0.1, rebuild when content, templates or the
+    /// config change, and reload the browser.
+    Serve {
+        /// The port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 1111)]
+        port: u16,
+        /// Include pages marked `draft = true`.
+        #[arg(long)]
+        drafts: bool,
+    },
+
     /// Show the portal at work on embedded defaults, in portal.toml's own paths: writes
     /// sample workbooks dated relative to today and checks them.
     Demo,

@@ -31,6 +31,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
             let received = received.unwrap_or_else(today_in_illinois);
             check(&config, &file, received, json, out)
         }
+        Command::Build { drafts } => build(&config, drafts, out),
+        Command::Serve { port, drafts } => {
+            let options = site_options(drafts, true);
+            crate::site::serve::serve(config, cli.config, options, port, |line| eprintln!("{line}"))?;
+            Ok(Outcome::Done)
+        }
         Command::Demo => demo(&config, out),
     }
 }
@@ -41,6 +47,16 @@ fn load_config(path: &Path) -> Result<Config> {
         return Ok(Config::embedded());
     }
     Config::from_file(path)
+}
+
+fn site_options(drafts: bool, live_reload: bool) -> crate::site::BuildOptions {
+    crate::site::BuildOptions { drafts, live_reload, today: today_in_illinois() }
+}
+
+fn build(config: &Config, drafts: bool, out: &mut dyn Write) -> Result<Outcome> {
+    let report = crate::site::build(config, &site_options(drafts, false))?;
+    writeln!(out, "{}", crate::site::serve::describe(&report))?;
+    Ok(Outcome::Done)
 }
 
 fn templates(config: &Config, dir: &Path, out: &mut dyn Write) -> Result<Outcome> {
@@ -118,8 +134,9 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
             } else {
                 let title = if report.kind == Kind::MultipleRegistration { "multiple registration template" } else { "registration form" };
                 writeln!(out, "{shown}: {title}")?;
+                let with_sheet = report.kind == Kind::MultipleRegistration;
                 for problem in &report.problems {
-                    writeln!(out, "  {problem}")?;
+                    writeln!(out, "  {}", problem.describe(with_sheet))?;
                 }
                 let verdict = match report.status {
                     forms::Completeness::Complete => format!(

@@ -11,3 +11,4 @@ pub mod today;
 pub mod cli;
 pub mod commands;
 pub mod samples;
+pub mod site;

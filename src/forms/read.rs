@@ -100,6 +100,11 @@ pub enum ReadError {
          it may be a zip bomb and was not opened"
     )]
     ZipBomb { limit: u64 },
+    #[error(
+        "the file is an archive of {parts} parts, far more than any spreadsheet holds (at most \
+         {limit}); it may be a zip bomb and was not opened"
+    )]
+    TooManyParts { parts: usize, limit: usize },
     #[error("the file is password-protected; remove the password, save it and send it again")]
     Encrypted,
     #[error("the file is a PDF document, not a spreadsheet; send the template as .xlsx")]
@@ -108,11 +113,18 @@ pub enum ReadError {
     NotSpreadsheet,
     #[error("the file is damaged or cut short and cannot be read ({0}); save it again and resend")]
     Damaged(String),
+    /// `sheet` is empty when the file has no sheet names (CSV) or the sheet's is unknown.
     #[error(
-        "sheet '{sheet}' has an entry at {cell}, far outside the template (which ends by \
-         row {max_rows}, column {max_column}); delete it and send the file again"
+        "{} has an entry at {cell}, far outside the template (which ends by row {max_rows}, \
+         column {max_column}); delete it and send the file again",
+        place(.sheet)
     )]
     OutOfBounds { sheet: String, cell: String, max_rows: u32, max_column: String },
+}
+
+/// Where an out-of-bounds entry is: the sheet by name, or the file.
+fn place(sheet: &str) -> String {
+    if sheet.is_empty() { "the file".to_owned() } else { format!("sheet '{sheet}'") }
 }
 
 /// Reads a spreadsheet from its bytes. `name` (the file name, if any) only helps tell
@@ -125,13 +137,17 @@ pub fn read_workbook(bytes: &[u8], name: Option<&str>) -> Result<Workbook, ReadE
     if size > MAX_FILE_BYTES {
         return Err(ReadError::TooLarge { bytes: size, limit: MAX_FILE_BYTES });
     }
-    match sniff(bytes, name)? {
+    let format = sniff(bytes, name)?;
+    // The pre-scans below stop every malformed structure known to trip calamine; should
+    // another one make it panic, the file is still only damaged.
+    std::panic::catch_unwind(|| match format {
         Format::Xlsx => read_xlsx(bytes),
         Format::Xlsb => read_xlsb(bytes),
         Format::Xls => read_xls(bytes),
         Format::Ods => read_ods(bytes),
         Format::Csv => read_csv(bytes),
-    }
+    })
+    .unwrap_or_else(|_| Err(ReadError::Damaged("a part of it is malformed".to_owned())))
 }
 
 /// Tells the format from the content.
@@ -165,7 +181,7 @@ fn sniff(bytes: &[u8], name: Option<&str>) -> Result<Format, ReadError> {
 fn sniff_zip(bytes: &[u8]) -> Result<Format, ReadError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(damaged)?;
     if archive.len() > MAX_ZIP_ENTRIES {
-        return Err(ReadError::ZipBomb { limit: MAX_UNCOMPRESSED_BYTES });
+        return Err(ReadError::TooManyParts { parts: archive.len(), limit: MAX_ZIP_ENTRIES });
     }
     let mut declared: u64 = 0;
     for index in 0..archive.len() {
@@ -185,20 +201,69 @@ fn sniff_zip(bytes: &[u8]) -> Result<Format, ReadError> {
             }
             other => damaged(other),
         })?;
-        match entry.name().map_err(damaged)?.as_ref() {
+        let entry_name = entry.name().map_err(damaged)?.into_owned();
+        match entry_name.as_str() {
             "xl/workbook.xml" => format = format.or(Some(Format::Xlsx)),
             "xl/workbook.bin" => format = format.or(Some(Format::Xlsb)),
             "content.xml" => format = format.or(Some(Format::Ods)),
             _ => {}
         }
-        let read = std::io::copy(&mut (&mut entry).take(budget + 1), &mut std::io::sink())
-            .map_err(damaged)?;
+        let declared = entry.size();
+        let mut counted = CountingReader { inner: (&mut entry).take(budget + 1), read: 0 };
+        if entry_name.to_ascii_lowercase().ends_with("sharedstrings.xml") {
+            check_shared_strings(&mut counted, declared)?;
+        }
+        std::io::copy(&mut counted, &mut std::io::sink()).map_err(damaged)?;
+        let read = counted.read;
         if read > budget {
             return Err(ReadError::ZipBomb { limit: MAX_UNCOMPRESSED_BYTES });
         }
         budget -= read;
     }
     format.ok_or(ReadError::NotSpreadsheet)
+}
+
+/// Counts the bytes read through it.
+struct CountingReader<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.read += read as u64;
+        Ok(read)
+    }
+}
+
+/// calamine reserves room for the `uniqueCount` strings an .xlsx shared-string table
+/// announces before reading one. Each string takes at least 5 bytes (`<si/>`), so a
+/// count the part's size cannot hold is a lie, refused before calamine trusts it.
+fn check_shared_strings(part: &mut impl Read, size: u64) -> Result<(), ReadError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(part));
+    let mut buffer = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buffer).map_err(damaged)? {
+            Event::Start(ref start) | Event::Empty(ref start) if start.local_name().as_ref() == "sst" => {
+                let count = start
+                    .try_get_attribute("uniqueCount")
+                    .ok()
+                    .flatten()
+                    .and_then(|value| value.value.parse::<u64>().ok());
+                return match count {
+                    Some(count) if count > size / 5 => Err(ReadError::Damaged(format!(
+                        "its shared-string table claims {count} strings in {size} bytes"
+                    ))),
+                    _ => Ok(()),
+                };
+            }
+            Event::Eof => return Ok(()),
+            _ => {}
+        }
+        buffer.clear();
+    }
 }
 
 /// An OLE compound file: an encrypted OOXML package, or a legacy .xls workbook.
@@ -373,7 +438,10 @@ fn out_of_bounds(sheet: &str, row: u32, column: u32) -> ReadError {
     }
 }
 
-/// Walks the BIFF records of every sheet and refuses a value cell outside the bounds.
+/// Walks the BIFF records of every sheet and refuses, before calamine reads them, a
+/// password (FILEPASS: the records after it are encrypted), a sheet said to start past
+/// the end of the stream, a value cell outside the bounds, and a DIMENSIONS record whose
+/// extent calamine would reserve memory for (or underflow on).
 fn check_xls_extent(bytes: &[u8]) -> Result<(), ReadError> {
     let mut compound = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(damaged)?;
     let stream = if compound.exists("/Workbook") { "/Workbook" } else { "/Book" };
@@ -382,24 +450,81 @@ fn check_xls_extent(bytes: &[u8]) -> Result<(), ReadError> {
         .open_stream(stream)
         .and_then(|stream| stream.take(MAX_FILE_BYTES).read_to_end(&mut data))
         .map_err(damaged)?;
+    let u16_at = |body: &[u8], at: usize| u32::from(u16::from_le_bytes([body[at], body[at + 1]]));
+    let u32_at = |body: &[u8], at: usize| u32::from_le_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+    // Sheet names by the offset of their BOF record, for the messages.
+    let mut names: BTreeMap<usize, String> = BTreeMap::new();
+    let mut biff8 = true;
+    let mut sheet = String::new();
     let mut at = 0;
     while at + 4 <= data.len() {
-        let kind = u16::from_le_bytes([data[at], data[at + 1]]);
-        let length = usize::from(u16::from_le_bytes([data[at + 2], data[at + 3]]));
+        let here = at;
+        let kind = u16_at(&data, at);
+        let length = u16_at(&data, at + 2) as usize;
         let body = &data[at + 4..(at + 4 + length).min(data.len())];
         at += 4 + length;
-        // NUMBER, RK, LABELSST, LABEL, BOOLERR, FORMULA, RSTRING, and MULRK's last column.
-        let value_cell = matches!(kind, 0x0203 | 0x027E | 0x00FD | 0x0204 | 0x0205 | 0x0006 | 0x00D6);
-        if (value_cell || kind == 0x00BD) && body.len() >= 6 {
-            let row = u32::from(u16::from_le_bytes([body[0], body[1]]));
-            let mut column = u32::from(u16::from_le_bytes([body[2], body[3]]));
-            if kind == 0x00BD {
-                let n = body.len();
-                column = u32::from(u16::from_le_bytes([body[n - 2], body[n - 1]]));
+        match kind {
+            // BOF: the workbook globals (whose version tells BIFF8), or a sheet.
+            0x0809 => {
+                if here == 0 && body.len() >= 2 {
+                    biff8 = u16_at(body, 0) == 0x0600;
+                }
+                if let Some(name) = names.get(&here) {
+                    sheet.clone_from(name);
+                }
             }
-            if row >= MAX_ROWS || column >= MAX_COLUMNS {
-                return Err(out_of_bounds("a sheet", row, column));
+            0x002F => return Err(ReadError::Encrypted),
+            // BOUNDSHEET: where a sheet starts, and its name.
+            0x0085 => {
+                if body.len() < 8 {
+                    return Err(ReadError::Damaged("a sheet's entry is cut short".to_owned()));
+                }
+                let start = u32_at(body, 0) as usize;
+                if start > data.len() {
+                    return Err(ReadError::Damaged("a sheet starts past the end of the workbook".to_owned()));
+                }
+                let count = usize::from(body[6]);
+                let name = match (biff8, body[7]) {
+                    (true, 0) => body[8..].iter().take(count).map(|b| char::from(*b)).collect(),
+                    (true, _) => {
+                        let units: Vec<u16> =
+                            body[8..].chunks_exact(2).take(count).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                        String::from_utf16_lossy(&units)
+                    }
+                    (false, _) => body[7..].iter().take(count).map(|b| char::from(*b)).collect(),
+                };
+                names.insert(start, name);
             }
+            // DIMENSIONS, read as calamine reads it, which reserves rows × columns cells.
+            0x0200 if matches!(body.len(), 10 | 14 | 16) => {
+                let (first_row, end_row, mut first_column, end_column) = if body.len() == 10 {
+                    (u16_at(body, 0), u16_at(body, 2), u16_at(body, 4), u16_at(body, 6))
+                } else {
+                    (u32_at(body, 0), u32_at(body, 4), u16_at(body, 8), u16_at(body, 10))
+                };
+                if first_column > 0xFF || end_column < first_column {
+                    first_column = 0;
+                }
+                if end_row >= 1 && end_column >= 1 {
+                    let (last_row, last_column) = (end_row - 1, end_column - 1);
+                    if last_row < first_row || last_column < first_column {
+                        return Err(ReadError::Damaged("a sheet's recorded size is impossible".to_owned()));
+                    }
+                    let cells = u64::from(last_row - first_row + 1) * u64::from(last_column - first_column + 1);
+                    if cells > u64::from(MAX_ROWS) * u64::from(MAX_COLUMNS) {
+                        return Err(out_of_bounds(&sheet, last_row, last_column));
+                    }
+                }
+            }
+            // NUMBER, RK, LABELSST, LABEL, BOOLERR, FORMULA, RSTRING, and MULRK's last column.
+            0x0203 | 0x027E | 0x00FD | 0x0204 | 0x0205 | 0x0006 | 0x00D6 | 0x00BD if body.len() >= 6 => {
+                let row = u16_at(body, 0);
+                let column = if kind == 0x00BD { u16_at(body, body.len() - 2) } else { u16_at(body, 2) };
+                if row >= MAX_ROWS || column >= MAX_COLUMNS {
+                    return Err(out_of_bounds(&sheet, row, column));
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -410,6 +535,23 @@ fn check_xls_extent(bytes: &[u8]) -> Result<(), ReadError> {
 fn check_ods_extent(bytes: &[u8]) -> Result<(), ReadError> {
     use quick_xml::events::Event;
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(damaged)?;
+    // A password encrypts content.xml, and the manifest says so.
+    if let Ok(manifest) = archive.by_name("META-INF/manifest.xml") {
+        let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(manifest));
+        let mut buffer = Vec::new();
+        loop {
+            match reader.read_event_into(&mut buffer).map_err(damaged)? {
+                Event::Start(ref start) | Event::Empty(ref start)
+                    if start.local_name().as_ref() == "encryption-data" =>
+                {
+                    return Err(ReadError::Encrypted);
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            buffer.clear();
+        }
+    }
     let mut xml = Vec::new();
     archive
         .by_name("content.xml")
@@ -473,7 +615,11 @@ fn check_ods_extent(bytes: &[u8]) -> Result<(), ReadError> {
                         }
                     }
                     "table:table-cell" | "table:covered-table-cell" => {
-                        let has_value = start.try_get_attribute("office:value-type").ok().flatten().is_some();
+                        // calamine keeps a formula even without a value, in a range
+                        // of its own.
+                        let has_value = ["office:value-type", "table:formula"]
+                            .into_iter()
+                            .any(|name| start.try_get_attribute(name).ok().flatten().is_some());
                         cell = Some((repeat(start, "table:number-columns-repeated"), has_value));
                         if empty {
                             close_cell(&mut cell, row, &mut column, row_repeat, &table)?;

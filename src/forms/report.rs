@@ -74,14 +74,16 @@ pub struct Problem {
     pub message: String,
 }
 
-impl std::fmt::Display for Problem {
-    /// `Row 7, Date Filed with MCO: 2026-12-01 is in the future`
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Problem {
+    /// `Row 7, Date Filed with MCO: 2026-12-01 is in the future. [invalid_value]`; with
+    /// `with_sheet`, the sheet is named first (for workbooks of more than one sheet).
+    pub fn describe(&self, with_sheet: bool) -> String {
         let mut place = Vec::new();
-        if let Some(sheet) = &self.sheet {
-            if self.row.is_none() && self.column.is_none() {
+        match &self.sheet {
+            Some(sheet) if with_sheet || (self.row.is_none() && self.column.is_none()) => {
                 place.push(format!("Sheet {sheet}"));
             }
+            _ => {}
         }
         if let Some(row) = self.row {
             place.push(format!("Row {row}"));
@@ -90,11 +92,16 @@ impl std::fmt::Display for Problem {
             place.push(column.clone());
         }
         if place.is_empty() {
-            write!(f, "{}", self.message)?;
+            format!("{} [{}]", self.message, self.reason)
         } else {
-            write!(f, "{}: {}", place.join(", "), self.message)?;
+            format!("{}: {} [{}]", place.join(", "), self.message, self.reason)
         }
-        write!(f, " [{}]", self.reason)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(false))
     }
 }
 

@@ -298,6 +298,11 @@ mod tests {
     }
 
     #[test]
+    fn the_coverage_help_gives_the_fee_for_service_line() {
+        assert!(COMPLAINT[claim::COVERAGE].help.contains(crate::rules::FEE_FOR_SERVICE_PHONE));
+    }
+
+    #[test]
     fn the_registration_fields_split_into_registrant_and_provider() {
         assert_eq!(REGISTRANT_FIELDS.last().unwrap().header, "Organization");
         assert_eq!(PROVIDER_FIELDS.first().unwrap().header, "Provider Name");

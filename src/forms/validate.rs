@@ -17,7 +17,7 @@ use super::schema::{
     REGISTRATION, SheetSchema, claim,
 };
 use crate::config::Mco;
-use crate::rules::{Window, WindowCheck};
+use crate::rules::{FEE_FOR_SERVICE_PHONE, Window, WindowCheck};
 
 /// What the checks need besides the workbook: the rules' numbers, the MCOs and the day
 /// HFS received the mail.
@@ -182,7 +182,10 @@ struct Problems {
 }
 
 impl Problems {
-    fn add(&mut self, row: Option<u32>, column: Option<&str>, reason: Reason, message: String) {
+    fn add(&mut self, row: Option<u32>, column: Option<&str>, reason: Reason, mut message: String) {
+        if !message.ends_with(['.', '!', '?']) {
+            message.push('.');
+        }
         self.list.push(Problem {
             sheet: Some(self.sheet.to_owned()),
             row,
@@ -337,7 +340,12 @@ pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complai
         check_line(line, context, &mut problems);
     }
 
-    let problems = problems.list;
+    // Whole-template problems first, then by row, then in column order.
+    let mut problems = problems.list;
+    let column_order = |problem: &Problem| {
+        problem.column.as_deref().and_then(|column| schema.field(column)).unwrap_or(usize::MAX)
+    };
+    problems.sort_by_key(|problem| (problem.row.is_some(), problem.row, column_order(problem)));
     let ticket_reason = [Reason::Over100Lines, Reason::MixedMco, Reason::Incomplete, Reason::InvalidValue]
         .into_iter()
         .find(|reason| problems.iter().any(|problem| problem.reason == *reason));
@@ -428,7 +436,7 @@ fn check_line(line: &Record, context: &Context<'_>, problems: &mut Problems) {
             Some(line.row),
             header(claim::COVERAGE),
             Reason::FeeForService,
-            "Fee-for-service claims are not handled by the portal: call HFS at 877-782-5565".to_owned(),
+            format!("Fee-for-service claims are not handled by the portal: call HFS at {FEE_FOR_SERVICE_PHONE}"),
         ),
         Some(COVERAGE_MEDICARE_ONLY) => problems.add(
             Some(line.row),

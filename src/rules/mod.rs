@@ -12,3 +12,6 @@ pub use values::{
     RECIPIENT_ID_LEN, ZIP_LEN,
 };
 pub use window::{Window, WindowCheck};
+
+/// R8: where fee-for-service complaints go instead of the portal.
+pub const FEE_FOR_SERVICE_PHONE: &str = "877-782-5565";

@@ -1,0 +1,246 @@
+//! `portal build`: `content/**/*.md` through Tera and pulldown-cmark into the
+//! templates under `templates/`, written to `site/` with the spreadsheet downloads, a
+//! sitemap, robots.txt, content-hashed assets and alias redirects, then every internal
+//! link and `#anchor` checked.
+//!
+//! The numbers, addresses, MCO list and column tables on the pages come from the
+//! config and the schemas through the Tera context, so the site cannot drift from
+//! what intake enforces. The site is built into a fresh folder beside `site/` and
+//! swapped in whole, so a failed build leaves the last good site in place.
+
+mod content;
+mod context;
+mod links;
+pub mod markdown;
+pub mod serve;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use chrono::NaiveDate;
+use rayon::prelude::*;
+use tera::Tera;
+
+pub use content::{FrontMatter, Page};
+
+use crate::config::Config;
+
+/// The file that marks a folder as this program's output, so a rebuild may replace it.
+const OUTPUT_MARKER: &str = ".portal-site";
+
+/// What `build` is asked to do.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Include pages marked `draft = true`.
+    pub drafts: bool,
+    /// Add the live-reload script (`portal serve`).
+    pub live_reload: bool,
+    /// The day the site is built: the window examples are dated from it.
+    pub today: NaiveDate,
+}
+
+/// What a build did and how long each step took.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub pages: usize,
+    pub aliases: usize,
+    pub output: PathBuf,
+    pub steps: Vec<(&'static str, Duration)>,
+    pub total: Duration,
+}
+
+/// One file of the finished site, held in memory until the link check passes.
+struct Output {
+    /// Relative to the site folder, `/`-separated.
+    path: String,
+    /// The content file it came from, for error messages.
+    source: String,
+    /// The page's root-relative URL, for resolving relative links.
+    url: String,
+    html: String,
+}
+
+/// Builds the whole site.
+pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
+    let started = Instant::now();
+    let mut steps = Vec::new();
+    let mut step = |name: &'static str, since: &mut Instant| {
+        steps.push((name, since.elapsed()));
+        *since = Instant::now();
+    };
+    let mut clock = Instant::now();
+
+    // Load: pages and templates.
+    let site = &config.site;
+    let pages = content::load(&site.content_dir, options.drafts)?;
+    if pages.is_empty() {
+        bail!("{}: no pages (*.md) to build", site.content_dir.display());
+    }
+    let templates_glob = format!("{}/**/*.html", site.templates_dir.display());
+    let mut tera = Tera::new(&templates_glob).map_err(|error| tera_error(&error))
+        .with_context(|| format!("cannot load the templates in {}", site.templates_dir.display()))?;
+    // The HTML escaping of attribute values and text, without Tera's `&#x2F;` for `/`.
+    tera.set_escape_fn(markdown::escape);
+    let bodies: Vec<(String, &str)> = pages
+        .iter()
+        .filter(|page| page.body.contains("{{") || page.body.contains("{%"))
+        .map(|page| (body_template(page), page.body.as_str()))
+        .collect();
+    tera.add_raw_templates(bodies).map_err(|error| tera_error(&error)).context("in a page's markdown")?;
+    step("load", &mut clock);
+
+    // Downloads and assets, written first: the pages show their sizes and hashed names.
+    let staging = staging_dir(&site.output_dir)?;
+    let downloads = context::write_downloads(config, &staging.join("downloads"))?;
+    let assets = context::write_assets(&site.templates_dir.join("assets"), &staging.join("assets"))?;
+    step("downloads", &mut clock);
+
+    // Render, in parallel.
+    let shared = context::shared(config, options, &pages, &downloads, &assets);
+    let mut outputs: Vec<Output> = pages
+        .par_iter()
+        .map(|page| render_page(&tera, &shared, page, &pages, config))
+        .collect::<Result<_>>()?;
+    let mut alias_count = 0;
+    for page in &pages {
+        for alias in &page.front.aliases {
+            outputs.push(render_alias(&tera, &shared, page, alias, config)?);
+            alias_count += 1;
+        }
+    }
+    step("render", &mut clock);
+
+    // Sitemap and robots.txt.
+    let sitemap = context::sitemap(config, &pages);
+    let robots = format!("User-agent: *\nAllow: /\nSitemap: {}/sitemap.xml\n", site.base_url.trim_end_matches('/'));
+    step("sitemap", &mut clock);
+
+    // Check every internal link and anchor before anything is published.
+    let mut files: Vec<String> = vec!["sitemap.xml".into(), "robots.txt".into()];
+    files.extend(downloads.iter().map(|download| format!("downloads/{}", download.file_name)));
+    files.extend(assets.values().map(|url| url.trim_start_matches('/').to_owned()));
+    links::check(&outputs, &files)?;
+    step("check", &mut clock);
+
+    outputs.par_iter().try_for_each(|output| write_file(&staging.join(&output.path), output.html.as_bytes()))?;
+    write_file(&staging.join("sitemap.xml"), sitemap.as_bytes())?;
+    write_file(&staging.join("robots.txt"), robots.as_bytes())?;
+    write_file(&staging.join(OUTPUT_MARKER), b"generated by `portal build`; replaced on every build\n")?;
+    publish(&staging, &site.output_dir)?;
+    step("write", &mut clock);
+
+    Ok(BuildReport {
+        pages: pages.len(),
+        aliases: alias_count,
+        output: site.output_dir.clone(),
+        steps,
+        total: started.elapsed(),
+    })
+}
+
+fn body_template(page: &Page) -> String {
+    format!("__content__/{}", page.source)
+}
+
+fn render_page(tera: &Tera, shared: &tera::Context, page: &Page, pages: &[Page], config: &Config) -> Result<Output> {
+    let mut context = shared.clone();
+    let body = if tera.get_template_names().any(|name| name == body_template(page)) {
+        tera.render(&body_template(page), &context).map_err(|error| tera_error(&error))
+            .with_context(|| format!("{}: cannot render its markdown", page.source))?
+    } else {
+        page.body.clone()
+    };
+    let rendered = markdown::render(&body);
+    context::page_context(&mut context, page, &rendered, pages, config);
+    let template = page.front.template.clone().unwrap_or_else(|| {
+        if page.is_section && page.url != "/" { "section.html".to_owned() } else { "page.html".to_owned() }
+    });
+    let html = tera
+        .render(&template, &context)
+        .map_err(|error| tera_error(&error))
+        .with_context(|| format!("{}: cannot render the template {template}", page.source))?;
+    Ok(Output {
+        path: page.output.to_string_lossy().replace('\\', "/"),
+        source: format!("{}/{}", config.site.content_dir.display(), page.source),
+        url: page.url.clone(),
+        html,
+    })
+}
+
+fn render_alias(tera: &Tera, shared: &tera::Context, page: &Page, alias: &str, config: &Config) -> Result<Output> {
+    let source = format!("{}/{} (alias {alias})", config.site.content_dir.display(), page.source);
+    let trimmed = alias.trim_matches('/');
+    if trimmed.is_empty() || trimmed.split('/').any(|part| part == ".." || part == "." || part.is_empty()) {
+        bail!("{source}: an alias must be a path below the site root");
+    }
+    let path = if trimmed.ends_with(".html") { trimmed.to_owned() } else { format!("{trimmed}/index.html") };
+    let mut context = shared.clone();
+    context.insert("target", &serde_json::json!({
+        "title": page.front.title,
+        "url": page.url,
+        "permalink": context::permalink(config, &page.url),
+    }));
+    let html = tera.render("alias.html", &context).map_err(|error| tera_error(&error))
+        .with_context(|| format!("{source}: cannot render alias.html"))?;
+    Ok(Output { path, source, url: format!("/{trimmed}/"), html })
+}
+
+/// Tera's errors keep their cause in the source chain; flatten it into one message.
+fn tera_error(error: &tera::Error) -> anyhow::Error {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    anyhow::anyhow!(message)
+}
+
+/// A fresh folder beside the output, to build into.
+fn staging_dir(output: &Path) -> Result<PathBuf> {
+    let parent = output.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = output.file_name().map_or_else(|| "site".into(), |name| name.to_string_lossy().into_owned());
+    let staging = parent.join(format!(".{name}.building-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    Ok(staging)
+}
+
+/// Swaps the finished site in. An existing output folder is replaced only when it
+/// is this program's output (it holds the marker file) or empty.
+fn publish(staging: &Path, output: &Path) -> Result<()> {
+    if output.exists() {
+        let ours = output.join(OUTPUT_MARKER).exists()
+            || std::fs::read_dir(output).map(|mut entries| entries.next().is_none()).unwrap_or(false);
+        if !ours {
+            let _ = std::fs::remove_dir_all(staging);
+            bail!(
+                "{} exists and was not made by `portal build`; move it away or set [site] output_dir",
+                output.display()
+            );
+        }
+        let old = staging.with_extension("old");
+        std::fs::rename(output, &old).with_context(|| format!("cannot move {} aside", output.display()))?;
+        std::fs::rename(staging, output).with_context(|| format!("cannot publish {}", output.display()))?;
+        std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+    } else {
+        std::fs::rename(staging, output).with_context(|| format!("cannot publish {}", output.display()))?;
+    }
+    Ok(())
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Content-hashed asset names: `style.css` → `/assets/style.1a2b3c4d5e.css`.
+pub(crate) type Assets = HashMap<String, String>;
