@@ -5,3 +5,4 @@ mod common;
 mod fixtures;
 mod hostile;
 mod roundtrip;
+mod site;

@@ -204,7 +204,7 @@ pub static COMPLAINT: [Field; 16] = [
     field("MCO Tracking Number", ValueType::Code, true, 22.0, false,
         "The tracking number the MCO gave your dispute. Required: HFS cannot accept a complaint without it."),
     field("Date Filed with MCO", ValueType::Date, true, 18.0, false,
-        "The date you filed the dispute with the MCO (YYYY-MM-DD). HFS accepts the complaint from day 30 to day 60 after it."),
+        "The date you filed the dispute with the MCO (YYYY-MM-DD). HFS accepts a complaint only inside the filing window counted from this date."),
     field("Internal Process Exhausted", ValueType::YesNo, true, 16.0, false,
         "Yes if you completed the MCO's internal dispute process, including peer-to-peer review."),
     field("Coverage", ValueType::Choice(&COVERAGE), true, 24.0, false,

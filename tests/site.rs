@@ -1,0 +1,268 @@
+//! `portal build` on a copy of the shipped content and templates: every page complete,
+//! config values on the pages, broken links named, drafts, aliases, and snapshots of
+//! the pages' main content.
+
+use std::path::{Path, PathBuf};
+
+use portal::config::Config;
+use portal::site::{BuildOptions, build};
+
+use crate::common::date;
+
+/// A copy of `content/` and `templates/` in a temporary folder, with a config whose
+/// `[site]` paths point there.
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Workspace {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for folder in ["content", "templates"] {
+            copy_tree(&root.join(folder), &dir.path().join(folder));
+        }
+        Workspace { dir }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// The shipped portal.toml with `[site]` pointing into the workspace, plus `extra`
+    /// appended to the `[rules]` table.
+    fn config(&self, rules: &str) -> Config {
+        let shipped = include_str!("../portal.toml");
+        let site = format!(
+            "[site]\nbase_url = \"https://portal.example.gov\"\ncontent_dir = {:?}\ntemplates_dir = {:?}\noutput_dir = {:?}\n",
+            self.path("content"),
+            self.path("templates"),
+            self.path("site")
+        );
+        let text = shipped
+            .replace("[site]\nbase_url = \"https://portal.example.gov\"   # content/, templates/, site/ are the defaults\n", &site)
+            .replace("[rules]\n", &format!("[rules]\n{rules}"));
+        let text = if rules.contains("window_max_days") {
+            text.replace("window_max_days = 60 ", "# window_max_days = 60 ")
+        } else {
+            text
+        };
+        Config::parse(&text).unwrap()
+    }
+
+    fn build(&self, config: &Config, drafts: bool) -> anyhow::Result<portal::site::BuildReport> {
+        build(config, &BuildOptions { drafts, live_reload: false, today: date("2026-11-25") })
+    }
+
+    fn page(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path("site").join(relative))
+            .unwrap_or_else(|error| panic!("{relative}: {error}"))
+    }
+
+    fn write(&self, relative: &str, text: &str) {
+        std::fs::write(self.path(relative), text).unwrap();
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The text between `<main` and `</main>`.
+fn main_of(html: &str) -> &str {
+    let start = html.find("<main").expect("a <main>");
+    let end = html.find("</main>").expect("a </main>") + "</main>".len();
+    &html[start..end]
+}
+
+fn html_files(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|entry| entry.unwrap().into_path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "html"))
+        .collect()
+}
+
+#[test]
+fn every_page_has_lang_title_description_and_canonical() {
+    let workspace = Workspace::new();
+    let report = workspace.build(&workspace.config(""), false).unwrap();
+    assert_eq!(report.pages, 9);
+    let names: Vec<&str> = report.steps.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, ["load", "downloads", "render", "sitemap", "check", "write"]);
+    let files = html_files(&workspace.path("site"));
+    assert_eq!(files.len(), 9);
+    for file in files {
+        let html = std::fs::read_to_string(&file).unwrap();
+        let name = file.display();
+        assert!(html.starts_with("<!doctype html>\n<html lang=\"en\">"), "{name}");
+        assert_eq!(html.matches("<title>").count(), 1, "{name}");
+        assert!(!html.contains("<title></title>"), "{name}");
+        assert!(html.contains("<meta name=\"description\" content=\""), "{name}");
+        assert!(html.contains("<link rel=\"canonical\" href=\"https://portal.example.gov/"), "{name}");
+        assert_eq!(html.matches("<h1").count(), 1, "{name}");
+        assert!(!html.contains("&#x2F;"), "{name}: over-escaped slashes");
+    }
+}
+
+#[test]
+fn the_site_shows_the_config_and_the_schema_not_typed_numbers() {
+    let workspace = Workspace::new();
+    workspace.build(&workspace.config(""), false).unwrap();
+    let before = workspace.page("before-you-submit/index.html");
+    assert!(before.contains("data-min-days=\"30\" data-max-days=\"60\""));
+    assert!(before.contains("<tr><td>2026-11-01</td><td>2026-12-01</td><td>2026-12-31</td></tr>"), "{before}");
+    let how = workspace.page("how-to-submit/index.html");
+    for column in portal::forms::schema::COMPLAINT.iter() {
+        assert!(how.contains(&format!("<th scope=\"row\">{}</th>", column.header)), "{}", column.header);
+    }
+    for mco in &workspace.config("").mcos {
+        assert!(how.contains(&mco.name), "{}", mco.name);
+    }
+    let registration = workspace.page("registration/index.html");
+    assert!(registration.contains("HFS.Portalinquiries@illinois.gov"));
+    assert!(workspace.page("fee-for-service-and-medicare/index.html").contains("877-782-5565"));
+
+    // Change the window in the config: every page that mentions it follows.
+    let wider = workspace.config("window_max_days = 75\n");
+    assert_eq!(wider.rules.window_max_days, 75);
+    workspace.build(&wider, false).unwrap();
+    let before = workspace.page("before-you-submit/index.html");
+    assert!(before.contains("data-min-days=\"30\" data-max-days=\"75\""));
+    assert!(before.contains("<tr><td>2026-11-01</td><td>2026-12-01</td><td>2027-01-15</td></tr>"));
+    assert!(before.contains("75 calendar days"));
+    assert!(!before.contains("60 calendar days"));
+    for file in html_files(&workspace.path("site")) {
+        let html = std::fs::read_to_string(&file).unwrap();
+        assert!(!html.contains("60 calendar days"), "{}", file.display());
+        assert!(!html.contains("day 60"), "{}", file.display());
+    }
+}
+
+#[test]
+fn the_downloads_are_the_generated_workbooks_with_size_and_version() {
+    let workspace = Workspace::new();
+    let config = workspace.config("");
+    workspace.build(&config, false).unwrap();
+    let page = workspace.page("downloads/index.html");
+    for kind in portal::forms::Kind::ALL {
+        let written = std::fs::read(workspace.path("site/downloads").join(kind.file_name())).unwrap();
+        let expected = portal::forms::write::blank(kind, &config.mcos, config.rules.max_lines).unwrap();
+        assert_eq!(written.len(), expected.len(), "{}", kind.file_name());
+        let workbook = portal::forms::read_workbook(&written, None).unwrap();
+        assert_eq!(portal::forms::identify(&workbook), Some(kind));
+        let size = format!("{:.1} KB", written.len() as f64 / 1024.0);
+        assert!(page.contains(&format!("/downloads/{}", kind.file_name())), "{}", kind.file_name());
+        assert!(page.contains(&size), "{size} missing from the downloads page");
+    }
+    assert!(page.contains("version 1"));
+}
+
+#[test]
+fn a_broken_link_fails_the_build_naming_the_file_and_the_link() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "content/broken.md",
+        "+++\ntitle = \"Broken\"\ndescription = \"A page with bad links.\"\n+++\nSee [the downloads](/downlaods/) and [a section](/before-you-submit/#no-such-heading).\n",
+    );
+    let error = format!("{:#}", workspace.build(&workspace.config(""), false).unwrap_err());
+    assert!(error.contains("broken.md: broken link /downlaods/ (no such page or file)"), "{error}");
+    assert!(error.contains("broken.md: broken link /before-you-submit/#no-such-heading (no #no-such-heading on that page)"), "{error}");
+    assert!(error.contains("2 broken internal links"), "{error}");
+}
+
+#[test]
+fn a_failed_build_keeps_the_last_good_site() {
+    let workspace = Workspace::new();
+    let config = workspace.config("");
+    workspace.build(&config, false).unwrap();
+    workspace.write("content/broken.md", "+++\ntitle = \"B\"\ndescription = \"B.\"\n+++\n[x](/nowhere/)\n");
+    assert!(workspace.build(&config, false).is_err());
+    assert!(workspace.path("site/index.html").exists());
+    assert!(!workspace.path("site/broken/index.html").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(workspace.dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("building"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn drafts_only_with_the_flag_and_aliases_redirect() {
+    let workspace = Workspace::new();
+    workspace.write("content/draft.md", "+++\ntitle = \"Draft\"\ndescription = \"Not yet.\"\ndraft = true\n+++\nSoon.\n");
+    workspace.write(
+        "content/moved.md",
+        "+++\ntitle = \"Moved page\"\ndescription = \"Where it went.\"\naliases = [\"/old/place/\"]\n+++\nHere.\n",
+    );
+    let config = workspace.config("");
+    workspace.build(&config, false).unwrap();
+    assert!(!workspace.path("site/draft/index.html").exists());
+    assert!(!workspace.page("sitemap.xml").contains("/draft/"));
+    let alias = workspace.page("old/place/index.html");
+    assert!(alias.contains("<html lang=\"en\">"));
+    assert!(alias.contains("<title>Moved: Moved page | Managed Care Provider Resolution Portal</title>"));
+    assert!(alias.contains("<meta name=\"description\" content=\"This page has moved to Moved page.\">"));
+    assert!(alias.contains("<meta http-equiv=\"refresh\" content=\"0; url=/moved/\">"));
+    workspace.build(&config, true).unwrap();
+    assert!(workspace.path("site/draft/index.html").exists());
+}
+
+#[test]
+fn sitemap_robots_and_hashed_assets() {
+    let workspace = Workspace::new();
+    workspace.build(&workspace.config(""), false).unwrap();
+    let sitemap = workspace.page("sitemap.xml");
+    assert!(sitemap.contains("<loc>https://portal.example.gov/</loc>"));
+    assert!(sitemap.contains("<loc>https://portal.example.gov/downloads/</loc>"));
+    assert!(!sitemap.contains("404"));
+    assert_eq!(sitemap.matches("<loc>").count(), 8);
+    assert!(workspace.page("robots.txt").contains("Sitemap: https://portal.example.gov/sitemap.xml"));
+    let home = workspace.page("index.html");
+    let start = home.find("/assets/style.").unwrap();
+    let href = &home[start..home[start..].find('"').unwrap() + start];
+    assert!(workspace.path("site").join(href.trim_start_matches('/')).exists(), "{href}");
+    assert!(home.contains("media=\"print\""));
+}
+
+#[test]
+fn an_unknown_front_matter_key_names_the_file_and_key() {
+    let workspace = Workspace::new();
+    workspace.write("content/odd.md", "+++\ntitle = \"Odd\"\ndescription = \"Odd.\"\ncolour = \"red\"\n+++\n");
+    let error = format!("{:#}", workspace.build(&workspace.config(""), false).unwrap_err());
+    assert!(error.contains("odd.md") && error.contains("colour"), "{error}");
+}
+
+#[test]
+fn long_pages_get_a_table_of_contents_and_heading_anchors() {
+    let workspace = Workspace::new();
+    workspace.build(&workspace.config(""), false).unwrap();
+    let before = workspace.page("before-you-submit/index.html");
+    assert!(before.contains("<h2 id=\"on-this-page-title\">On this page</h2>"));
+    assert!(before.contains("<li><a href=\"#when-you-can-submit\">When you can submit</a></li>"));
+    assert!(before.contains("<a class=\"anchor\" href=\"#when-you-can-submit\""));
+}
+
+#[test]
+fn snapshots_of_the_main_content() {
+    let workspace = Workspace::new();
+    workspace.build(&workspace.config(""), false).unwrap();
+    for (name, page) in [
+        ("home", "index.html"),
+        ("before-you-submit", "before-you-submit/index.html"),
+        ("downloads", "downloads/index.html"),
+        ("not-found", "404.html"),
+    ] {
+        let html = workspace.page(page);
+        insta::assert_snapshot!(name, main_of(&html));
+    }
+}
