@@ -229,7 +229,8 @@ fn staging_dir(output: &Path) -> Result<PathBuf> {
     let parent = output.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let name = output.file_name().map_or_else(|| "site".into(), |name| name.to_string_lossy().into_owned());
-    let staging = parent.join(format!(".{name}.building-{}", std::process::id()));
+    // One fixed name: a build killed half-way leaves a folder the next build clears.
+    let staging = parent.join(format!(".{name}.building"));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).with_context(|| format!("cannot clear {}", staging.display()))?;
     }
