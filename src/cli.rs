@@ -11,7 +11,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "portal", version, max_term_width = 100)]
 pub struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, value_name = "PATH", default_value = "portal.toml")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "portal.toml"
+    )]
     pub config: PathBuf,
 
     #[command(subcommand)]

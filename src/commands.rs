@@ -27,14 +27,20 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
     let config = load_config(&cli.config)?;
     match cli.command {
         Command::Templates { out: dir } => templates(&config, &dir, out),
-        Command::Check { file, received, json } => {
+        Command::Check {
+            file,
+            received,
+            json,
+        } => {
             let received = received.unwrap_or_else(today_in_illinois);
             check(&config, &file, received, json, out)
         }
         Command::Build { drafts } => build(&config, drafts, out),
         Command::Serve { port, drafts } => {
             let options = site_options(drafts, true);
-            crate::site::serve::serve(config, cli.config, options, port, |line| eprintln!("{line}"))?;
+            crate::site::serve::serve(config, cli.config, options, port, |line| {
+                eprintln!("{line}")
+            })?;
             Ok(Outcome::Done)
         }
         Command::Demo => demo(&config, out),
@@ -50,7 +56,11 @@ fn load_config(path: &Path) -> Result<Config> {
 }
 
 fn site_options(drafts: bool, live_reload: bool) -> crate::site::BuildOptions {
-    crate::site::BuildOptions { drafts, live_reload, today: today_in_illinois() }
+    crate::site::BuildOptions {
+        drafts,
+        live_reload,
+        today: today_in_illinois(),
+    }
 }
 
 fn build(config: &Config, drafts: bool, out: &mut dyn Write) -> Result<Outcome> {
@@ -76,14 +86,34 @@ pub fn write_templates(config: &Config, dir: &Path) -> Result<Vec<std::path::Pat
             let bytes = forms::write::blank(kind, &config.mcos, config.rules.max_lines)
                 .with_context(|| format!("cannot lay out {}", kind.file_name()))?;
             let path = dir.join(kind.file_name());
-            std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(path)
         })
         .collect()
 }
 
-fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: bool, out: &mut dyn Write) -> Result<Outcome> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+fn check(
+    config: &Config,
+    file: &Path,
+    received_on: chrono::NaiveDate,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let shown = file.display();
+    // Never read a huge file into memory only to refuse it.
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {shown}"))?
+        .len();
+    if size > forms::read::MAX_FILE_BYTES {
+        let unusable = Unusable::from(forms::ReadError::TooLarge {
+            bytes: size,
+            limit: forms::read::MAX_FILE_BYTES,
+        });
+        report_unusable(&shown.to_string(), &unusable, received_on, json, out)?;
+        return Ok(Outcome::Unusable);
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {shown}"))?;
     let name = file.file_name().and_then(|name| name.to_str());
     let context = forms::Context {
         received_on,
@@ -91,7 +121,6 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
         max_lines: config.rules.max_lines,
         mcos: &config.mcos,
     };
-    let shown = file.display();
     match forms::check(&bytes, name, &context) {
         Err(unusable) => {
             report_unusable(&shown.to_string(), &unusable, received_on, json, out)?;
@@ -106,7 +135,11 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
                 for problem in &report.problems {
                     writeln!(out, "  {problem}")?;
                 }
-                let forwarded = report.lines.iter().filter(|line| line.status == Status::Forwarded).count();
+                let forwarded = report
+                    .lines
+                    .iter()
+                    .filter(|line| line.status == Status::Forwarded)
+                    .count();
                 let closed = report.lines.len() - forwarded;
                 let mco = report
                     .mco
@@ -114,8 +147,13 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
                     .and_then(|code| config.mcos.iter().find(|mco| mco.code == code))
                     .map_or_else(|| "the MCO".to_owned(), |mco| mco.name.clone());
                 let verdict = match (report.status, report.reason) {
-                    (Status::Forwarded, _) => format!("{forwarded} of {} lines would be forwarded to {mco}", report.lines.len()),
-                    (Status::Closed, Some(reason)) => format!("the ticket would be closed ({reason})"),
+                    (Status::Forwarded, _) => format!(
+                        "{forwarded} of {} lines would be forwarded to {mco}",
+                        report.lines.len()
+                    ),
+                    (Status::Closed, Some(reason)) => {
+                        format!("the ticket would be closed ({reason})")
+                    }
                     (Status::Closed, None) => "every line would be closed".to_owned(),
                 };
                 writeln!(
@@ -125,14 +163,22 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
                     if report.problems.len() == 1 { "" } else { "s" }
                 )?;
             }
-            Ok(if report.all_forwarded() { Outcome::Done } else { Outcome::Closed })
+            Ok(if report.all_forwarded() {
+                Outcome::Done
+            } else {
+                Outcome::Closed
+            })
         }
         Ok(Submission::Registration(registration)) => {
             let report = &registration.report;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
             } else {
-                let title = if report.kind == Kind::MultipleRegistration { "multiple registration template" } else { "registration form" };
+                let title = if report.kind == Kind::MultipleRegistration {
+                    "multiple registration template"
+                } else {
+                    "registration form"
+                };
                 writeln!(out, "{shown}: {title}")?;
                 let with_sheet = report.kind == Kind::MultipleRegistration;
                 for problem in &report.problems {
@@ -152,7 +198,11 @@ fn check(config: &Config, file: &Path, received_on: chrono::NaiveDate, json: boo
                 };
                 writeln!(out, "Summary: {verdict}.")?;
             }
-            Ok(if report.status == forms::Completeness::Complete { Outcome::Done } else { Outcome::Closed })
+            Ok(if report.status == forms::Completeness::Complete {
+                Outcome::Done
+            } else {
+                Outcome::Closed
+            })
         }
     }
 }
@@ -182,7 +232,12 @@ fn report_unusable(
         };
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        writeln!(out, "{shown}: {} [{}]", capitalise(&unusable.to_string()), unusable.reason())?;
+        writeln!(
+            out,
+            "{shown}: {} [{}]",
+            capitalise(&unusable.to_string()),
+            unusable.reason()
+        )?;
         writeln!(out, "Summary: the file cannot be checked.")?;
     }
     Ok(())
@@ -190,29 +245,48 @@ fn report_unusable(
 
 fn capitalise(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// Writes sample workbooks dated relative to today and checks each one.
 fn demo(config: &Config, out: &mut dyn Write) -> Result<Outcome> {
     let today = today_in_illinois();
-    let dir = config.store.path.parent().unwrap_or(Path::new("var")).join("demo");
-    writeln!(out, "Writing the blank workbooks and three sample complaints into {}", dir.display())?;
+    let dir = config
+        .store
+        .path
+        .parent()
+        .unwrap_or(Path::new("var"))
+        .join("demo");
+    writeln!(
+        out,
+        "Writing the blank workbooks and three sample complaints into {}",
+        dir.display()
+    )?;
     write_templates(config, &dir)?;
-    let mco = config.mcos.iter().position(|mco| mco.code == "MOLINA").unwrap_or(0);
+    let mco = config
+        .mcos
+        .iter()
+        .position(|mco| mco.code == "MOLINA")
+        .unwrap_or(0);
     for (sample, name) in [
         (Sample::Good, "sample-good.xlsx"),
         (Sample::TooEarly, "sample-too-early.xlsx"),
         (Sample::Incomplete, "sample-incomplete.xlsx"),
     ] {
         let lines = samples::complaint_lines(sample, today, mco, 3);
-        let bytes = forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines)?;
+        let bytes =
+            forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines)?;
         let path = dir.join(name);
         std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         writeln!(out)?;
         check(config, &path, today, false, out)?;
     }
     writeln!(out)?;
-    writeln!(out, "The mail intake is not built yet: `portal check FILE` shows what it will decide.")?;
+    writeln!(
+        out,
+        "The mail intake is not built yet: `portal check FILE` shows what it will decide."
+    )?;
     Ok(Outcome::Done)
 }

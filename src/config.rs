@@ -250,7 +250,10 @@ impl Config {
             );
         }
         if !(1..=10_000).contains(&rules.max_lines) {
-            bail!("rules.max_lines must be between 1 and 10000, not {}", rules.max_lines);
+            bail!(
+                "rules.max_lines must be between 1 and 10000, not {}",
+                rules.max_lines
+            );
         }
         if self.mcos.is_empty() {
             bail!("at least one [[mco]] is needed");
@@ -261,7 +264,10 @@ impl Config {
                 bail!("{at}: code and name must not be empty");
             }
             if !is_plain_address(&mco.dispute_address) {
-                bail!("{at}: dispute_address {:?} is not an email address", mco.dispute_address);
+                bail!(
+                    "{at}: dispute_address {:?} is not an email address",
+                    mco.dispute_address
+                );
             }
             for other in &self.mcos[..index] {
                 if other.code.eq_ignore_ascii_case(&mco.code)
@@ -271,9 +277,15 @@ impl Config {
                 }
             }
         }
-        for (name, mailbox) in [("intake", &self.mail.intake), ("inquiries", &self.mail.inquiries)] {
+        for (name, mailbox) in [
+            ("intake", &self.mail.intake),
+            ("inquiries", &self.mail.inquiries),
+        ] {
             if !is_plain_address(&mailbox.address) {
-                bail!("mail.{name}.address {:?} is not an email address", mailbox.address);
+                bail!(
+                    "mail.{name}.address {:?} is not an email address",
+                    mailbox.address
+                );
             }
             match mailbox.kind {
                 MailboxKind::Maildir if mailbox.path.is_none() => {
@@ -301,7 +313,9 @@ fn is_plain_address(address: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !address.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+        && !address
+            .chars()
+            .any(|c| c.is_whitespace() || c == '<' || c == '>')
 }
 
 impl Default for Site {
@@ -331,7 +345,9 @@ impl Default for Rules {
 
 impl Default for Store {
     fn default() -> Self {
-        Store { path: default_store_path() }
+        Store {
+            path: default_store_path(),
+        }
     }
 }
 
@@ -435,11 +451,27 @@ fn default_smtp_tls() -> Tls {
 
 fn default_mcos() -> Vec<Mco> {
     [
-        ("AETNA", "Aetna Better Health of Illinois", "disputes@aetna.example"),
-        ("BCCHP", "Blue Cross Community Health Plans", "disputes@bcchp.example"),
-        ("COUNTYCARE", "CountyCare Health Plan", "disputes@countycare.example"),
+        (
+            "AETNA",
+            "Aetna Better Health of Illinois",
+            "disputes@aetna.example",
+        ),
+        (
+            "BCCHP",
+            "Blue Cross Community Health Plans",
+            "disputes@bcchp.example",
+        ),
+        (
+            "COUNTYCARE",
+            "CountyCare Health Plan",
+            "disputes@countycare.example",
+        ),
         ("MERIDIAN", "Meridian", "disputes@meridian.example"),
-        ("MOLINA", "Molina Healthcare of Illinois", "disputes@molina.example"),
+        (
+            "MOLINA",
+            "Molina Healthcare of Illinois",
+            "disputes@molina.example",
+        ),
         ("YOUTHCARE", "YouthCare", "disputes@youthcare.example"),
     ]
     .into_iter()
@@ -472,13 +504,19 @@ mod tests {
         let text = include_str!("../portal.toml");
         let config = Config::parse(text).unwrap();
         assert_eq!(config.mcos.len(), 6);
-        assert_eq!(config.mail.inquiries.address, "HFS.Portalinquiries@illinois.gov");
+        assert_eq!(
+            config.mail.inquiries.address,
+            "HFS.Portalinquiries@illinois.gov"
+        );
     }
 
     #[test]
     fn an_unknown_key_is_named() {
         let error = Config::parse("[rules]\nwindow_max_dayz = 61\n").unwrap_err();
-        assert!(format!("{error:#}").contains("window_max_dayz"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("window_max_dayz"),
+            "{error:#}"
+        );
         let error = Config::parse("colour = 1\n").unwrap_err();
         assert!(format!("{error:#}").contains("colour"), "{error:#}");
     }

@@ -4,11 +4,11 @@
 //! functions, [`forms`] the three spreadsheets (schema, writer, reader, validator), and
 //! [`config`] the typed `portal.toml`.
 
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod forms;
 pub mod rules;
-pub mod today;
-pub mod cli;
-pub mod commands;
 pub mod samples;
 pub mod site;
+pub mod today;

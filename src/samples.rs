@@ -24,7 +24,12 @@ pub const SAMPLE_NPI: &str = "1234567893";
 
 /// `count` claim lines of a sample complaint received on `received_on`, for the MCO
 /// at index `mco` of the configured list.
-pub fn complaint_lines(sample: Sample, received_on: NaiveDate, mco: usize, count: usize) -> Vec<Record> {
+pub fn complaint_lines(
+    sample: Sample,
+    received_on: NaiveDate,
+    mco: usize,
+    count: usize,
+) -> Vec<Record> {
     let days_before = match sample {
         Sample::TooEarly => 10,
         Sample::Good | Sample::Incomplete => 45,
@@ -49,12 +54,19 @@ pub fn complaint_lines(sample: Sample, received_on: NaiveDate, mco: usize, count
             values[claim::RECIPIENT_ID] = text(format!("{:09}", 10_000_000 + index));
             values[claim::SERVICE_FROM] = Some(Value::Date(service));
             values[claim::SERVICE_TO] = Some(Value::Date(service + Days::new(1)));
-            values[claim::BILLED] = Some(Value::Money(Money { cents: 125_000 + index as u64 }));
+            values[claim::BILLED] = Some(Value::Money(Money {
+                cents: 125_000 + index as u64,
+            }));
             values[claim::PAID] = Some(Value::Money(Money { cents: 0 }));
             values[claim::ISSUE_CATEGORY] = Some(Value::Choice(0));
-            values[claim::ISSUE_DESCRIPTION] =
-                text("Claim denied as untimely although filed within the timely filing limit.".to_owned());
-            Record { row: index as u32 + 2, values }
+            values[claim::ISSUE_DESCRIPTION] = text(
+                "Claim denied as untimely although filed within the timely filing limit."
+                    .to_owned(),
+            );
+            Record {
+                row: index as u32 + 2,
+                values,
+            }
         })
         .collect()
 }

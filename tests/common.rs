@@ -15,7 +15,9 @@ pub fn config() -> Config {
 
 /// A fixture file's path.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub fn date(text: &str) -> NaiveDate {
@@ -23,7 +25,11 @@ pub fn date(text: &str) -> NaiveDate {
 }
 
 /// Checks `bytes` as intake would, received on `received_on`, with the shipped config.
-pub fn check_bytes(bytes: &[u8], name: &str, received_on: NaiveDate) -> Result<Submission, Unusable> {
+pub fn check_bytes(
+    bytes: &[u8],
+    name: &str,
+    received_on: NaiveDate,
+) -> Result<Submission, Unusable> {
     let config = config();
     let context = Context {
         received_on,

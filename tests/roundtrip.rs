@@ -3,21 +3,28 @@
 use std::io::Read;
 
 use portal::forms::schema::{self, COMPLAINT, MARKER_SHEET, claim};
-use portal::forms::{self, Completeness, Kind, Reason, Status, Submission, Value, identify, read_workbook};
+use portal::forms::{
+    self, Completeness, Kind, Reason, Status, Submission, Value, identify, read_workbook,
+};
 use portal::samples::{self, Sample};
 
 use crate::common::{check_bytes, config, date};
 
 fn blank(kind: Kind) -> Vec<u8> {
     let config = config();
-    forms::write::blank(kind, &config.mcos, config.rules.max_lines).expect("the template is written")
+    forms::write::blank(kind, &config.mcos, config.rules.max_lines)
+        .expect("the template is written")
 }
 
 /// One part of a zip archive, as text.
 fn zip_part(bytes: &[u8], name: &str) -> String {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     let mut text = String::new();
-    archive.by_name(name).unwrap().read_to_string(&mut text).unwrap();
+    archive
+        .by_name(name)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
     text
 }
 
@@ -42,8 +49,15 @@ fn each_blank_template_is_told_apart_by_its_marker() {
         assert_eq!(identify(&workbook), Some(kind));
         let marker = workbook.sheet(MARKER_SHEET).expect("marker sheet");
         assert!(!marker.visible, "the marker sheet is hidden");
-        let names: Vec<&str> = workbook.sheets.iter().map(|sheet| sheet.name.as_str()).collect();
-        let mut expected: Vec<&str> = schema::sheets(kind).iter().map(|sheet| sheet.name).collect();
+        let names: Vec<&str> = workbook
+            .sheets
+            .iter()
+            .map(|sheet| sheet.name.as_str())
+            .collect();
+        let mut expected: Vec<&str> = schema::sheets(kind)
+            .iter()
+            .map(|sheet| sheet.name)
+            .collect();
         expected.extend(["Instructions", MARKER_SHEET]);
         assert_eq!(names, expected);
     }
@@ -53,7 +67,9 @@ fn each_blank_template_is_told_apart_by_its_marker() {
 fn the_blank_complaint_header_row_is_the_schema() {
     let workbook = read_workbook(&blank(Kind::Complaint), None).unwrap();
     let claims = workbook.sheet("Claims").unwrap();
-    let headers: Vec<&str> = (0..COMPLAINT.len() as u32).map(|column| claims.text(0, column).unwrap()).collect();
+    let headers: Vec<&str> = (0..COMPLAINT.len() as u32)
+        .map(|column| claims.text(0, column).unwrap())
+        .collect();
     let expected: Vec<&str> = COMPLAINT.iter().map(|field| field.header).collect();
     assert_eq!(headers, expected);
     assert_eq!(claims.last_row(), Some(0), "nothing below the header");
@@ -62,36 +78,61 @@ fn the_blank_complaint_header_row_is_the_schema() {
 #[test]
 fn the_complaint_template_has_frozen_header_dropdowns_and_the_line_limit() {
     let sheet = zip_part(&blank(Kind::Complaint), "xl/worksheets/sheet1.xml");
-    assert!(sheet.contains(r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#), "{sheet}");
+    assert!(
+        sheet.contains(
+            r#"<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>"#
+        ),
+        "{sheet}"
+    );
     // Drop-downs on MCO (D), Yes/No (G), Coverage (H) and Issue Category (O), rows 2–101.
     for column in ["D", "G", "H", "O"] {
         let range = format!(r#"sqref="{column}2:{column}101""#);
-        let start = sheet.find(&range).unwrap_or_else(|| panic!("no validation on {column}"));
+        let start = sheet
+            .find(&range)
+            .unwrap_or_else(|| panic!("no validation on {column}"));
         let open = sheet[..start].rfind("<dataValidation ").unwrap();
-        assert!(sheet[open..start].contains(r#"type="list""#), "{column} is a list");
+        assert!(
+            sheet[open..start].contains(r#"type="list""#),
+            "{column} is a list"
+        );
     }
     assert!(sheet.contains("Molina Healthcare of Illinois"));
     assert!(sheet.contains("Fee-for-service"));
     // Input help on every header cell.
     for (index, field) in COMPLAINT.iter().enumerate() {
-        let cell = format!(r#"sqref="{}1""#, portal::forms::read::column_name(index as u32));
+        let cell = format!(
+            r#"sqref="{}1""#,
+            portal::forms::read::column_name(index as u32)
+        );
         assert!(sheet.contains(&cell), "no input help on {}", field.header);
     }
     let styles = zip_part(&blank(Kind::Complaint), "xl/styles.xml");
-    assert!(styles.contains(r#"formatCode="yyyy\-mm\-dd""#) || styles.contains(r#"formatCode="yyyy-mm-dd""#), "{styles}");
+    assert!(
+        styles.contains(r#"formatCode="yyyy\-mm\-dd""#)
+            || styles.contains(r#"formatCode="yyyy-mm-dd""#),
+        "{styles}"
+    );
 }
 
 #[test]
 fn the_instructions_sheet_comes_from_the_schema() {
     let workbook = read_workbook(&blank(Kind::Complaint), None).unwrap();
     let instructions = workbook.sheet("Instructions").unwrap();
-    let texts: Vec<&str> = instructions.cells.values().filter_map(|cell| match cell {
-        forms::read::Cell::Text(text) => Some(text.as_str()),
-        _ => None,
-    }).collect();
+    let texts: Vec<&str> = instructions
+        .cells
+        .values()
+        .filter_map(|cell| match cell {
+            forms::read::Cell::Text(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
     for field in COMPLAINT.iter() {
         assert!(texts.contains(&field.header), "{}", field.header);
-        assert!(texts.iter().any(|text| text.starts_with(field.help)), "{}", field.help);
+        assert!(
+            texts.iter().any(|text| text.starts_with(field.help)),
+            "{}",
+            field.help
+        );
     }
 }
 
@@ -109,9 +150,17 @@ fn a_blank_complaint_closes_as_incomplete() {
 fn a_blank_registration_form_lists_every_field() {
     let outcome = registration(&blank(Kind::RegistrationForm)).report;
     assert_eq!(outcome.status, Completeness::Incomplete);
-    let labels: Vec<&str> = schema::REGISTRATION.iter().map(|field| field.header).collect();
+    let labels: Vec<&str> = schema::REGISTRATION
+        .iter()
+        .map(|field| field.header)
+        .collect();
     assert_eq!(outcome.missing, labels);
-    assert!(outcome.problems.iter().all(|problem| problem.reason == Reason::Incomplete));
+    assert!(
+        outcome
+            .problems
+            .iter()
+            .all(|problem| problem.reason == Reason::Incomplete)
+    );
     // Each label sits on its own row, from row 1.
     let rows: Vec<Option<u32>> = outcome.problems.iter().map(|problem| problem.row).collect();
     assert_eq!(rows, (1..=14).map(Some).collect::<Vec<_>>());
@@ -149,7 +198,10 @@ fn a_good_sample_goes_to_the_mco_line_by_line() {
     assert_eq!(line.text(claim::TRACKING_NUMBER), Some("0TRK-01000"));
     assert_eq!(line.text(claim::RECIPIENT_ID), Some("010000000"));
     assert_eq!(line.date(claim::FILED_WITH_MCO), Some(date("2026-10-11")));
-    assert_eq!(line.money(claim::BILLED).map(|money| money.cents), Some(125_000));
+    assert_eq!(
+        line.money(claim::BILLED).map(|money| money.cents),
+        Some(125_000)
+    );
     assert_eq!(line.flag(claim::EXHAUSTED), Some(true));
 }
 
@@ -165,10 +217,16 @@ fn the_window_is_measured_from_the_received_day() {
     ] {
         let report = complaint(&bytes, received).report;
         assert_eq!(report.lines[0].reason, expected, "received {received}");
-        assert_eq!(report.reason, None, "window problems close lines, not the ticket");
+        assert_eq!(
+            report.reason, None,
+            "window problems close lines, not the ticket"
+        );
     }
     let late = complaint(&bytes, "2026-12-11").report;
-    assert_eq!(late.problems[0].message, "Filed with the MCO on 2026-10-11: submit from 2026-11-10 to 2026-12-10.");
+    assert_eq!(
+        late.problems[0].message,
+        "Filed with the MCO on 2026-10-11: submit from 2026-11-10 to 2026-12-10."
+    );
 }
 
 #[test]
@@ -177,7 +235,12 @@ fn more_than_100_lines_close_the_ticket() {
     assert_eq!(report.status, Status::Closed);
     assert_eq!(report.reason, Some(Reason::Over100Lines));
     assert_eq!(report.lines.len(), 101);
-    assert!(report.lines.iter().all(|line| line.reason == Some(Reason::Over100Lines)));
+    assert!(
+        report
+            .lines
+            .iter()
+            .all(|line| line.reason == Some(Reason::Over100Lines))
+    );
     let report = complaint(&filled(Sample::Good, "2026-11-25", 100), "2026-11-25").report;
     assert!(report.all_forwarded());
 }
@@ -192,7 +255,10 @@ fn two_mcos_on_one_template_close_it() {
     assert_eq!(report.reason, Some(Reason::MixedMco));
     assert_eq!(report.mco, None);
     assert_eq!(report.problems.len(), 1);
-    assert_eq!((report.problems[0].row, report.problems[0].column.as_deref()), (Some(4), Some("MCO")));
+    assert_eq!(
+        (report.problems[0].row, report.problems[0].column.as_deref()),
+        (Some(4), Some("MCO"))
+    );
     let statuses: Vec<Option<Reason>> = report.lines.iter().map(|line| line.reason).collect();
     assert_eq!(statuses, [Some(Reason::MixedMco); 3]);
 }
@@ -207,27 +273,58 @@ fn a_csv_with_the_header_row_is_a_complaint() {
     let report = complaint(text.as_bytes(), "2026-11-25").report;
     assert!(report.all_forwarded(), "{:?}", report.problems);
     let complaint = complaint(text.as_bytes(), "2026-11-25");
-    assert_eq!(complaint.lines[0].text(claim::RECIPIENT_ID), Some("012345678"));
-    assert_eq!(complaint.lines[0].text(claim::TRACKING_NUMBER), Some("00777"));
+    assert_eq!(
+        complaint.lines[0].text(claim::RECIPIENT_ID),
+        Some("012345678")
+    );
+    assert_eq!(
+        complaint.lines[0].text(claim::TRACKING_NUMBER),
+        Some("00777")
+    );
 }
 
 #[test]
 fn json_has_exactly_the_documented_fields() {
     let report = complaint(&filled(Sample::TooEarly, "2026-11-25", 1), "2026-11-25").report;
     let json = serde_json::to_value(&report).unwrap();
-    let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["lines", "mco", "problems", "reason", "received_on", "status"]);
+    assert_eq!(
+        keys,
+        [
+            "lines",
+            "mco",
+            "problems",
+            "reason",
+            "received_on",
+            "status"
+        ]
+    );
     // Printed in the documented order.
     let text = serde_json::to_string(&report).unwrap();
-    let order: Vec<usize> = ["\"status\"", "\"mco\"", "\"received_on\"", "\"reason\"", "\"lines\"", "\"problems\""]
-        .iter()
-        .map(|key| text.find(key).unwrap())
-        .collect();
+    let order: Vec<usize> = [
+        "\"status\"",
+        "\"mco\"",
+        "\"received_on\"",
+        "\"reason\"",
+        "\"lines\"",
+        "\"problems\"",
+    ]
+    .iter()
+    .map(|key| text.find(key).unwrap())
+    .collect();
     assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
     assert_eq!(json["status"], "closed");
     assert_eq!(json["received_on"], "2026-11-25");
-    assert_eq!(json["lines"][0], serde_json::json!({"row": 2, "status": "closed", "reason": "too_early"}));
+    assert_eq!(
+        json["lines"][0],
+        serde_json::json!({"row": 2, "status": "closed", "reason": "too_early"})
+    );
     let problem = &json["problems"][0];
     assert_eq!(problem["sheet"], "Claims");
     assert_eq!(problem["column"], "Date Filed with MCO");
@@ -251,7 +348,10 @@ fn registration_csv(extra: &str) -> String {
         ("State", "il"),
         ("ZIP", "62701"),
     ];
-    let mut text: String = values.iter().map(|(label, value)| format!("{label},{value}\n")).collect();
+    let mut text: String = values
+        .iter()
+        .map(|(label, value)| format!("{label},{value}\n"))
+        .collect();
     text.push_str(extra);
     text
 }
@@ -261,7 +361,12 @@ fn a_label_value_csv_is_a_registration_form() {
     let registration = registration(registration_csv("").as_bytes());
     let report = &registration.report;
     assert_eq!(report.kind, Kind::RegistrationForm);
-    assert_eq!(report.status, Completeness::Complete, "{:?}", report.problems);
+    assert_eq!(
+        report.status,
+        Completeness::Complete,
+        "{:?}",
+        report.problems
+    );
     assert_eq!(report.email.as_deref(), Some("billing@clinic.example"));
     assert_eq!(report.npis, ["1234567893"]);
     assert!(report.missing.is_empty());
@@ -274,6 +379,9 @@ fn a_password_is_never_accepted_by_mail() {
     assert_eq!(report.status, Completeness::Incomplete);
     assert_eq!(report.problems.len(), 1);
     let problem = &report.problems[0];
-    assert_eq!((problem.row, problem.reason), (Some(15), Reason::InvalidValue));
+    assert_eq!(
+        (problem.row, problem.reason),
+        (Some(15), Reason::InvalidValue)
+    );
     assert!(!problem.message.contains("hunter2"));
 }

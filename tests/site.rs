@@ -51,7 +51,14 @@ impl Workspace {
     }
 
     fn build(&self, config: &Config, drafts: bool) -> anyhow::Result<portal::site::BuildReport> {
-        build(config, &BuildOptions { drafts, live_reload: false, today: date("2026-11-25") })
+        build(
+            config,
+            &BuildOptions {
+                drafts,
+                live_reload: false,
+                today: date("2026-11-25"),
+            },
+        )
     }
 
     fn page(&self, relative: &str) -> String {
@@ -97,17 +104,29 @@ fn every_page_has_lang_title_description_and_canonical() {
     let report = workspace.build(&workspace.config(""), false).unwrap();
     assert_eq!(report.pages, 9);
     let names: Vec<&str> = report.steps.iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, ["load", "downloads", "render", "sitemap", "check", "write"]);
+    assert_eq!(
+        names,
+        ["load", "downloads", "render", "sitemap", "check", "write"]
+    );
     let files = html_files(&workspace.path("site"));
     assert_eq!(files.len(), 9);
     for file in files {
         let html = std::fs::read_to_string(&file).unwrap();
         let name = file.display();
-        assert!(html.starts_with("<!doctype html>\n<html lang=\"en\">"), "{name}");
+        assert!(
+            html.starts_with("<!doctype html>\n<html lang=\"en\">"),
+            "{name}"
+        );
         assert_eq!(html.matches("<title>").count(), 1, "{name}");
         assert!(!html.contains("<title></title>"), "{name}");
-        assert!(html.contains("<meta name=\"description\" content=\""), "{name}");
-        assert!(html.contains("<link rel=\"canonical\" href=\"https://portal.example.gov/"), "{name}");
+        assert!(
+            html.contains("<meta name=\"description\" content=\""),
+            "{name}"
+        );
+        assert!(
+            html.contains("<link rel=\"canonical\" href=\"https://portal.example.gov/"),
+            "{name}"
+        );
         assert_eq!(html.matches("<h1").count(), 1, "{name}");
         assert!(!html.contains("&#x2F;"), "{name}: over-escaped slashes");
     }
@@ -119,17 +138,28 @@ fn the_site_shows_the_config_and_the_schema_not_typed_numbers() {
     workspace.build(&workspace.config(""), false).unwrap();
     let before = workspace.page("before-you-submit/index.html");
     assert!(before.contains("data-min-days=\"30\" data-max-days=\"60\""));
-    assert!(before.contains("<tr><td>2026-11-01</td><td>2026-12-01</td><td>2026-12-31</td></tr>"), "{before}");
+    assert!(
+        before.contains("<tr><td>2026-11-01</td><td>2026-12-01</td><td>2026-12-31</td></tr>"),
+        "{before}"
+    );
     let how = workspace.page("how-to-submit/index.html");
     for column in portal::forms::schema::COMPLAINT.iter() {
-        assert!(how.contains(&format!("<th scope=\"row\">{}</th>", column.header)), "{}", column.header);
+        assert!(
+            how.contains(&format!("<th scope=\"row\">{}</th>", column.header)),
+            "{}",
+            column.header
+        );
     }
     for mco in &workspace.config("").mcos {
         assert!(how.contains(&mco.name), "{}", mco.name);
     }
     let registration = workspace.page("registration/index.html");
     assert!(registration.contains("HFS.Portalinquiries@illinois.gov"));
-    assert!(workspace.page("fee-for-service-and-medicare/index.html").contains("877-782-5565"));
+    assert!(
+        workspace
+            .page("fee-for-service-and-medicare/index.html")
+            .contains("877-782-5565")
+    );
 
     // Change the window in the config: every page that mentions it follows.
     let wider = workspace.config("window_max_days = 75\n");
@@ -154,14 +184,23 @@ fn the_downloads_are_the_generated_workbooks_with_size_and_version() {
     workspace.build(&config, false).unwrap();
     let page = workspace.page("downloads/index.html");
     for kind in portal::forms::Kind::ALL {
-        let written = std::fs::read(workspace.path("site/downloads").join(kind.file_name())).unwrap();
-        let expected = portal::forms::write::blank(kind, &config.mcos, config.rules.max_lines).unwrap();
+        let written =
+            std::fs::read(workspace.path("site/downloads").join(kind.file_name())).unwrap();
+        let expected =
+            portal::forms::write::blank(kind, &config.mcos, config.rules.max_lines).unwrap();
         assert_eq!(written.len(), expected.len(), "{}", kind.file_name());
         let workbook = portal::forms::read_workbook(&written, None).unwrap();
         assert_eq!(portal::forms::identify(&workbook), Some(kind));
         let size = format!("{:.1} KB", written.len() as f64 / 1024.0);
-        assert!(page.contains(&format!("/downloads/{}", kind.file_name())), "{}", kind.file_name());
-        assert!(page.contains(&size), "{size} missing from the downloads page");
+        assert!(
+            page.contains(&format!("/downloads/{}", kind.file_name())),
+            "{}",
+            kind.file_name()
+        );
+        assert!(
+            page.contains(&size),
+            "{size} missing from the downloads page"
+        );
     }
     assert!(page.contains("version 1"));
 }
@@ -173,8 +212,14 @@ fn a_broken_link_fails_the_build_naming_the_file_and_the_link() {
         "content/broken.md",
         "+++\ntitle = \"Broken\"\ndescription = \"A page with bad links.\"\n+++\nSee [the downloads](/downlaods/) and [a section](/before-you-submit/#no-such-heading).\n",
     );
-    let error = format!("{:#}", workspace.build(&workspace.config(""), false).unwrap_err());
-    assert!(error.contains("broken.md: broken link /downlaods/ (no such page or file)"), "{error}");
+    let error = format!(
+        "{:#}",
+        workspace.build(&workspace.config(""), false).unwrap_err()
+    );
+    assert!(
+        error.contains("broken.md: broken link /downlaods/ (no such page or file)"),
+        "{error}"
+    );
     assert!(error.contains("broken.md: broken link /before-you-submit/#no-such-heading (no #no-such-heading on that page)"), "{error}");
     assert!(error.contains("2 broken internal links"), "{error}");
 }
@@ -184,7 +229,10 @@ fn a_failed_build_keeps_the_last_good_site() {
     let workspace = Workspace::new();
     let config = workspace.config("");
     workspace.build(&config, false).unwrap();
-    workspace.write("content/broken.md", "+++\ntitle = \"B\"\ndescription = \"B.\"\n+++\n[x](/nowhere/)\n");
+    workspace.write(
+        "content/broken.md",
+        "+++\ntitle = \"B\"\ndescription = \"B.\"\n+++\n[x](/nowhere/)\n",
+    );
     assert!(workspace.build(&config, false).is_err());
     assert!(workspace.path("site/index.html").exists());
     assert!(!workspace.path("site/broken/index.html").exists());
@@ -199,7 +247,10 @@ fn a_failed_build_keeps_the_last_good_site() {
 #[test]
 fn drafts_only_with_the_flag_and_aliases_redirect() {
     let workspace = Workspace::new();
-    workspace.write("content/draft.md", "+++\ntitle = \"Draft\"\ndescription = \"Not yet.\"\ndraft = true\n+++\nSoon.\n");
+    workspace.write(
+        "content/draft.md",
+        "+++\ntitle = \"Draft\"\ndescription = \"Not yet.\"\ndraft = true\n+++\nSoon.\n",
+    );
     workspace.write(
         "content/moved.md",
         "+++\ntitle = \"Moved page\"\ndescription = \"Where it went.\"\naliases = [\"/old/place/\"]\n+++\nHere.\n",
@@ -210,8 +261,14 @@ fn drafts_only_with_the_flag_and_aliases_redirect() {
     assert!(!workspace.page("sitemap.xml").contains("/draft/"));
     let alias = workspace.page("old/place/index.html");
     assert!(alias.contains("<html lang=\"en\">"));
-    assert!(alias.contains("<title>Moved: Moved page | Managed Care Provider Resolution Portal</title>"));
-    assert!(alias.contains("<meta name=\"description\" content=\"This page has moved to Moved page.\">"));
+    assert!(
+        alias
+            .contains("<title>Moved: Moved page | Managed Care Provider Resolution Portal</title>")
+    );
+    assert!(
+        alias
+            .contains("<meta name=\"description\" content=\"This page has moved to Moved page.\">")
+    );
     assert!(alias.contains("<meta http-equiv=\"refresh\" content=\"0; url=/moved/\">"));
     workspace.build(&config, true).unwrap();
     assert!(workspace.path("site/draft/index.html").exists());
@@ -226,20 +283,39 @@ fn sitemap_robots_and_hashed_assets() {
     assert!(sitemap.contains("<loc>https://portal.example.gov/downloads/</loc>"));
     assert!(!sitemap.contains("404"));
     assert_eq!(sitemap.matches("<loc>").count(), 8);
-    assert!(workspace.page("robots.txt").contains("Sitemap: https://portal.example.gov/sitemap.xml"));
+    assert!(
+        workspace
+            .page("robots.txt")
+            .contains("Sitemap: https://portal.example.gov/sitemap.xml")
+    );
     let home = workspace.page("index.html");
     let start = home.find("/assets/style.").unwrap();
     let href = &home[start..home[start..].find('"').unwrap() + start];
-    assert!(workspace.path("site").join(href.trim_start_matches('/')).exists(), "{href}");
+    assert!(
+        workspace
+            .path("site")
+            .join(href.trim_start_matches('/'))
+            .exists(),
+        "{href}"
+    );
     assert!(home.contains("media=\"print\""));
 }
 
 #[test]
 fn an_unknown_front_matter_key_names_the_file_and_key() {
     let workspace = Workspace::new();
-    workspace.write("content/odd.md", "+++\ntitle = \"Odd\"\ndescription = \"Odd.\"\ncolour = \"red\"\n+++\n");
-    let error = format!("{:#}", workspace.build(&workspace.config(""), false).unwrap_err());
-    assert!(error.contains("odd.md") && error.contains("colour"), "{error}");
+    workspace.write(
+        "content/odd.md",
+        "+++\ntitle = \"Odd\"\ndescription = \"Odd.\"\ncolour = \"red\"\n+++\n",
+    );
+    let error = format!(
+        "{:#}",
+        workspace.build(&workspace.config(""), false).unwrap_err()
+    );
+    assert!(
+        error.contains("odd.md") && error.contains("colour"),
+        "{error}"
+    );
 }
 
 #[test]

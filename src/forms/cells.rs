@@ -34,11 +34,17 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         return Ok(None);
     }
     let invalid = |what: &str| {
-        let shown = if field.phi { "The value".to_owned() } else { format!("\"{}\"", clip(&text)) };
+        let shown = if field.phi {
+            "The value".to_owned()
+        } else {
+            format!("\"{}\"", clip(&text))
+        };
         Err(Invalid(format!("{shown} {what}")))
     };
     if let Cell::Error(code) = cell {
-        return Err(Invalid(format!("The cell shows the error {code}: enter the value itself")));
+        return Err(Invalid(format!(
+            "The cell shows the error {code}: enter the value itself"
+        )));
     }
     match field.ty {
         ValueType::Text { max_len } => {
@@ -57,16 +63,24 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         },
         ValueType::Zip => {
             let digits: String = text.chars().filter(|c| *c != '-').collect();
-            let zip = if digits.len() > 5 { Some(digits.clone()).filter(|d| d.len() == 9) } else { padded_digits(&digits, 5) };
+            let zip = if digits.len() > 5 {
+                Some(digits.clone()).filter(|d| d.len() == 9)
+            } else {
+                padded_digits(&digits, 5)
+            };
             match zip.filter(|zip| zip.bytes().all(|b| b.is_ascii_digit())) {
-                Some(zip) if zip.len() == 9 => Ok(Some(Value::Text(format!("{}-{}", &zip[..5], &zip[5..])))),
+                Some(zip) if zip.len() == 9 => {
+                    Ok(Some(Value::Text(format!("{}-{}", &zip[..5], &zip[5..]))))
+                }
                 Some(zip) => Ok(Some(Value::Text(zip))),
                 None => invalid("is not a ZIP code (5 digits, or ZIP+4)"),
             }
         }
         ValueType::Npi => match padded_digits(&text, 10) {
             Some(npi) if npi_is_valid(&npi) => Ok(Some(Value::Text(npi))),
-            Some(_) => invalid("is not a valid NPI: its check digit does not match; check the 10 digits"),
+            Some(_) => {
+                invalid("is not a valid NPI: its check digit does not match; check the 10 digits")
+            }
             None => invalid("is not an NPI: an NPI is 10 digits"),
         },
         ValueType::Date => match date_of(cell) {
@@ -98,7 +112,10 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
             }
         }
         ValueType::Choice(choices) => {
-            match choices.iter().position(|choice| choice.eq_ignore_ascii_case(&text)) {
+            match choices
+                .iter()
+                .position(|choice| choice.eq_ignore_ascii_case(&text))
+            {
                 Some(index) => Ok(Some(Value::Choice(index))),
                 None => invalid(&format!("is not one of: {}", choices.join(", "))),
             }
@@ -128,9 +145,16 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
                 Some(rest) if digits.len() == 11 => rest.to_owned(),
                 _ => digits,
             };
-            let allowed = text.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
+            let allowed = text
+                .chars()
+                .all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
             if digits.len() == 10 && allowed {
-                Ok(Some(Value::Text(format!("{}-{}-{}", &digits[..3], &digits[3..6], &digits[6..]))))
+                Ok(Some(Value::Text(format!(
+                    "{}-{}-{}",
+                    &digits[..3],
+                    &digits[3..6],
+                    &digits[6..]
+                ))))
             } else {
                 invalid("is not a 10-digit phone number")
             }
@@ -180,7 +204,9 @@ fn padded_digits(text: &str, len: usize) -> Option<String> {
 }
 
 fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.rsplit_once('@') else { return false };
+    let Some((local, domain)) = text.rsplit_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && !local.contains('@')
         && domain.contains('.')
@@ -216,7 +242,11 @@ mod tests {
     use crate::forms::schema::{COMPLAINT, REGISTRATION, claim};
 
     fn read(column: usize, cell: Cell) -> Result<Option<Value>, Invalid> {
-        parse(Some(&cell), &COMPLAINT[column], &crate::config::Config::embedded().mcos)
+        parse(
+            Some(&cell),
+            &COMPLAINT[column],
+            &crate::config::Config::embedded().mcos,
+        )
     }
 
     fn text(value: &str) -> Cell {
@@ -225,38 +255,71 @@ mod tests {
 
     #[test]
     fn ids_typed_as_numbers_keep_their_zeros() {
-        assert_eq!(read(claim::RECIPIENT_ID, Cell::Number(12345678.0)), Ok(Some(Value::Text("012345678".into()))));
-        assert_eq!(read(claim::RECIPIENT_ID, text(" 012345678 ")), Ok(Some(Value::Text("012345678".into()))));
-        assert_eq!(read(claim::TRACKING_NUMBER, Cell::Number(7.0)), Ok(Some(Value::Text("7".into()))));
+        assert_eq!(
+            read(claim::RECIPIENT_ID, Cell::Number(12345678.0)),
+            Ok(Some(Value::Text("012345678".into())))
+        );
+        assert_eq!(
+            read(claim::RECIPIENT_ID, text(" 012345678 ")),
+            Ok(Some(Value::Text("012345678".into())))
+        );
+        assert_eq!(
+            read(claim::TRACKING_NUMBER, Cell::Number(7.0)),
+            Ok(Some(Value::Text("7".into())))
+        );
         assert!(read(claim::RECIPIENT_ID, text("12345678901")).is_err());
         assert!(read(claim::RECIPIENT_ID, Cell::Number(1.5)).is_err());
     }
 
     #[test]
     fn phi_values_are_never_quoted() {
-        let Err(Invalid(message)) = read(claim::RECIPIENT_ID, text("98765X")) else { panic!() };
+        let Err(Invalid(message)) = read(claim::RECIPIENT_ID, text("98765X")) else {
+            panic!()
+        };
         assert!(!message.contains("98765"), "{message}");
-        let Err(Invalid(message)) = read(claim::PROVIDER_NPI, text("1234567890")) else { panic!() };
+        let Err(Invalid(message)) = read(claim::PROVIDER_NPI, text("1234567890")) else {
+            panic!()
+        };
         assert!(message.contains("1234567890"), "{message}");
     }
 
     #[test]
     fn yes_no_and_choices_in_any_case() {
         for (typed, expected) in [("YES", true), ("y", true), ("No", false), ("n", false)] {
-            assert_eq!(read(claim::EXHAUSTED, text(typed)), Ok(Some(Value::Bool(expected))));
+            assert_eq!(
+                read(claim::EXHAUSTED, text(typed)),
+                Ok(Some(Value::Bool(expected)))
+            );
         }
         assert!(read(claim::EXHAUSTED, text("maybe")).is_err());
-        assert_eq!(read(claim::COVERAGE, text("fee-for-service")), Ok(Some(Value::Choice(1))));
-        assert_eq!(read(claim::MCO, text(" molina ")), Ok(Some(Value::Choice(4))));
-        assert_eq!(read(claim::MCO, text("countycare health plan")), Ok(Some(Value::Choice(2))));
+        assert_eq!(
+            read(claim::COVERAGE, text("fee-for-service")),
+            Ok(Some(Value::Choice(1)))
+        );
+        assert_eq!(
+            read(claim::MCO, text(" molina ")),
+            Ok(Some(Value::Choice(4)))
+        );
+        assert_eq!(
+            read(claim::MCO, text("countycare health plan")),
+            Ok(Some(Value::Choice(2)))
+        );
         assert!(read(claim::MCO, text("Acme Health")).is_err());
     }
 
     #[test]
     fn dates_from_cells_serials_and_text() {
         let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
-        for cell in [Cell::Date(day), Cell::Number(46296.0), text("2026-10-01"), text("10/01/2026")] {
-            assert_eq!(read(claim::FILED_WITH_MCO, cell), Ok(Some(Value::Date(day))));
+        for cell in [
+            Cell::Date(day),
+            Cell::Number(46296.0),
+            text("2026-10-01"),
+            text("10/01/2026"),
+        ] {
+            assert_eq!(
+                read(claim::FILED_WITH_MCO, cell),
+                Ok(Some(Value::Date(day)))
+            );
         }
         assert!(read(claim::FILED_WITH_MCO, text("tomorrow")).is_err());
     }
@@ -271,20 +334,36 @@ mod tests {
     fn registration_values() {
         let mcos = [];
         let field = |name: &str| REGISTRATION.iter().find(|f| f.header == name).unwrap();
-        let phone = parse(Some(&text("(217) 555-0100")), field("Registrant Phone"), &mcos);
+        let phone = parse(
+            Some(&text("(217) 555-0100")),
+            field("Registrant Phone"),
+            &mcos,
+        );
         assert_eq!(phone, Ok(Some(Value::Text("217-555-0100".into()))));
-        assert_eq!(parse(Some(&Cell::Number(6062.0)), field("ZIP"), &mcos), Ok(Some(Value::Text("06062".into()))));
-        assert_eq!(parse(Some(&text("62701-1234")), field("ZIP"), &mcos), Ok(Some(Value::Text("62701-1234".into()))));
+        assert_eq!(
+            parse(Some(&Cell::Number(6062.0)), field("ZIP"), &mcos),
+            Ok(Some(Value::Text("06062".into())))
+        );
+        assert_eq!(
+            parse(Some(&text("62701-1234")), field("ZIP"), &mcos),
+            Ok(Some(Value::Text("62701-1234".into())))
+        );
         assert!(parse(Some(&text("627")), field("ZIP"), &mcos).is_ok());
         assert!(parse(Some(&text("6270A")), field("ZIP"), &mcos).is_err());
-        assert_eq!(parse(Some(&text("il")), field("State"), &mcos), Ok(Some(Value::Text("IL".into()))));
+        assert_eq!(
+            parse(Some(&text("il")), field("State"), &mcos),
+            Ok(Some(Value::Text("IL".into())))
+        );
         assert!(parse(Some(&text("ZZ")), field("State"), &mcos).is_err());
         assert!(parse(Some(&text("a@b")), field("Registrant Email"), &mcos).is_err());
     }
 
     #[test]
     fn formula_text_is_neutralised() {
-        assert_eq!(neutralise_formula("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(
+            neutralise_formula("=HYPERLINK(\"x\")"),
+            "'=HYPERLINK(\"x\")"
+        );
         assert_eq!(neutralise_formula("+1"), "'+1");
         assert_eq!(neutralise_formula("@SUM"), "'@SUM");
         assert_eq!(neutralise_formula("-2"), "'-2");

@@ -12,7 +12,7 @@ pub mod write;
 pub use cells::{Value, neutralise_formula};
 pub use read::{Format, ReadError, Workbook, read_workbook};
 pub use report::{
-    Completeness, ComplaintReport, LineOutcome, Problem, Reason, RegistrationReport, Status,
+    ComplaintReport, Completeness, LineOutcome, Problem, Reason, RegistrationReport, Status,
 };
 pub use schema::Kind;
 pub use validate::{Complaint, Context, Record, Registration, identify};
@@ -46,10 +46,20 @@ impl Unusable {
 }
 
 /// Reads, identifies and validates one file exactly as intake does (R6 aside).
-pub fn check(bytes: &[u8], name: Option<&str>, context: &Context<'_>) -> Result<Submission, Unusable> {
+pub fn check(
+    bytes: &[u8],
+    name: Option<&str>,
+    context: &Context<'_>,
+) -> Result<Submission, Unusable> {
     let workbook = read_workbook(bytes, name)?;
     match identify(&workbook).ok_or(Unusable::UnknownTemplate)? {
-        Kind::Complaint => Ok(Submission::Complaint(validate::validate_complaint(&workbook, context))),
-        kind => Ok(Submission::Registration(validate::validate_registration(&workbook, kind, context.max_lines))),
+        Kind::Complaint => Ok(Submission::Complaint(validate::validate_complaint(
+            &workbook, context,
+        ))),
+        kind => Ok(Submission::Registration(validate::validate_registration(
+            &workbook,
+            kind,
+            context.max_lines,
+        ))),
     }
 }

@@ -84,7 +84,9 @@ pub struct Workbook {
 impl Workbook {
     /// The sheet called `name`, ignoring case.
     pub fn sheet(&self, name: &str) -> Option<&Sheet> {
-        self.sheets.iter().find(|sheet| sheet.name.eq_ignore_ascii_case(name))
+        self.sheets
+            .iter()
+            .find(|sheet| sheet.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -119,12 +121,21 @@ pub enum ReadError {
          column {max_column}); delete it and send the file again",
         place(.sheet)
     )]
-    OutOfBounds { sheet: String, cell: String, max_rows: u32, max_column: String },
+    OutOfBounds {
+        sheet: String,
+        cell: String,
+        max_rows: u32,
+        max_column: String,
+    },
 }
 
 /// Where an out-of-bounds entry is: the sheet by name, or the file.
 fn place(sheet: &str) -> String {
-    if sheet.is_empty() { "the file".to_owned() } else { format!("sheet '{sheet}'") }
+    if sheet.is_empty() {
+        "the file".to_owned()
+    } else {
+        format!("sheet '{sheet}'")
+    }
 }
 
 /// Reads a spreadsheet from its bytes. `name` (the file name, if any) only helps tell
@@ -135,7 +146,10 @@ pub fn read_workbook(bytes: &[u8], name: Option<&str>) -> Result<Workbook, ReadE
     }
     let size = bytes.len() as u64;
     if size > MAX_FILE_BYTES {
-        return Err(ReadError::TooLarge { bytes: size, limit: MAX_FILE_BYTES });
+        return Err(ReadError::TooLarge {
+            bytes: size,
+            limit: MAX_FILE_BYTES,
+        });
     }
     let format = sniff(bytes, name)?;
     // The pre-scans below stop every malformed structure known to trip calamine; should
@@ -169,7 +183,10 @@ fn sniff(bytes: &[u8], name: Option<&str>) -> Result<Format, ReadError> {
     });
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes));
     match text {
-        Ok(text) if !text.contains('\0') && (named_csv || text.lines().next().is_some_and(|l| l.contains(','))) => {
+        Ok(text)
+            if !text.contains('\0')
+                && (named_csv || text.lines().next().is_some_and(|l| l.contains(','))) =>
+        {
             Ok(Format::Csv)
         }
         _ => Err(ReadError::NotSpreadsheet),
@@ -181,7 +198,10 @@ fn sniff(bytes: &[u8], name: Option<&str>) -> Result<Format, ReadError> {
 fn sniff_zip(bytes: &[u8]) -> Result<Format, ReadError> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(damaged)?;
     if archive.len() > MAX_ZIP_ENTRIES {
-        return Err(ReadError::TooManyParts { parts: archive.len(), limit: MAX_ZIP_ENTRIES });
+        return Err(ReadError::TooManyParts {
+            parts: archive.len(),
+            limit: MAX_ZIP_ENTRIES,
+        });
     }
     let mut declared: u64 = 0;
     for index in 0..archive.len() {
@@ -189,7 +209,9 @@ fn sniff_zip(bytes: &[u8]) -> Result<Format, ReadError> {
         declared = declared.saturating_add(entry.size());
     }
     if declared > MAX_UNCOMPRESSED_BYTES {
-        return Err(ReadError::ZipBomb { limit: MAX_UNCOMPRESSED_BYTES });
+        return Err(ReadError::ZipBomb {
+            limit: MAX_UNCOMPRESSED_BYTES,
+        });
     }
     // Declared sizes can lie: inflate everything once, counting, with a hard stop.
     let mut budget = MAX_UNCOMPRESSED_BYTES;
@@ -209,14 +231,22 @@ fn sniff_zip(bytes: &[u8]) -> Result<Format, ReadError> {
             _ => {}
         }
         let declared = entry.size();
-        let mut counted = CountingReader { inner: (&mut entry).take(budget + 1), read: 0 };
-        if entry_name.to_ascii_lowercase().ends_with("sharedstrings.xml") {
+        let mut counted = CountingReader {
+            inner: (&mut entry).take(budget + 1),
+            read: 0,
+        };
+        if entry_name
+            .to_ascii_lowercase()
+            .ends_with("sharedstrings.xml")
+        {
             check_shared_strings(&mut counted, declared)?;
         }
         std::io::copy(&mut counted, &mut std::io::sink()).map_err(damaged)?;
         let read = counted.read;
         if read > budget {
-            return Err(ReadError::ZipBomb { limit: MAX_UNCOMPRESSED_BYTES });
+            return Err(ReadError::ZipBomb {
+                limit: MAX_UNCOMPRESSED_BYTES,
+            });
         }
         budget -= read;
     }
@@ -246,7 +276,9 @@ fn check_shared_strings(part: &mut impl Read, size: u64) -> Result<(), ReadError
     let mut buffer = Vec::new();
     loop {
         match reader.read_event_into(&mut buffer).map_err(damaged)? {
-            Event::Start(ref start) | Event::Empty(ref start) if start.local_name().as_ref() == "sst" => {
+            Event::Start(ref start) | Event::Empty(ref start)
+                if start.local_name().as_ref() == "sst" =>
+            {
                 let count = start
                     .try_get_attribute("uniqueCount")
                     .ok()
@@ -302,7 +334,13 @@ struct Collector {
 
 impl Collector {
     fn new(name: &str, visible: bool) -> Collector {
-        Collector { sheet: Sheet { name: name.to_owned(), visible, ..Sheet::default() } }
+        Collector {
+            sheet: Sheet {
+                name: name.to_owned(),
+                visible,
+                ..Sheet::default()
+            },
+        }
     }
 
     fn push(&mut self, row: u32, column: u32, cell: Option<Cell>) -> Result<(), ReadError> {
@@ -360,7 +398,9 @@ fn text_cell(text: &str) -> Option<Cell> {
 }
 
 fn iso_cell(text: &str) -> Option<Cell> {
-    parse_date_text(text).map(Cell::Date).or_else(|| text_cell(text))
+    parse_date_text(text)
+        .map(Cell::Date)
+        .or_else(|| text_cell(text))
 }
 
 fn read_xlsx(bytes: &[u8]) -> Result<Workbook, ReadError> {
@@ -369,14 +409,19 @@ fn read_xlsx(bytes: &[u8]) -> Result<Workbook, ReadError> {
     let mut sheets = Vec::with_capacity(metadata.len());
     for sheet in metadata {
         let mut collector = Collector::new(&sheet.name, sheet.visible == SheetVisible::Visible);
-        let mut reader = workbook.worksheet_cells_reader(&sheet.name).map_err(calamine_error)?;
+        let mut reader = workbook
+            .worksheet_cells_reader(&sheet.name)
+            .map_err(calamine_error)?;
         while let Some(cell) = reader.next_cell().map_err(calamine_error)? {
             let (row, column) = cell.get_position();
             collector.push(row, column, convert_ref(cell.get_value()))?;
         }
         sheets.push(collector.sheet);
     }
-    Ok(Workbook { format: Format::Xlsx, sheets })
+    Ok(Workbook {
+        format: Format::Xlsx,
+        sheets,
+    })
 }
 
 fn read_xlsb(bytes: &[u8]) -> Result<Workbook, ReadError> {
@@ -385,14 +430,19 @@ fn read_xlsb(bytes: &[u8]) -> Result<Workbook, ReadError> {
     let mut sheets = Vec::with_capacity(metadata.len());
     for sheet in metadata {
         let mut collector = Collector::new(&sheet.name, sheet.visible == SheetVisible::Visible);
-        let mut reader = workbook.worksheet_cells_reader(&sheet.name).map_err(calamine_error)?;
+        let mut reader = workbook
+            .worksheet_cells_reader(&sheet.name)
+            .map_err(calamine_error)?;
         while let Some(cell) = reader.next_cell().map_err(calamine_error)? {
             let (row, column) = cell.get_position();
             collector.push(row, column, convert_ref(cell.get_value()))?;
         }
         sheets.push(collector.sheet);
     }
-    Ok(Workbook { format: Format::Xlsb, sheets })
+    Ok(Workbook {
+        format: Format::Xlsb,
+        sheets,
+    })
 }
 
 /// .xls and .ods are read by calamine into a dense range, so their used extent is
@@ -405,12 +455,20 @@ where
     let mut sheets = Vec::with_capacity(metadata.len());
     for sheet in metadata {
         let mut collector = Collector::new(&sheet.name, sheet.visible == SheetVisible::Visible);
-        let range = workbook.worksheet_range(&sheet.name).map_err(calamine_error)?;
+        let range = workbook
+            .worksheet_range(&sheet.name)
+            .map_err(calamine_error)?;
         for (row, column, value) in range.used_cells() {
-            let (Some(start_row), Some(start_column)) = (range.start().map(|s| s.0), range.start().map(|s| s.1)) else {
+            let (Some(start_row), Some(start_column)) =
+                (range.start().map(|s| s.0), range.start().map(|s| s.1))
+            else {
                 continue;
             };
-            collector.push(start_row + row as u32, start_column + column as u32, convert(value))?;
+            collector.push(
+                start_row + row as u32,
+                start_column + column as u32,
+                convert(value),
+            )?;
         }
         sheets.push(collector.sheet);
     }
@@ -444,14 +502,20 @@ fn out_of_bounds(sheet: &str, row: u32, column: u32) -> ReadError {
 /// extent calamine would reserve memory for (or underflow on).
 fn check_xls_extent(bytes: &[u8]) -> Result<(), ReadError> {
     let mut compound = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(damaged)?;
-    let stream = if compound.exists("/Workbook") { "/Workbook" } else { "/Book" };
+    let stream = if compound.exists("/Workbook") {
+        "/Workbook"
+    } else {
+        "/Book"
+    };
     let mut data = Vec::new();
     compound
         .open_stream(stream)
         .and_then(|stream| stream.take(MAX_FILE_BYTES).read_to_end(&mut data))
         .map_err(damaged)?;
     let u16_at = |body: &[u8], at: usize| u32::from(u16::from_le_bytes([body[at], body[at + 1]]));
-    let u32_at = |body: &[u8], at: usize| u32::from_le_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]);
+    let u32_at = |body: &[u8], at: usize| {
+        u32::from_le_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]])
+    };
     // Sheet names by the offset of their BOF record, for the messages.
     let mut names: BTreeMap<usize, String> = BTreeMap::new();
     let mut biff8 = true;
@@ -477,30 +541,55 @@ fn check_xls_extent(bytes: &[u8]) -> Result<(), ReadError> {
             // BOUNDSHEET: where a sheet starts, and its name.
             0x0085 => {
                 if body.len() < 8 {
-                    return Err(ReadError::Damaged("a sheet's entry is cut short".to_owned()));
+                    return Err(ReadError::Damaged(
+                        "a sheet's entry is cut short".to_owned(),
+                    ));
                 }
                 let start = u32_at(body, 0) as usize;
                 if start > data.len() {
-                    return Err(ReadError::Damaged("a sheet starts past the end of the workbook".to_owned()));
+                    return Err(ReadError::Damaged(
+                        "a sheet starts past the end of the workbook".to_owned(),
+                    ));
                 }
                 let count = usize::from(body[6]);
                 let name = match (biff8, body[7]) {
-                    (true, 0) => body[8..].iter().take(count).map(|b| char::from(*b)).collect(),
+                    (true, 0) => body[8..]
+                        .iter()
+                        .take(count)
+                        .map(|b| char::from(*b))
+                        .collect(),
                     (true, _) => {
-                        let units: Vec<u16> =
-                            body[8..].chunks_exact(2).take(count).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+                        let units: Vec<u16> = body[8..]
+                            .chunks_exact(2)
+                            .take(count)
+                            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                            .collect();
                         String::from_utf16_lossy(&units)
                     }
-                    (false, _) => body[7..].iter().take(count).map(|b| char::from(*b)).collect(),
+                    (false, _) => body[7..]
+                        .iter()
+                        .take(count)
+                        .map(|b| char::from(*b))
+                        .collect(),
                 };
                 names.insert(start, name);
             }
             // DIMENSIONS, read as calamine reads it, which reserves rows × columns cells.
             0x0200 if matches!(body.len(), 10 | 14 | 16) => {
                 let (first_row, end_row, mut first_column, end_column) = if body.len() == 10 {
-                    (u16_at(body, 0), u16_at(body, 2), u16_at(body, 4), u16_at(body, 6))
+                    (
+                        u16_at(body, 0),
+                        u16_at(body, 2),
+                        u16_at(body, 4),
+                        u16_at(body, 6),
+                    )
                 } else {
-                    (u32_at(body, 0), u32_at(body, 4), u16_at(body, 8), u16_at(body, 10))
+                    (
+                        u32_at(body, 0),
+                        u32_at(body, 4),
+                        u16_at(body, 8),
+                        u16_at(body, 10),
+                    )
                 };
                 if first_column > 0xFF || end_column < first_column {
                     first_column = 0;
@@ -508,18 +597,27 @@ fn check_xls_extent(bytes: &[u8]) -> Result<(), ReadError> {
                 if end_row >= 1 && end_column >= 1 {
                     let (last_row, last_column) = (end_row - 1, end_column - 1);
                     if last_row < first_row || last_column < first_column {
-                        return Err(ReadError::Damaged("a sheet's recorded size is impossible".to_owned()));
+                        return Err(ReadError::Damaged(
+                            "a sheet's recorded size is impossible".to_owned(),
+                        ));
                     }
-                    let cells = u64::from(last_row - first_row + 1) * u64::from(last_column - first_column + 1);
+                    let cells = u64::from(last_row - first_row + 1)
+                        * u64::from(last_column - first_column + 1);
                     if cells > u64::from(MAX_ROWS) * u64::from(MAX_COLUMNS) {
                         return Err(out_of_bounds(&sheet, last_row, last_column));
                     }
                 }
             }
             // NUMBER, RK, LABELSST, LABEL, BOOLERR, FORMULA, RSTRING, and MULRK's last column.
-            0x0203 | 0x027E | 0x00FD | 0x0204 | 0x0205 | 0x0006 | 0x00D6 | 0x00BD if body.len() >= 6 => {
+            0x0203 | 0x027E | 0x00FD | 0x0204 | 0x0205 | 0x0006 | 0x00D6 | 0x00BD
+                if body.len() >= 6 =>
+            {
                 let row = u16_at(body, 0);
-                let column = if kind == 0x00BD { u16_at(body, body.len() - 2) } else { u16_at(body, 2) };
+                let column = if kind == 0x00BD {
+                    u16_at(body, body.len() - 2)
+                } else {
+                    u16_at(body, 2)
+                };
                 if row >= MAX_ROWS || column >= MAX_COLUMNS {
                     return Err(out_of_bounds(&sheet, row, column));
                 }
@@ -575,7 +673,11 @@ fn check_ods_extent(bytes: &[u8]) -> Result<(), ReadError> {
             .unwrap_or(1)
             .max(1)
     };
-    let close_cell = |cell: &mut Option<(u64, bool)>, row: u64, column: &mut u64, row_repeat: u64, table: &str| {
+    let close_cell = |cell: &mut Option<(u64, bool)>,
+                      row: u64,
+                      column: &mut u64,
+                      row_repeat: u64,
+                      table: &str| {
         if let Some((repeats, filled)) = cell.take() {
             if filled {
                 let last_row = row + row_repeat - 1;
@@ -654,7 +756,10 @@ fn check_ods_extent(bytes: &[u8]) -> Result<(), ReadError> {
 
 fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
     let mut collector = Collector::new("", true);
     let mut record = csv::StringRecord::new();
     // The csv reader skips blank lines; rows are counted from the bytes instead, so
@@ -663,7 +768,10 @@ fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {
     let (mut counted_to, mut newlines) = (0usize, 0usize);
     while reader.read_record(&mut record).map_err(damaged)? {
         let end = (reader.position().byte() as usize).min(bytes.len());
-        newlines += bytes[counted_to.min(end)..end].iter().filter(|b| **b == b'\n').count();
+        newlines += bytes[counted_to.min(end)..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
         counted_to = end;
         let terminated = usize::from(end > 0 && bytes[end - 1] == b'\n');
         let embedded: usize = record.iter().map(|field| field.matches('\n').count()).sum();
@@ -674,7 +782,10 @@ fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {
             collector.push(row, column, text_cell(value))?;
         }
     }
-    Ok(Workbook { format: Format::Csv, sheets: vec![collector.sheet] })
+    Ok(Workbook {
+        format: Format::Csv,
+        sheets: vec![collector.sheet],
+    })
 }
 
 /// `A`, `Z`, `AA`, … for a zero-based column.
@@ -716,7 +827,10 @@ mod tests {
     #[test]
     fn formats_are_told_by_content() {
         assert_eq!(read_workbook(b"", None).unwrap_err(), ReadError::Empty);
-        assert_eq!(read_workbook(b"%PDF-1.7\n...", Some("claims.xlsx")).unwrap_err(), ReadError::Pdf);
+        assert_eq!(
+            read_workbook(b"%PDF-1.7\n...", Some("claims.xlsx")).unwrap_err(),
+            ReadError::Pdf
+        );
         assert_eq!(
             read_workbook(b"\x00\x01\x02binary", Some("claims.xlsx")).unwrap_err(),
             ReadError::NotSpreadsheet

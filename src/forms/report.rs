@@ -137,7 +137,11 @@ pub struct ComplaintReport {
 impl ComplaintReport {
     /// True when every line would be forwarded.
     pub fn all_forwarded(&self) -> bool {
-        self.status == Status::Forwarded && self.lines.iter().all(|line| line.status == Status::Forwarded)
+        self.status == Status::Forwarded
+            && self
+                .lines
+                .iter()
+                .all(|line| line.status == Status::Forwarded)
     }
 }
 

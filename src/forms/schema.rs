@@ -21,7 +21,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Complaint, Kind::RegistrationForm, Kind::MultipleRegistration];
+    pub const ALL: [Kind; 3] = [
+        Kind::Complaint,
+        Kind::RegistrationForm,
+        Kind::MultipleRegistration,
+    ];
 
     /// The name written into the marker sheet.
     pub fn marker(self) -> &'static str {
@@ -51,7 +55,9 @@ impl Kind {
     }
 
     pub fn from_marker(text: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|kind| kind.marker().eq_ignore_ascii_case(text.trim()))
+        Kind::ALL
+            .into_iter()
+            .find(|kind| kind.marker().eq_ignore_ascii_case(text.trim()))
     }
 }
 
@@ -132,13 +138,27 @@ pub fn sheets(kind: Kind) -> &'static [SheetSchema] {
     }
 }
 
-static COMPLAINT_SHEETS: [SheetSchema; 1] =
-    [SheetSchema { name: "Claims", layout: Layout::Table, fields: &COMPLAINT }];
-static REGISTRATION_SHEETS: [SheetSchema; 1] =
-    [SheetSchema { name: "Registration", layout: Layout::Form, fields: &REGISTRATION }];
+static COMPLAINT_SHEETS: [SheetSchema; 1] = [SheetSchema {
+    name: "Claims",
+    layout: Layout::Table,
+    fields: &COMPLAINT,
+}];
+static REGISTRATION_SHEETS: [SheetSchema; 1] = [SheetSchema {
+    name: "Registration",
+    layout: Layout::Form,
+    fields: &REGISTRATION,
+}];
 static MULTIPLE_SHEETS: [SheetSchema; 2] = [
-    SheetSchema { name: "Registrant", layout: Layout::Form, fields: REGISTRANT_FIELDS },
-    SheetSchema { name: "Providers", layout: Layout::Table, fields: PROVIDER_FIELDS },
+    SheetSchema {
+        name: "Registrant",
+        layout: Layout::Form,
+        fields: REGISTRANT_FIELDS,
+    },
+    SheetSchema {
+        name: "Providers",
+        layout: Layout::Table,
+        fields: PROVIDER_FIELDS,
+    },
 ];
 
 /// R8: the coverage column's values.
@@ -188,76 +208,263 @@ const fn field(
     phi: bool,
     help: &'static str,
 ) -> Field {
-    Field { header, ty, required, help, width, phi }
+    Field {
+        header,
+        ty,
+        required,
+        help,
+        width,
+        phi,
+    }
 }
 
 /// The complaint template's columns, in order (sheet `Claims`).
 pub static COMPLAINT: [Field; 16] = [
-    field("Provider NPI", ValueType::Npi, true, 14.0, false,
-        "The billing provider's 10-digit National Provider Identifier."),
-    field("Provider Medicaid ID", ValueType::Code, true, 20.0, false,
-        "The provider's HFS/IMPACT Medicaid provider ID."),
-    field("Provider Name", ValueType::Text { max_len: 200 }, true, 28.0, false,
-        "The provider's name as enrolled with HFS."),
-    field("MCO", ValueType::Mco, true, 32.0, false,
-        "The managed care organization. Pick it from the list; one MCO per template."),
-    field("MCO Tracking Number", ValueType::Code, true, 22.0, false,
-        "The tracking number the MCO gave your dispute. Required: HFS cannot accept a complaint without it."),
-    field("Date Filed with MCO", ValueType::Date, true, 18.0, false,
-        "The date you filed the dispute with the MCO (YYYY-MM-DD). HFS accepts a complaint only inside the filing window counted from this date."),
-    field("Internal Process Exhausted", ValueType::YesNo, true, 16.0, false,
-        "Yes if you completed the MCO's internal dispute process, including peer-to-peer review."),
-    field("Coverage", ValueType::Choice(&COVERAGE), true, 24.0, false,
-        "Medicaid managed care claims only. Fee-for-service: call HFS at 877-782-5565. Medicare-only claims are out of scope."),
-    field("Claim Number", ValueType::Code, true, 20.0, true,
-        "The MCO's claim number."),
-    field("Recipient ID", ValueType::Digits { len: 9 }, true, 14.0, true,
-        "The patient's 9-digit HFS recipient identification number."),
-    field("Date of Service From", ValueType::Date, true, 16.0, true,
-        "The first date of service (YYYY-MM-DD)."),
-    field("Date of Service To", ValueType::Date, false, 16.0, true,
-        "The last date of service, if more than one day (YYYY-MM-DD)."),
-    field("Billed Amount", ValueType::Money, true, 14.0, true,
-        "The amount billed, in dollars (0 or more)."),
-    field("Paid Amount", ValueType::Money, false, 14.0, true,
-        "The amount the MCO paid, in dollars, if any."),
-    field("Issue Category", ValueType::Choice(&ISSUE_CATEGORIES), true, 26.0, false,
-        "What the dispute is about. Pick one from the list."),
-    field("Issue Description", ValueType::Text { max_len: 2000 }, true, 50.0, true,
-        "Describe the issue in up to 2,000 characters."),
+    field(
+        "Provider NPI",
+        ValueType::Npi,
+        true,
+        14.0,
+        false,
+        "The billing provider's 10-digit National Provider Identifier.",
+    ),
+    field(
+        "Provider Medicaid ID",
+        ValueType::Code,
+        true,
+        20.0,
+        false,
+        "The provider's HFS/IMPACT Medicaid provider ID.",
+    ),
+    field(
+        "Provider Name",
+        ValueType::Text { max_len: 200 },
+        true,
+        28.0,
+        false,
+        "The provider's name as enrolled with HFS.",
+    ),
+    field(
+        "MCO",
+        ValueType::Mco,
+        true,
+        32.0,
+        false,
+        "The managed care organization. Pick it from the list; one MCO per template.",
+    ),
+    field(
+        "MCO Tracking Number",
+        ValueType::Code,
+        true,
+        22.0,
+        false,
+        "The tracking number the MCO gave your dispute. Required: HFS cannot accept a complaint without it.",
+    ),
+    field(
+        "Date Filed with MCO",
+        ValueType::Date,
+        true,
+        18.0,
+        false,
+        "The date you filed the dispute with the MCO (YYYY-MM-DD). HFS accepts a complaint only inside the filing window counted from this date.",
+    ),
+    field(
+        "Internal Process Exhausted",
+        ValueType::YesNo,
+        true,
+        16.0,
+        false,
+        "Yes if you completed the MCO's internal dispute process, including peer-to-peer review.",
+    ),
+    field(
+        "Coverage",
+        ValueType::Choice(&COVERAGE),
+        true,
+        24.0,
+        false,
+        "Medicaid managed care claims only. Fee-for-service: call HFS at 877-782-5565. Medicare-only claims are out of scope.",
+    ),
+    field(
+        "Claim Number",
+        ValueType::Code,
+        true,
+        20.0,
+        true,
+        "The MCO's claim number.",
+    ),
+    field(
+        "Recipient ID",
+        ValueType::Digits { len: 9 },
+        true,
+        14.0,
+        true,
+        "The patient's 9-digit HFS recipient identification number.",
+    ),
+    field(
+        "Date of Service From",
+        ValueType::Date,
+        true,
+        16.0,
+        true,
+        "The first date of service (YYYY-MM-DD).",
+    ),
+    field(
+        "Date of Service To",
+        ValueType::Date,
+        false,
+        16.0,
+        true,
+        "The last date of service, if more than one day (YYYY-MM-DD).",
+    ),
+    field(
+        "Billed Amount",
+        ValueType::Money,
+        true,
+        14.0,
+        true,
+        "The amount billed, in dollars (0 or more).",
+    ),
+    field(
+        "Paid Amount",
+        ValueType::Money,
+        false,
+        14.0,
+        true,
+        "The amount the MCO paid, in dollars, if any.",
+    ),
+    field(
+        "Issue Category",
+        ValueType::Choice(&ISSUE_CATEGORIES),
+        true,
+        26.0,
+        false,
+        "What the dispute is about. Pick one from the list.",
+    ),
+    field(
+        "Issue Description",
+        ValueType::Text { max_len: 2000 },
+        true,
+        50.0,
+        true,
+        "Describe the issue in up to 2,000 characters.",
+    ),
 ];
 
 /// The individual registration form's fields, in order (sheet `Registration`). The first
 /// seven are the registrant; the last seven the provider or facility.
 pub static REGISTRATION: [Field; 14] = [
-    field("Registrant First Name", ValueType::Text { max_len: 100 }, true, 30.0, false,
-        "Your first name."),
-    field("Registrant Last Name", ValueType::Text { max_len: 100 }, true, 30.0, false,
-        "Your last name."),
-    field("Registrant Email", ValueType::Email, true, 30.0, false,
-        "Your email address. It must be the address you send this form from."),
-    field("Registrant Phone", ValueType::Phone, true, 30.0, false,
-        "Your 10-digit phone number."),
-    field("Username", ValueType::Text { max_len: 64 }, true, 30.0, false,
-        "The username you would like. Never send a password by mail."),
-    field("Role", ValueType::Choice(&ROLES), true, 30.0, false,
-        "Provider, Billing staff or Billing agent."),
-    field("Organization", ValueType::Text { max_len: 200 }, true, 30.0, false,
-        "Your practice, facility or billing company."),
-    field("Provider Name", ValueType::Text { max_len: 200 }, true, 30.0, false,
-        "The provider or facility you act for."),
-    field("Provider NPI", ValueType::Npi, true, 14.0, false,
-        "The provider's 10-digit National Provider Identifier."),
-    field("Provider Medicaid ID", ValueType::Code, true, 20.0, false,
-        "The provider's HFS/IMPACT Medicaid provider ID."),
-    field("Street Address", ValueType::Text { max_len: 200 }, true, 30.0, false,
-        "The provider's street address."),
-    field("City", ValueType::Text { max_len: 100 }, true, 20.0, false,
-        "City."),
-    field("State", ValueType::State, true, 8.0, false,
-        "Two-letter state code, e.g. IL."),
-    field("ZIP", ValueType::Zip, true, 12.0, false,
-        "5-digit ZIP code (or ZIP+4)."),
+    field(
+        "Registrant First Name",
+        ValueType::Text { max_len: 100 },
+        true,
+        30.0,
+        false,
+        "Your first name.",
+    ),
+    field(
+        "Registrant Last Name",
+        ValueType::Text { max_len: 100 },
+        true,
+        30.0,
+        false,
+        "Your last name.",
+    ),
+    field(
+        "Registrant Email",
+        ValueType::Email,
+        true,
+        30.0,
+        false,
+        "Your email address. It must be the address you send this form from.",
+    ),
+    field(
+        "Registrant Phone",
+        ValueType::Phone,
+        true,
+        30.0,
+        false,
+        "Your 10-digit phone number.",
+    ),
+    field(
+        "Username",
+        ValueType::Text { max_len: 64 },
+        true,
+        30.0,
+        false,
+        "The username you would like. Never send a password by mail.",
+    ),
+    field(
+        "Role",
+        ValueType::Choice(&ROLES),
+        true,
+        30.0,
+        false,
+        "Provider, Billing staff or Billing agent.",
+    ),
+    field(
+        "Organization",
+        ValueType::Text { max_len: 200 },
+        true,
+        30.0,
+        false,
+        "Your practice, facility or billing company.",
+    ),
+    field(
+        "Provider Name",
+        ValueType::Text { max_len: 200 },
+        true,
+        30.0,
+        false,
+        "The provider or facility you act for.",
+    ),
+    field(
+        "Provider NPI",
+        ValueType::Npi,
+        true,
+        14.0,
+        false,
+        "The provider's 10-digit National Provider Identifier.",
+    ),
+    field(
+        "Provider Medicaid ID",
+        ValueType::Code,
+        true,
+        20.0,
+        false,
+        "The provider's HFS/IMPACT Medicaid provider ID.",
+    ),
+    field(
+        "Street Address",
+        ValueType::Text { max_len: 200 },
+        true,
+        30.0,
+        false,
+        "The provider's street address.",
+    ),
+    field(
+        "City",
+        ValueType::Text { max_len: 100 },
+        true,
+        20.0,
+        false,
+        "City.",
+    ),
+    field(
+        "State",
+        ValueType::State,
+        true,
+        8.0,
+        false,
+        "Two-letter state code, e.g. IL.",
+    ),
+    field(
+        "ZIP",
+        ValueType::Zip,
+        true,
+        12.0,
+        false,
+        "5-digit ZIP code (or ZIP+4).",
+    ),
 ];
 
 /// The registrant fields, shared by the individual form and the `Registrant` sheet.
@@ -272,10 +479,10 @@ pub const PROVIDER_NPI: usize = 1;
 
 /// Two-letter codes of the states, DC and the territories.
 pub const STATES: [&str; 56] = [
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
-    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
-    "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT",
-    "VA", "WA", "WV", "WI", "WY", "DC", "PR", "GU", "VI", "AS", "MP",
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+    "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY",
+    "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV",
+    "WI", "WY", "DC", "PR", "GU", "VI", "AS", "MP",
 ];
 
 #[cfg(test)]
@@ -285,32 +492,74 @@ mod tests {
     #[test]
     fn the_complaint_columns_match_product_md() {
         let headers: Vec<&str> = COMPLAINT.iter().map(|f| f.header).collect();
-        assert_eq!(headers, [
-            "Provider NPI", "Provider Medicaid ID", "Provider Name", "MCO", "MCO Tracking Number",
-            "Date Filed with MCO", "Internal Process Exhausted", "Coverage", "Claim Number",
-            "Recipient ID", "Date of Service From", "Date of Service To", "Billed Amount",
-            "Paid Amount", "Issue Category", "Issue Description",
-        ]);
-        let optional: Vec<&str> = COMPLAINT.iter().filter(|f| !f.required).map(|f| f.header).collect();
+        assert_eq!(
+            headers,
+            [
+                "Provider NPI",
+                "Provider Medicaid ID",
+                "Provider Name",
+                "MCO",
+                "MCO Tracking Number",
+                "Date Filed with MCO",
+                "Internal Process Exhausted",
+                "Coverage",
+                "Claim Number",
+                "Recipient ID",
+                "Date of Service From",
+                "Date of Service To",
+                "Billed Amount",
+                "Paid Amount",
+                "Issue Category",
+                "Issue Description",
+            ]
+        );
+        let optional: Vec<&str> = COMPLAINT
+            .iter()
+            .filter(|f| !f.required)
+            .map(|f| f.header)
+            .collect();
         assert_eq!(optional, ["Date of Service To", "Paid Amount"]);
-        assert_eq!(COMPLAINT[claim::ISSUE_DESCRIPTION].header, "Issue Description");
-        assert_eq!(COMPLAINT[claim::FILED_WITH_MCO].header, "Date Filed with MCO");
+        assert_eq!(
+            COMPLAINT[claim::ISSUE_DESCRIPTION].header,
+            "Issue Description"
+        );
+        assert_eq!(
+            COMPLAINT[claim::FILED_WITH_MCO].header,
+            "Date Filed with MCO"
+        );
     }
 
     #[test]
     fn the_coverage_help_gives_the_fee_for_service_line() {
-        assert!(COMPLAINT[claim::COVERAGE].help.contains(crate::rules::FEE_FOR_SERVICE_PHONE));
+        assert!(
+            COMPLAINT[claim::COVERAGE]
+                .help
+                .contains(crate::rules::FEE_FOR_SERVICE_PHONE)
+        );
     }
 
     #[test]
     fn the_registration_fields_split_into_registrant_and_provider() {
         assert_eq!(REGISTRANT_FIELDS.last().unwrap().header, "Organization");
         assert_eq!(PROVIDER_FIELDS.first().unwrap().header, "Provider Name");
-        assert_eq!(REGISTRANT_FIELDS[REGISTRANT_EMAIL].header, "Registrant Email");
+        assert_eq!(
+            REGISTRANT_FIELDS[REGISTRANT_EMAIL].header,
+            "Registrant Email"
+        );
         assert_eq!(PROVIDER_FIELDS[PROVIDER_NPI].header, "Provider NPI");
         let providers: Vec<&str> = PROVIDER_FIELDS.iter().map(|f| f.header).collect();
-        assert_eq!(providers, ["Provider Name", "Provider NPI", "Provider Medicaid ID",
-            "Street Address", "City", "State", "ZIP"]);
+        assert_eq!(
+            providers,
+            [
+                "Provider Name",
+                "Provider NPI",
+                "Provider Medicaid ID",
+                "Street Address",
+                "City",
+                "State",
+                "ZIP"
+            ]
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::cells::{self, Value};
 use super::read::{Cell, Sheet, Workbook};
 use super::report::{
-    Completeness, ComplaintReport, LineOutcome, Problem, Reason, RegistrationReport, Status,
+    ComplaintReport, Completeness, LineOutcome, Problem, Reason, RegistrationReport, Status,
 };
 use super::schema::{
     self, COMPLAINT, COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, Field, Kind, Layout,
@@ -96,24 +96,40 @@ pub struct Registration {
 /// header row or labels.
 pub fn identify(workbook: &Workbook) -> Option<Kind> {
     if let Some(marker) = workbook.sheet(MARKER_SHEET) {
-        let tagged = marker.text(0, 0).is_some_and(|tag| tag.eq_ignore_ascii_case(MARKER_TAG));
-        if let Some(kind) = marker.text(0, 1).filter(|_| tagged).and_then(Kind::from_marker) {
+        let tagged = marker
+            .text(0, 0)
+            .is_some_and(|tag| tag.eq_ignore_ascii_case(MARKER_TAG));
+        if let Some(kind) = marker
+            .text(0, 1)
+            .filter(|_| tagged)
+            .and_then(Kind::from_marker)
+        {
             return Some(kind);
         }
     }
-    let data_sheets = || workbook.sheets.iter().filter(|sheet| sheet.name != MARKER_SHEET);
+    let data_sheets = || {
+        workbook
+            .sheets
+            .iter()
+            .filter(|sheet| sheet.name != MARKER_SHEET)
+    };
     let header_hits = |sheet: &Sheet, fields: &[Field]| {
         let headers = header_map(sheet, fields);
         headers.iter().filter(|column| column.is_some()).count()
     };
     let label_hits = |sheet: &Sheet, fields: &[Field]| {
-        label_map(sheet, fields).iter().filter(|row| row.is_some()).count()
+        label_map(sheet, fields)
+            .iter()
+            .filter(|row| row.is_some())
+            .count()
     };
     if data_sheets().any(|sheet| header_hits(sheet, &COMPLAINT) >= COMPLAINT.len() / 2) {
         return Some(Kind::Complaint);
     }
-    let providers = data_sheets().any(|sheet| header_hits(sheet, PROVIDER_FIELDS) > PROVIDER_FIELDS.len() / 2);
-    let registrant = data_sheets().any(|sheet| label_hits(sheet, REGISTRANT_FIELDS) > REGISTRANT_FIELDS.len() / 2);
+    let providers =
+        data_sheets().any(|sheet| header_hits(sheet, PROVIDER_FIELDS) > PROVIDER_FIELDS.len() / 2);
+    let registrant = data_sheets()
+        .any(|sheet| label_hits(sheet, REGISTRANT_FIELDS) > REGISTRANT_FIELDS.len() / 2);
     if providers && registrant {
         return Some(Kind::MultipleRegistration);
     }
@@ -126,7 +142,10 @@ pub fn identify(workbook: &Workbook) -> Option<Kind> {
 /// Header and label text compared loosely: case, spacing, a trailing `*` or `:`.
 fn normalise(text: &str) -> String {
     let text = text.trim().trim_end_matches([':', '*']).trim();
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 /// For each field, the zero-based column whose row-1 header names it.
@@ -140,7 +159,10 @@ fn header_map(sheet: &Sheet, fields: &[Field]) -> Vec<Option<u32>> {
         .iter()
         .map(|field| {
             let wanted = normalise(field.header);
-            headers.iter().find(|(_, header)| *header == wanted).map(|(column, _)| *column)
+            headers
+                .iter()
+                .find(|(_, header)| *header == wanted)
+                .map(|(column, _)| *column)
         })
         .collect()
 }
@@ -157,7 +179,10 @@ fn label_map(sheet: &Sheet, fields: &[Field]) -> Vec<Option<u32>> {
         .iter()
         .map(|field| {
             let wanted = normalise(field.header);
-            labels.iter().find(|(_, label)| *label == wanted).map(|(row, _)| *row)
+            labels
+                .iter()
+                .find(|(_, label)| *label == wanted)
+                .map(|(row, _)| *row)
         })
         .collect()
 }
@@ -166,7 +191,10 @@ fn label_map(sheet: &Sheet, fields: &[Field]) -> Vec<Option<u32>> {
 /// the first visible sheet that is not the marker.
 fn find_sheet<'w>(workbook: &'w Workbook, schema: &SheetSchema) -> Option<&'w Sheet> {
     workbook.sheet(schema.name).or_else(|| {
-        let mut candidates = workbook.sheets.iter().filter(|sheet| sheet.name != MARKER_SHEET);
+        let mut candidates = workbook
+            .sheets
+            .iter()
+            .filter(|sheet| sheet.name != MARKER_SHEET);
         if workbook.sheets.len() == 1 {
             candidates.next()
         } else {
@@ -197,9 +225,19 @@ impl Problems {
 }
 
 /// Reads a table sheet: the header row, then one record per non-empty row.
-fn read_table(sheet: Option<&Sheet>, schema: &SheetSchema, mcos: &[Mco], problems: &mut Problems) -> Vec<Record> {
+fn read_table(
+    sheet: Option<&Sheet>,
+    schema: &SheetSchema,
+    mcos: &[Mco],
+    problems: &mut Problems,
+) -> Vec<Record> {
     let Some(sheet) = sheet else {
-        problems.add(None, None, Reason::Incomplete, format!("The sheet '{}' is missing from the workbook", schema.name));
+        problems.add(
+            None,
+            None,
+            Reason::Incomplete,
+            format!("The sheet '{}' is missing from the workbook", schema.name),
+        );
         return Vec::new();
     };
     let columns = header_map(sheet, schema.fields);
@@ -227,7 +265,8 @@ fn read_table(sheet: Option<&Sheet>, schema: &SheetSchema, mcos: &[Mco], problem
     let mut rows: BTreeMap<u32, Vec<Option<&Cell>>> = BTreeMap::new();
     for (&(row, column), cell) in sheet.cells.range((1, 0)..) {
         if let Some(&Some(index)) = field_of_column.get(column as usize) {
-            rows.entry(row).or_insert_with(|| vec![None; schema.fields.len()])[index] = Some(cell);
+            rows.entry(row)
+                .or_insert_with(|| vec![None; schema.fields.len()])[index] = Some(cell);
         }
     }
     rows.into_iter()
@@ -247,8 +286,16 @@ fn read_table(sheet: Option<&Sheet>, schema: &SheetSchema, mcos: &[Mco], problem
 /// Reads a form sheet: each field's value from column B of the row labelled with it.
 fn read_form(sheet: Option<&Sheet>, schema: &SheetSchema, problems: &mut Problems) -> Record {
     let Some(sheet) = sheet else {
-        problems.add(None, None, Reason::Incomplete, format!("The sheet '{}' is missing from the workbook", schema.name));
-        return Record { row: 1, values: vec![None; schema.fields.len()] };
+        problems.add(
+            None,
+            None,
+            Reason::Incomplete,
+            format!("The sheet '{}' is missing from the workbook", schema.name),
+        );
+        return Record {
+            row: 1,
+            values: vec![None; schema.fields.len()],
+        };
     };
     let rows = label_map(sheet, schema.fields);
     let values = schema
@@ -258,7 +305,12 @@ fn read_form(sheet: Option<&Sheet>, schema: &SheetSchema, problems: &mut Problem
         .map(|(field, row)| match row {
             Some(row) => read_value(sheet.get(*row, 1), field, &[], row + 1, problems),
             None => {
-                problems.add(None, Some(field.header), Reason::Incomplete, "This field is missing from the form".to_owned());
+                problems.add(
+                    None,
+                    Some(field.header),
+                    Reason::Incomplete,
+                    "This field is missing from the form".to_owned(),
+                );
                 None
             }
         })
@@ -280,12 +332,23 @@ fn read_form(sheet: Option<&Sheet>, schema: &SheetSchema, problems: &mut Problem
 
 /// One cell through its field's type; a problem for a missing required value or an
 /// invalid one.
-fn read_value(cell: Option<&Cell>, field: &Field, mcos: &[Mco], row: u32, problems: &mut Problems) -> Option<Value> {
+fn read_value(
+    cell: Option<&Cell>,
+    field: &Field,
+    mcos: &[Mco],
+    row: u32,
+    problems: &mut Problems,
+) -> Option<Value> {
     match cells::parse(cell, field, mcos) {
         Ok(Some(value)) => Some(value),
         Ok(None) => {
             if field.required {
-                problems.add(Some(row), Some(field.header), Reason::Incomplete, "This required cell is empty".to_owned());
+                problems.add(
+                    Some(row),
+                    Some(field.header),
+                    Reason::Incomplete,
+                    "This required cell is empty".to_owned(),
+                );
             }
             None
         }
@@ -300,12 +363,25 @@ fn read_value(cell: Option<&Cell>, field: &Field, mcos: &[Mco], row: u32, proble
 /// then each line against R1, R5 and R8.
 pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complaint {
     let schema = &schema::sheets(Kind::Complaint)[0];
-    let mut problems = Problems { sheet: schema.name, list: Vec::new() };
-    let lines = read_table(find_sheet(workbook, schema), schema, context.mcos, &mut problems);
+    let mut problems = Problems {
+        sheet: schema.name,
+        list: Vec::new(),
+    };
+    let lines = read_table(
+        find_sheet(workbook, schema),
+        schema,
+        context.mcos,
+        &mut problems,
+    );
     let header = |index: usize| COMPLAINT[index].header;
 
     if lines.is_empty() {
-        problems.add(None, None, Reason::Incomplete, "The template has no claim lines: fill in one row per claim, from row 2".to_owned());
+        problems.add(
+            None,
+            None,
+            Reason::Incomplete,
+            "The template has no claim lines: fill in one row per claim, from row 2".to_owned(),
+        );
     }
     let max_lines = context.max_lines as usize;
     if lines.len() > max_lines {
@@ -343,19 +419,31 @@ pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complai
     // Whole-template problems first, then by row, then in column order.
     let mut problems = problems.list;
     let column_order = |problem: &Problem| {
-        problem.column.as_deref().and_then(|column| schema.field(column)).unwrap_or(usize::MAX)
+        problem
+            .column
+            .as_deref()
+            .and_then(|column| schema.field(column))
+            .unwrap_or(usize::MAX)
     };
     problems.sort_by_key(|problem| (problem.row.is_some(), problem.row, column_order(problem)));
-    let ticket_reason = [Reason::Over100Lines, Reason::MixedMco, Reason::Incomplete, Reason::InvalidValue]
-        .into_iter()
-        .find(|reason| problems.iter().any(|problem| problem.reason == *reason));
+    let ticket_reason = [
+        Reason::Over100Lines,
+        Reason::MixedMco,
+        Reason::Incomplete,
+        Reason::InvalidValue,
+    ]
+    .into_iter()
+    .find(|reason| problems.iter().any(|problem| problem.reason == *reason));
     let outcomes: Vec<LineOutcome> = lines
         .iter()
         .map(|line| {
             let own = |ticket_level: bool| {
                 problems
                     .iter()
-                    .filter(|problem| problem.row == Some(line.row) && problem.reason.closes_ticket() == ticket_level)
+                    .filter(|problem| {
+                        problem.row == Some(line.row)
+                            && problem.reason.closes_ticket() == ticket_level
+                    })
                     .map(|problem| problem.reason)
                     .next()
             };
@@ -363,15 +451,31 @@ pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complai
                 Some(ticket) => Some(own(true).or(own(false)).unwrap_or(ticket)),
                 None => own(false),
             };
-            let status = if reason.is_some() { Status::Closed } else { Status::Forwarded };
-            LineOutcome { row: line.row, status, reason }
+            let status = if reason.is_some() {
+                Status::Closed
+            } else {
+                Status::Forwarded
+            };
+            LineOutcome {
+                row: line.row,
+                status,
+                reason,
+            }
         })
         .collect();
     let any_forwarded = outcomes.iter().any(|line| line.status == Status::Forwarded);
-    let mixed = problems.iter().any(|problem| problem.reason == Reason::MixedMco);
+    let mixed = problems
+        .iter()
+        .any(|problem| problem.reason == Reason::MixedMco);
     let report = ComplaintReport {
-        status: if any_forwarded { Status::Forwarded } else { Status::Closed },
-        mco: mco.filter(|_| !mixed).map(|index| context.mcos[index].code.clone()),
+        status: if any_forwarded {
+            Status::Forwarded
+        } else {
+            Status::Closed
+        },
+        mco: mco
+            .filter(|_| !mixed)
+            .map(|index| context.mcos[index].code.clone()),
         received_on: context.received_on,
         reason: ticket_reason,
         lines: outcomes,
@@ -396,12 +500,18 @@ fn check_line(line: &Record, context: &Context<'_>, problems: &mut Problems) {
                 Reason::InvalidValue,
                 format!("{filed} is in the future (HFS received the template on {received})"),
             ),
-            WindowCheck::TooEarly { earliest, latest } => {
-                problems.add(Some(line.row), header(claim::FILED_WITH_MCO), Reason::TooEarly, message(earliest, latest))
-            }
-            WindowCheck::TooLate { earliest, latest } => {
-                problems.add(Some(line.row), header(claim::FILED_WITH_MCO), Reason::TooLate, message(earliest, latest))
-            }
+            WindowCheck::TooEarly { earliest, latest } => problems.add(
+                Some(line.row),
+                header(claim::FILED_WITH_MCO),
+                Reason::TooEarly,
+                message(earliest, latest),
+            ),
+            WindowCheck::TooLate { earliest, latest } => problems.add(
+                Some(line.row),
+                header(claim::FILED_WITH_MCO),
+                Reason::TooLate,
+                message(earliest, latest),
+            ),
         }
     }
     let from = line.date(claim::SERVICE_FROM);
@@ -413,15 +523,15 @@ fn check_line(line: &Record, context: &Context<'_>, problems: &mut Problems) {
             "The date of service is after the day HFS received the template".to_owned(),
         );
     }
-    if let (Some(from), Some(to)) = (from, line.date(claim::SERVICE_TO)) {
-        if to < from {
-            problems.add(
-                Some(line.row),
-                header(claim::SERVICE_TO),
-                Reason::InvalidValue,
-                "The last date of service is before Date of Service From".to_owned(),
-            );
-        }
+    if let (Some(from), Some(to)) = (from, line.date(claim::SERVICE_TO))
+        && to < from
+    {
+        problems.add(
+            Some(line.row),
+            header(claim::SERVICE_TO),
+            Reason::InvalidValue,
+            "The last date of service is before Date of Service From".to_owned(),
+        );
     }
     if line.flag(claim::EXHAUSTED) == Some(false) {
         problems.add(
@@ -453,32 +563,71 @@ pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) ->
     let sheets = schema::sheets(kind);
     let (registrant, providers, problems) = match kind {
         Kind::MultipleRegistration => {
-            let mut problems = Problems { sheet: sheets[0].name, list: Vec::new() };
-            let registrant = read_form(find_sheet_named(workbook, &sheets[0]), &sheets[0], &mut problems);
-            let mut table = Problems { sheet: sheets[1].name, list: Vec::new() };
-            let providers = read_table(find_sheet_named(workbook, &sheets[1]), &sheets[1], &[], &mut table);
+            let mut problems = Problems {
+                sheet: sheets[0].name,
+                list: Vec::new(),
+            };
+            let registrant = read_form(
+                find_sheet_named(workbook, &sheets[0]),
+                &sheets[0],
+                &mut problems,
+            );
+            let mut table = Problems {
+                sheet: sheets[1].name,
+                list: Vec::new(),
+            };
+            let providers = read_table(
+                find_sheet_named(workbook, &sheets[1]),
+                &sheets[1],
+                &[],
+                &mut table,
+            );
             if providers.is_empty() {
-                table.add(None, None, Reason::Incomplete, "List at least one provider or facility, one per row from row 2".to_owned());
+                table.add(
+                    None,
+                    None,
+                    Reason::Incomplete,
+                    "List at least one provider or facility, one per row from row 2".to_owned(),
+                );
             }
             if providers.len() > max_lines as usize {
-                table.add(None, None, Reason::InvalidValue, format!(
-                    "The sheet lists {} providers; at most {max_lines} fit on one template", providers.len()));
+                table.add(
+                    None,
+                    None,
+                    Reason::InvalidValue,
+                    format!(
+                        "The sheet lists {} providers; at most {max_lines} fit on one template",
+                        providers.len()
+                    ),
+                );
             }
             problems.list.append(&mut table.list);
             (registrant, providers, problems.list)
         }
         _ => {
-            let mut problems = Problems { sheet: sheets[0].name, list: Vec::new() };
+            let mut problems = Problems {
+                sheet: sheets[0].name,
+                list: Vec::new(),
+            };
             debug_assert_eq!(sheets[0].layout, Layout::Form);
             let form = read_form(find_sheet(workbook, &sheets[0]), &sheets[0], &mut problems);
             let split = REGISTRANT_FIELDS.len();
-            let registrant = Record { row: form.row, values: form.values[..split].to_vec() };
-            let provider = Record { row: form.row, values: form.values[split..].to_vec() };
+            let registrant = Record {
+                row: form.row,
+                values: form.values[..split].to_vec(),
+            };
+            let provider = Record {
+                row: form.row,
+                values: form.values[split..].to_vec(),
+            };
             (registrant, vec![provider], problems.list)
         }
     };
     let mut npis: Vec<String> = Vec::new();
-    for npi in providers.iter().filter_map(|provider| provider.text(PROVIDER_NPI)) {
+    for npi in providers
+        .iter()
+        .filter_map(|provider| provider.text(PROVIDER_NPI))
+    {
         if !npis.iter().any(|known| known == npi) {
             npis.push(npi.to_owned());
         }
@@ -486,7 +635,9 @@ pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) ->
     let mut missing: Vec<String> = Vec::new();
     for problem in &problems {
         let what = match (kind, problem.row, &problem.column) {
-            (Kind::MultipleRegistration, Some(row), Some(column)) if problem.sheet.as_deref() == Some(sheets[1].name) => {
+            (Kind::MultipleRegistration, Some(row), Some(column))
+                if problem.sheet.as_deref() == Some(sheets[1].name) =>
+            {
                 format!("{} row {row}: {column}", sheets[1].name)
             }
             (_, _, Some(column)) => column.clone(),
@@ -498,13 +649,21 @@ pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) ->
     }
     let report = RegistrationReport {
         kind,
-        status: if problems.is_empty() { Completeness::Complete } else { Completeness::Incomplete },
+        status: if problems.is_empty() {
+            Completeness::Complete
+        } else {
+            Completeness::Incomplete
+        },
         email: registrant.text(REGISTRANT_EMAIL).map(str::to_owned),
         npis,
         missing,
         problems,
     };
-    Registration { report, registrant, providers }
+    Registration {
+        report,
+        registrant,
+        providers,
+    }
 }
 
 /// For the multiple registration template, both sheets must be found by name (a

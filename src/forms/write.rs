@@ -64,11 +64,20 @@ pub fn blank(kind: Kind, mcos: &[Mco], max_lines: u32) -> Result<Vec<u8>, XlsxEr
 /// A complaint template holding `lines` (values by [`schema::claim`] index): what an
 /// MCO receives with a forwarded ticket. Text is always written as text, never as a
 /// formula.
-pub fn complaint_with_lines(mcos: &[Mco], max_lines: u32, lines: &[Record]) -> Result<Vec<u8>, XlsxError> {
+pub fn complaint_with_lines(
+    mcos: &[Mco],
+    max_lines: u32,
+    lines: &[Record],
+) -> Result<Vec<u8>, XlsxError> {
     build(Kind::Complaint, mcos, max_lines, lines)
 }
 
-fn build(kind: Kind, mcos: &[Mco], max_lines: u32, records: &[Record]) -> Result<Vec<u8>, XlsxError> {
+fn build(
+    kind: Kind,
+    mcos: &[Mco],
+    max_lines: u32,
+    records: &[Record],
+) -> Result<Vec<u8>, XlsxError> {
     let styles = Styles::new();
     let mut workbook = Workbook::new();
     workbook.set_properties(
@@ -121,13 +130,26 @@ fn write_table(
     for (offset, record) in records.iter().enumerate() {
         let row = offset as u32 + 1;
         for (index, (field, value)) in sheet.fields.iter().zip(&record.values).enumerate() {
-            write_value(worksheet, row, index as u16, field, value.as_ref(), mcos, styles)?;
+            write_value(
+                worksheet,
+                row,
+                index as u16,
+                field,
+                value.as_ref(),
+                mcos,
+                styles,
+            )?;
         }
     }
     Ok(())
 }
 
-fn write_form(worksheet: &mut Worksheet, sheet: &SheetSchema, mcos: &[Mco], styles: &Styles) -> Result<(), XlsxError> {
+fn write_form(
+    worksheet: &mut Worksheet,
+    sheet: &SheetSchema,
+    mcos: &[Mco],
+    styles: &Styles,
+) -> Result<(), XlsxError> {
     worksheet.set_column_width(0, 26)?;
     worksheet.set_column_width(1, 40)?;
     worksheet.set_column_format(1, &styles.text)?;
@@ -160,8 +182,12 @@ fn write_value(
             let excel = ExcelDateTime::parse_from_str(&date.to_string())?;
             worksheet.write_datetime_with_format(row, column, &excel, &styles.date)?
         }
-        Value::Money(money) => worksheet.write_number_with_format(row, column, money.as_f64(), &styles.money)?,
-        Value::Bool(flag) => worksheet.write_string(row, column, if *flag { "Yes" } else { "No" })?,
+        Value::Money(money) => {
+            worksheet.write_number_with_format(row, column, money.as_f64(), &styles.money)?
+        }
+        Value::Bool(flag) => {
+            worksheet.write_string(row, column, if *flag { "Yes" } else { "No" })?
+        }
         Value::Choice(index) => {
             let text = match field.ty {
                 ValueType::Mco => mcos.get(*index).map_or("", |mco| mco.name.as_str()),
@@ -183,7 +209,11 @@ fn header_help(field: &Field) -> Result<DataValidation, XlsxError> {
 }
 
 fn help_text(field: &Field) -> String {
-    let required = if field.required { "Required. " } else { "Optional. " };
+    let required = if field.required {
+        "Required. "
+    } else {
+        "Optional. "
+    };
     let mut text = format!("{required}{}", field.help);
     text.truncate(255);
     text
@@ -203,18 +233,33 @@ fn value_validation(field: &Field, mcos: &[Mco]) -> Result<Option<DataValidation
             ExcelDateTime::from_ymd(1990, 1, 1)?,
             ExcelDateTime::from_ymd(2199, 12, 31)?,
         )),
-        ValueType::Money => base.allow_decimal_number(DataValidationRule::GreaterThanOrEqualTo(0.0)),
+        ValueType::Money => {
+            base.allow_decimal_number(DataValidationRule::GreaterThanOrEqualTo(0.0))
+        }
         ValueType::Npi => base.allow_text_length(DataValidationRule::EqualTo(10)),
-        ValueType::Digits { len } => base.allow_text_length(DataValidationRule::EqualTo(len as u32)),
-        ValueType::Text { max_len } => base.allow_text_length(DataValidationRule::LessThanOrEqualTo(max_len as u32)),
-        ValueType::Code | ValueType::Email | ValueType::Phone | ValueType::State | ValueType::Zip => {
+        ValueType::Digits { len } => {
+            base.allow_text_length(DataValidationRule::EqualTo(len as u32))
+        }
+        ValueType::Text { max_len } => {
+            base.allow_text_length(DataValidationRule::LessThanOrEqualTo(max_len as u32))
+        }
+        ValueType::Code
+        | ValueType::Email
+        | ValueType::Phone
+        | ValueType::State
+        | ValueType::Zip => {
             return Ok(None);
         }
     };
     let validation = validation
         .set_input_title(field.header)?
         .set_input_message(help_text(field))?
-        .set_error_title(format!("Check {}", field.header).chars().take(32).collect::<String>())?
+        .set_error_title(
+            format!("Check {}", field.header)
+                .chars()
+                .take(32)
+                .collect::<String>(),
+        )?
         .set_error_message(field.help.chars().take(255).collect::<String>())?
         // A warning lets a provider keep a value the portal will then explain.
         .set_error_style(DataValidationErrorStyle::Warning);
@@ -254,7 +299,12 @@ fn write_instructions(
     worksheet.set_row_height(1, 60)?;
     let mut row = 3;
     for sheet in schema::sheets(kind) {
-        worksheet.write_string_with_format(row, 0, format!("Sheet {}", sheet.name), &styles.header)?;
+        worksheet.write_string_with_format(
+            row,
+            0,
+            format!("Sheet {}", sheet.name),
+            &styles.header,
+        )?;
         worksheet.write_string_with_format(row, 1, "Required", &styles.header)?;
         worksheet.write_string_with_format(row, 2, "What to enter", &styles.header)?;
         row += 1;

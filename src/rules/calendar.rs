@@ -52,19 +52,19 @@ fn actual_holidays(year: i32) -> Vec<NaiveDate> {
     let fixed = |month, day| NaiveDate::from_ymd_opt(year, month, day);
     let nth = |month, weekday, n| NaiveDate::from_weekday_of_month_opt(year, month, weekday, n);
     let mut days = vec![
-        fixed(1, 1),                     // New Year's Day
-        nth(1, Weekday::Mon, 3),         // Martin Luther King Jr. Day
-        fixed(2, 12),                    // Lincoln's Birthday
-        nth(2, Weekday::Mon, 3),         // Presidents' Day
-        last_weekday_of_month(year, 5, Weekday::Mon), // Memorial Day
-        fixed(6, 19),                    // Juneteenth
-        fixed(7, 4),                     // Independence Day
-        nth(9, Weekday::Mon, 1),         // Labor Day
-        nth(10, Weekday::Mon, 2),        // Columbus Day
-        fixed(11, 11),                   // Veterans Day
-        nth(11, Weekday::Thu, 4),        // Thanksgiving
+        fixed(1, 1),                                         // New Year's Day
+        nth(1, Weekday::Mon, 3),                             // Martin Luther King Jr. Day
+        fixed(2, 12),                                        // Lincoln's Birthday
+        nth(2, Weekday::Mon, 3),                             // Presidents' Day
+        last_weekday_of_month(year, 5, Weekday::Mon),        // Memorial Day
+        fixed(6, 19),                                        // Juneteenth
+        fixed(7, 4),                                         // Independence Day
+        nth(9, Weekday::Mon, 1),                             // Labor Day
+        nth(10, Weekday::Mon, 2),                            // Columbus Day
+        fixed(11, 11),                                       // Veterans Day
+        nth(11, Weekday::Thu, 4),                            // Thanksgiving
         nth(11, Weekday::Thu, 4).and_then(|d| d.succ_opt()), // the day after
-        fixed(12, 25),                   // Christmas
+        fixed(12, 25),                                       // Christmas
     ];
     if year % 2 == 0 {
         // General Election Day: the Tuesday after the first Monday of November.
@@ -97,7 +97,10 @@ mod tests {
 
     #[test]
     fn holidays_of_2026_with_observance() {
-        let days: Vec<String> = illinois_holidays(2026).iter().map(|d| d.to_string()).collect();
+        let days: Vec<String> = illinois_holidays(2026)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
         assert_eq!(
             days,
             [
@@ -153,34 +156,61 @@ mod tests {
     #[test]
     fn two_business_days_skip_the_day_received_and_the_weekend() {
         // Received Thursday 2026-10-01: Friday, Monday.
-        assert_eq!(add_business_days(date("2026-10-01"), 2, &[]), date("2026-10-05"));
+        assert_eq!(
+            add_business_days(date("2026-10-01"), 2, &[]),
+            date("2026-10-05")
+        );
         // Received Friday: Monday, Tuesday.
-        assert_eq!(add_business_days(date("2026-10-02"), 2, &[]), date("2026-10-06"));
+        assert_eq!(
+            add_business_days(date("2026-10-02"), 2, &[]),
+            date("2026-10-06")
+        );
         // Received Saturday: Monday, Tuesday.
-        assert_eq!(add_business_days(date("2026-10-03"), 2, &[]), date("2026-10-06"));
+        assert_eq!(
+            add_business_days(date("2026-10-03"), 2, &[]),
+            date("2026-10-06")
+        );
     }
 
     #[test]
     fn thanksgiving_week_and_new_year() {
         // Received Wednesday 2026-11-25: Thu/Fri are holidays → Mon 30, Tue Dec 1.
-        assert_eq!(add_business_days(date("2026-11-25"), 2, &[]), date("2026-12-01"));
+        assert_eq!(
+            add_business_days(date("2026-11-25"), 2, &[]),
+            date("2026-12-01")
+        );
         // Received 2026-12-30 (Wed): Dec 31 Thu, then Jan 1 holiday, Jan 2 Sat → Mon Jan 4.
-        assert_eq!(add_business_days(date("2026-12-30"), 2, &[]), date("2027-01-04"));
+        assert_eq!(
+            add_business_days(date("2026-12-30"), 2, &[]),
+            date("2027-01-04")
+        );
         // Received 2027-12-29: Dec 30, then Dec 31 (observed New Year) → Monday 2028-01-03.
-        assert_eq!(add_business_days(date("2027-12-29"), 2, &[]), date("2028-01-03"));
+        assert_eq!(
+            add_business_days(date("2027-12-29"), 2, &[]),
+            date("2028-01-03")
+        );
     }
 
     #[test]
     fn closure_days_from_config_count_as_closed() {
         let closures = [date("2026-10-05")];
         assert!(!is_business_day(date("2026-10-05"), &closures));
-        assert_eq!(add_business_days(date("2026-10-01"), 2, &closures), date("2026-10-06"));
+        assert_eq!(
+            add_business_days(date("2026-10-01"), 2, &closures),
+            date("2026-10-06")
+        );
     }
 
     #[test]
     fn zero_days_is_the_start_and_leap_day_is_a_business_day() {
-        assert_eq!(add_business_days(date("2028-02-28"), 0, &[]), date("2028-02-28"));
+        assert_eq!(
+            add_business_days(date("2028-02-28"), 0, &[]),
+            date("2028-02-28")
+        );
         assert!(is_business_day(date("2028-02-29"), &[]));
-        assert_eq!(add_business_days(date("2028-02-28"), 1, &[]), date("2028-02-29"));
+        assert_eq!(
+            add_business_days(date("2028-02-28"), 1, &[]),
+            date("2028-02-29")
+        );
     }
 }

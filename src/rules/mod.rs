@@ -8,8 +8,8 @@ mod window;
 
 pub use calendar::{add_business_days, illinois_holidays, is_business_day};
 pub use values::{
-    npi_is_valid, parse_date_text, parse_money_text, serial_to_date, Money, NPI_LEN,
-    RECIPIENT_ID_LEN, ZIP_LEN,
+    Money, NPI_LEN, RECIPIENT_ID_LEN, ZIP_LEN, npi_is_valid, parse_date_text, parse_money_text,
+    serial_to_date,
 };
 pub use window::{Window, WindowCheck};
 

@@ -41,11 +41,13 @@ pub struct Money {
 impl Money {
     /// From a number cell: at most two decimals (after rounding away binary noise).
     pub fn from_number(value: f64) -> Option<Money> {
-        if !value.is_finite() || value < 0.0 || value > 1e13 {
+        if !value.is_finite() || !(0.0..=1e13).contains(&value) {
             return None;
         }
         let cents = (value * 100.0).round();
-        ((value * 100.0 - cents).abs() < 1e-6).then_some(Money { cents: cents as u64 })
+        ((value * 100.0 - cents).abs() < 1e-6).then_some(Money {
+            cents: cents as u64,
+        })
     }
 
     /// The amount as a plain decimal number.
@@ -90,7 +92,9 @@ pub fn parse_money_text(text: &str) -> Option<Money> {
     }
     let whole: u64 = digits.parse().ok()?;
     let fraction: u64 = format!("{fraction:0<2}").parse().ok()?;
-    Some(Money { cents: whole * 100 + fraction })
+    Some(Money {
+        cents: whole * 100 + fraction,
+    })
 }
 
 /// A date typed as text: ISO `2026-10-01`, or US `10/01/2026` and `10/1/2026`.
@@ -117,7 +121,7 @@ pub fn parse_date_text(text: &str) -> Option<NaiveDate> {
 /// A spreadsheet serial day number (1900 date system: day 1 is 1900-01-01, with
 /// Excel's phantom 1900-02-29, so serials from 61 on count from 1899-12-30).
 pub fn serial_to_date(serial: f64) -> Option<NaiveDate> {
-    if !serial.is_finite() || serial < 61.0 || serial >= 2_958_466.0 {
+    if !serial.is_finite() || !(61.0..2_958_466.0).contains(&serial) {
         return None;
     }
     let base = NaiveDate::from_ymd_opt(1899, 12, 30)?;
@@ -154,10 +158,20 @@ mod tests {
     #[test]
     fn money_from_text() {
         assert_eq!(parse_money_text("1234.5"), Some(Money { cents: 123_450 }));
-        assert_eq!(parse_money_text("$1,234.50"), Some(Money { cents: 123_450 }));
+        assert_eq!(
+            parse_money_text("$1,234.50"),
+            Some(Money { cents: 123_450 })
+        );
         assert_eq!(parse_money_text(" 0 "), Some(Money { cents: 0 }));
-        assert_eq!(parse_money_text("12,345,678.09"), Some(Money { cents: 1_234_567_809 }));
-        for bad in ["-5", "1.234", "12,34", "abc", "", "$", "1e5", ",123", "1.2.3"] {
+        assert_eq!(
+            parse_money_text("12,345,678.09"),
+            Some(Money {
+                cents: 1_234_567_809
+            })
+        );
+        for bad in [
+            "-5", "1.234", "12,34", "abc", "", "$", "1e5", ",123", "1.2.3",
+        ] {
             assert_eq!(parse_money_text(bad), None, "{bad}");
         }
     }
@@ -179,17 +193,33 @@ mod tests {
         assert_eq!(parse_date_text("10/01/2026"), expected);
         assert_eq!(parse_date_text("10/1/2026"), expected);
         assert_eq!(parse_date_text(" 2026-10-01T00:00:00 "), expected);
-        assert_eq!(parse_date_text("2028-02-29"), NaiveDate::from_ymd_opt(2028, 2, 29));
-        for bad in ["2027-02-29", "13/01/2026", "10/01/26", "yesterday", "", "1/2/3/2026"] {
+        assert_eq!(
+            parse_date_text("2028-02-29"),
+            NaiveDate::from_ymd_opt(2028, 2, 29)
+        );
+        for bad in [
+            "2027-02-29",
+            "13/01/2026",
+            "10/01/26",
+            "yesterday",
+            "",
+            "1/2/3/2026",
+        ] {
             assert_eq!(parse_date_text(bad), None, "{bad}");
         }
     }
 
     #[test]
     fn serial_numbers() {
-        assert_eq!(serial_to_date(46296.0), NaiveDate::from_ymd_opt(2026, 10, 1));
+        assert_eq!(
+            serial_to_date(46296.0),
+            NaiveDate::from_ymd_opt(2026, 10, 1)
+        );
         assert_eq!(serial_to_date(61.0), NaiveDate::from_ymd_opt(1900, 3, 1));
-        assert_eq!(serial_to_date(46296.75), NaiveDate::from_ymd_opt(2026, 10, 1));
+        assert_eq!(
+            serial_to_date(46296.75),
+            NaiveDate::from_ymd_opt(2026, 10, 1)
+        );
         assert_eq!(serial_to_date(-1.0), None);
         assert_eq!(serial_to_date(1e12), None);
     }

@@ -17,9 +17,15 @@ pub enum WindowCheck {
     /// Within the window.
     InWindow,
     /// Received fewer than `min_days` after filing.
-    TooEarly { earliest: NaiveDate, latest: NaiveDate },
+    TooEarly {
+        earliest: NaiveDate,
+        latest: NaiveDate,
+    },
     /// Received more than `max_days` after filing.
-    TooLate { earliest: NaiveDate, latest: NaiveDate },
+    TooLate {
+        earliest: NaiveDate,
+        latest: NaiveDate,
+    },
     /// The filing date is after the received date: not a window problem but an
     /// invalid value (R3).
     FiledAfterReceived,
@@ -57,7 +63,10 @@ impl Window {
 mod tests {
     use super::*;
 
-    const WINDOW: Window = Window { min_days: 30, max_days: 60 };
+    const WINDOW: Window = Window {
+        min_days: 30,
+        max_days: 60,
+    };
 
     fn date(text: &str) -> NaiveDate {
         text.parse().unwrap()
@@ -72,7 +81,10 @@ mod tests {
     fn day_29_is_too_early_and_names_the_range() {
         assert_eq!(
             after(29),
-            WindowCheck::TooEarly { earliest: date("2026-12-01"), latest: date("2026-12-31") }
+            WindowCheck::TooEarly {
+                earliest: date("2026-12-01"),
+                latest: date("2026-12-31")
+            }
         );
     }
 
@@ -103,20 +115,26 @@ mod tests {
         let (earliest, latest) = WINDOW.accepted_range(date("2028-01-31"));
         assert_eq!(earliest, date("2028-03-01"));
         assert_eq!(latest, date("2028-03-31"));
-        assert_eq!(WINDOW.check(date("2028-01-31"), date("2028-02-29")), WindowCheck::TooEarly {
-            earliest,
-            latest
-        });
+        assert_eq!(
+            WINDOW.check(date("2028-01-31"), date("2028-02-29")),
+            WindowCheck::TooEarly { earliest, latest }
+        );
         let (earliest, _) = WINDOW.accepted_range(date("2027-01-31"));
         assert_eq!(earliest, date("2027-03-02"));
     }
 
     #[test]
     fn bounds_come_from_the_caller() {
-        let wide = Window { min_days: 10, max_days: 90 };
+        let wide = Window {
+            min_days: 10,
+            max_days: 90,
+        };
         let filed = date("2026-01-01");
         assert_eq!(wide.check(filed, date("2026-01-11")), WindowCheck::InWindow);
         assert_eq!(wide.check(filed, date("2026-04-01")), WindowCheck::InWindow);
-        assert!(matches!(wide.check(filed, date("2026-04-02")), WindowCheck::TooLate { .. }));
+        assert!(matches!(
+            wide.check(filed, date("2026-04-02")),
+            WindowCheck::TooLate { .. }
+        ));
     }
 }

@@ -48,14 +48,22 @@ pub struct Page {
 impl Page {
     /// Parses one file's text; `source` is its path relative to the content folder.
     pub fn parse(source: &str, text: &str) -> Result<Page> {
-        let (front, body) = split_front_matter(text).with_context(|| format!("{source}: no front matter"))?;
+        let (front, body) =
+            split_front_matter(text).with_context(|| format!("{source}: no front matter"))?;
         let front: FrontMatter =
             toml::from_str(front).with_context(|| format!("{source}: invalid front matter"))?;
         if front.title.trim().is_empty() || front.description.trim().is_empty() {
             bail!("{source}: the front matter needs a title and a description");
         }
         let (url, output, is_section) = url_of(source)?;
-        Ok(Page { source: source.to_owned(), url, output, front, body: body.to_owned(), is_section })
+        Ok(Page {
+            source: source.to_owned(),
+            url,
+            output,
+            front,
+            body: body.to_owned(),
+            is_section,
+        })
     }
 }
 
@@ -63,7 +71,9 @@ impl Page {
 fn split_front_matter(text: &str) -> Option<(&str, &str)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rest = text.strip_prefix("+++")?.trim_start_matches([' ', '\t']);
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))?;
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "+++" {
@@ -76,21 +86,36 @@ fn split_front_matter(text: &str) -> Option<(&str, &str)> {
 
 /// The URL and output path of a source file.
 fn url_of(source: &str) -> Result<(String, PathBuf, bool)> {
-    let Some(stem) = source.strip_suffix(".md") else { bail!("{source}: not a .md file") };
-    if stem.split('/').any(|part| part.is_empty() || part == ".." || part == ".") {
+    let Some(stem) = source.strip_suffix(".md") else {
+        bail!("{source}: not a .md file")
+    };
+    if stem
+        .split('/')
+        .any(|part| part.is_empty() || part == ".." || part == ".")
+    {
         bail!("{source}: unusable path");
     }
     if stem == "404" {
         return Ok(("/404.html".to_owned(), PathBuf::from("404.html"), false));
     }
-    let (folder, is_section) = match stem.strip_suffix("_index").or_else(|| stem.strip_suffix("index")) {
-        Some(folder) => (folder.trim_end_matches('/').to_owned(), stem.ends_with("_index")),
+    let (folder, is_section) = match stem
+        .strip_suffix("_index")
+        .or_else(|| stem.strip_suffix("index"))
+    {
+        Some(folder) => (
+            folder.trim_end_matches('/').to_owned(),
+            stem.ends_with("_index"),
+        ),
         None => (stem.to_owned(), false),
     };
     if folder.is_empty() {
         return Ok(("/".to_owned(), PathBuf::from("index.html"), is_section));
     }
-    Ok((format!("/{folder}/"), Path::new(&folder).join("index.html"), is_section))
+    Ok((
+        format!("/{folder}/"),
+        Path::new(&folder).join("index.html"),
+        is_section,
+    ))
 }
 
 /// Every page under `dir`, drafts only when asked, sorted by weight then URL.
@@ -103,8 +128,13 @@ pub fn load(dir: &Path, drafts: bool) -> Result<Vec<Page>> {
             continue;
         }
         let relative = path.strip_prefix(dir).unwrap_or(path);
-        let source = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let source = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let page = Page::parse(&source, &text).with_context(|| format!("in {}", dir.display()))?;
         if drafts || !page.front.draft {
             pages.push(page);
@@ -113,7 +143,12 @@ pub fn load(dir: &Path, drafts: bool) -> Result<Vec<Page>> {
     let mut seen = std::collections::HashMap::new();
     for page in &pages {
         if let Some(other) = seen.insert(page.url.clone(), page.source.clone()) {
-            bail!("{} and {} both make the page {}", other, page.source, page.url);
+            bail!(
+                "{} and {} both make the page {}",
+                other,
+                page.source,
+                page.url
+            );
         }
     }
     pages.sort_by(|a, b| (a.front.weight, &a.url).cmp(&(b.front.weight, &b.url)));
@@ -141,14 +176,25 @@ mod tests {
     #[test]
     fn urls_of_sections_and_the_404_page() {
         assert_eq!(url_of("_index.md").unwrap().0, "/");
-        assert_eq!(url_of("guides/_index.md").unwrap(), ("/guides/".to_owned(), PathBuf::from("guides/index.html"), true));
+        assert_eq!(
+            url_of("guides/_index.md").unwrap(),
+            (
+                "/guides/".to_owned(),
+                PathBuf::from("guides/index.html"),
+                true
+            )
+        );
         assert_eq!(url_of("guides/mail.md").unwrap().0, "/guides/mail/");
         assert_eq!(url_of("404.md").unwrap().0, "/404.html");
     }
 
     #[test]
     fn unknown_front_matter_keys_are_named() {
-        let error = Page::parse("a.md", "+++\ntitle = \"A\"\ndescription = \"B\"\ncolour = 1\n+++\n").unwrap_err();
+        let error = Page::parse(
+            "a.md",
+            "+++\ntitle = \"A\"\ndescription = \"B\"\ncolour = 1\n+++\n",
+        )
+        .unwrap_err();
         assert!(format!("{error:#}").contains("colour"), "{error:#}");
     }
 

@@ -37,7 +37,8 @@ pub fn write_downloads(config: &Config, dir: &Path) -> Result<Vec<Download>> {
             let bytes = write::blank(kind, &config.mcos, config.rules.max_lines)
                 .with_context(|| format!("cannot lay out {}", kind.file_name()))?;
             let path = dir.join(kind.file_name());
-            std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(&path, &bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(Download {
                 kind,
                 title: kind.title(),
@@ -62,22 +63,35 @@ fn human_size(bytes: u64) -> String {
 /// Copies `templates/assets/*` into the site under content-hashed names.
 pub fn write_assets(source: &Path, dir: &Path) -> Result<Assets> {
     let mut assets = Assets::new();
-    let Ok(entries) = std::fs::read_dir(source) else { return Ok(assets) };
+    let Ok(entries) = std::fs::read_dir(source) else {
+        return Ok(assets);
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     for entry in entries {
-        let path = entry.with_context(|| format!("cannot list {}", source.display()))?.path();
+        let path = entry
+            .with_context(|| format!("cannot list {}", source.display()))?
+            .path();
         if !path.is_file() {
             continue;
         }
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let hash = Sha256::digest(&bytes);
-        let hash: String = hash.iter().take(5).map(|byte| format!("{byte:02x}")).collect();
-        let name = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let hash: String = hash
+            .iter()
+            .take(5)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let hashed = match name.rsplit_once('.') {
             Some((stem, extension)) => format!("{stem}.{hash}.{extension}"),
             None => format!("{name}.{hash}"),
         };
-        std::fs::write(dir.join(&hashed), &bytes).with_context(|| format!("cannot write {hashed}"))?;
+        std::fs::write(dir.join(&hashed), &bytes)
+            .with_context(|| format!("cannot write {hashed}"))?;
         assets.insert(name, format!("/assets/{hashed}"));
     }
     Ok(assets)
@@ -128,7 +142,13 @@ fn window_example(config: &Config, filed: NaiveDate) -> serde_json::Value {
 }
 
 /// The context every page shares.
-pub fn shared(config: &Config, options: &BuildOptions, pages: &[Page], downloads: &[Download], assets: &Assets) -> tera::Context {
+pub fn shared(
+    config: &Config,
+    options: &BuildOptions,
+    pages: &[Page],
+    downloads: &[Download],
+    assets: &Assets,
+) -> tera::Context {
     let rules = &config.rules;
     let first_of_month = options.today.with_day(1).unwrap_or(options.today);
     let examples: Vec<serde_json::Value> = (0..4u64)
@@ -138,7 +158,11 @@ pub fn shared(config: &Config, options: &BuildOptions, pages: &[Page], downloads
         .iter()
         .filter(|page| page.url != "/404.html" && page.url.matches('/').count() <= 2)
         .map(|page| {
-            let title = if page.url == "/" { "Home" } else { page.front.title.as_str() };
+            let title = if page.url == "/" {
+                "Home"
+            } else {
+                page.front.title.as_str()
+            };
             json!({ "title": title, "url": page.url })
         })
         .collect();
@@ -190,7 +214,13 @@ pub fn shared(config: &Config, options: &BuildOptions, pages: &[Page], downloads
 }
 
 /// Adds one page's values to the shared context.
-pub fn page_context(context: &mut tera::Context, page: &Page, rendered: &Rendered, pages: &[Page], config: &Config) {
+pub fn page_context(
+    context: &mut tera::Context,
+    page: &Page,
+    rendered: &Rendered,
+    pages: &[Page],
+    config: &Config,
+) {
     if page.is_section {
         // The pages one level below a section, for its listing.
         let children: Vec<_> = pages
@@ -204,26 +234,43 @@ pub fn page_context(context: &mut tera::Context, page: &Page, rendered: &Rendere
             .collect();
         context.insert("section_pages", &children);
     }
-    let toc: Vec<_> = rendered.headings.iter().filter(|heading| heading.level <= 3).collect();
-    let long = rendered.headings.iter().filter(|heading| heading.level == 2).count() >= 3;
-    context.insert("page", &json!({
-        "title": page.front.title,
-        "description": page.front.description,
-        "url": page.url,
-        "permalink": permalink(config, &page.url),
-        "source": page.source,
-        "toc": toc,
-        "show_toc": long,
-        "is_home": page.url == "/",
-    }));
+    let toc: Vec<_> = rendered
+        .headings
+        .iter()
+        .filter(|heading| heading.level <= 3)
+        .collect();
+    let long = rendered
+        .headings
+        .iter()
+        .filter(|heading| heading.level == 2)
+        .count()
+        >= 3;
+    context.insert(
+        "page",
+        &json!({
+            "title": page.front.title,
+            "description": page.front.description,
+            "url": page.url,
+            "permalink": permalink(config, &page.url),
+            "source": page.source,
+            "toc": toc,
+            "show_toc": long,
+            "is_home": page.url == "/",
+        }),
+    );
     context.insert("content", &rendered.html);
 }
 
 /// `sitemap.xml`: every page but the 404 page.
 pub fn sitemap(config: &Config, pages: &[Page]) -> String {
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
     for page in pages.iter().filter(|page| page.url != "/404.html") {
-        xml.push_str(&format!("  <url><loc>{}</loc></url>\n", super::markdown::escape(&permalink(config, &page.url))));
+        xml.push_str(&format!(
+            "  <url><loc>{}</loc></url>\n",
+            super::markdown::escape(&permalink(config, &page.url))
+        ));
     }
     xml.push_str("</urlset>\n");
     xml

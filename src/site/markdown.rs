@@ -49,7 +49,9 @@ pub fn render(markdown: &str) -> Rendered {
                 _ => None,
             })
             .collect();
-        let wanted = id.as_ref().map_or_else(|| slugify(&title), |id| id.to_string());
+        let wanted = id
+            .as_ref()
+            .map_or_else(|| slugify(&title), |id| id.to_string());
         let id = unique(wanted, &mut used_ids);
         let level_number = heading_number(*level);
         let mut inner_html = String::new();
@@ -59,12 +61,19 @@ pub fn render(markdown: &str) -> Rendered {
             label = escape(&title),
         );
         output.push(Event::Html(CowStr::from(heading)));
-        headings.push(Heading { level: level_number, id, title });
+        headings.push(Heading {
+            level: level_number,
+            id,
+            title,
+        });
         index = end + 1;
     }
     let mut html_text = String::with_capacity(markdown.len() * 3 / 2);
     html::push_html(&mut html_text, output.into_iter());
-    Rendered { html: html_text, headings }
+    Rendered {
+        html: html_text,
+        headings,
+    }
 }
 
 fn heading_number(level: HeadingLevel) -> u8 {
@@ -89,7 +98,11 @@ pub fn slugify(text: &str) -> String {
         }
     }
     let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() { "section".to_owned() } else { slug }
+    if slug.is_empty() {
+        "section".to_owned()
+    } else {
+        slug
+    }
 }
 
 fn unique(wanted: String, used: &mut Vec<String>) -> String {
@@ -125,13 +138,27 @@ mod tests {
 
     #[test]
     fn headings_get_ids_anchors_and_toc_entries() {
-        let rendered = render("## When you can submit\n\ntext\n\n### The `tracking` number\n\n## When you can submit\n");
+        let rendered = render(
+            "## When you can submit\n\ntext\n\n### The `tracking` number\n\n## When you can submit\n",
+        );
         assert_eq!(
             rendered.headings,
             [
-                Heading { level: 2, id: "when-you-can-submit".into(), title: "When you can submit".into() },
-                Heading { level: 3, id: "the-tracking-number".into(), title: "The tracking number".into() },
-                Heading { level: 2, id: "when-you-can-submit-1".into(), title: "When you can submit".into() },
+                Heading {
+                    level: 2,
+                    id: "when-you-can-submit".into(),
+                    title: "When you can submit".into()
+                },
+                Heading {
+                    level: 3,
+                    id: "the-tracking-number".into(),
+                    title: "The tracking number".into()
+                },
+                Heading {
+                    level: 2,
+                    id: "when-you-can-submit-1".into(),
+                    title: "When you can submit".into()
+                },
             ]
         );
         assert!(rendered.html.contains(
@@ -142,7 +169,8 @@ mod tests {
 
     #[test]
     fn tables_and_footnotes() {
-        let rendered = render("| a | b |\n|---|---|\n| 1 | 2 |\n\nNote[^1].\n\n[^1]: The footnote.\n");
+        let rendered =
+            render("| a | b |\n|---|---|\n| 1 | 2 |\n\nNote[^1].\n\n[^1]: The footnote.\n");
         assert!(rendered.html.contains("<table>"));
         assert!(rendered.html.contains("<th>a</th>"));
         assert!(rendered.html.contains("footnote-definition"));

@@ -27,9 +27,15 @@ pub fn serve(
     let report = build(&config, &options)?;
     let server = tiny_http::Server::http(("127.0.0.1", port))
         .map_err(|error| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {error}"))?;
-    let address = server.server_addr().to_ip().map_or_else(|| format!("127.0.0.1:{port}"), |a| a.to_string());
+    let address = server
+        .server_addr()
+        .to_ip()
+        .map_or_else(|| format!("127.0.0.1:{port}"), |a| a.to_string());
     on_event(&describe(&report));
-    on_event(&format!("Serving {} at http://{address}/ (Ctrl-C to stop)", report.output.display()));
+    on_event(&format!(
+        "Serving {} at http://{address}/ (Ctrl-C to stop)",
+        report.output.display()
+    ));
 
     let generation = Arc::new(AtomicU64::new(1));
     let root = config.site.output_dir.clone();
@@ -37,7 +43,11 @@ pub fn serve(
     {
         let generation = Arc::clone(&generation);
         let on_event = Arc::clone(&on_event);
-        let watched = vec![config.site.content_dir.clone(), config.site.templates_dir.clone(), config_path.clone()];
+        let watched = vec![
+            config.site.content_dir.clone(),
+            config.site.templates_dir.clone(),
+            config_path.clone(),
+        ];
         std::thread::spawn(move || {
             let mut last = fingerprint(&watched);
             let mut config = config;
@@ -62,7 +72,9 @@ pub fn serve(
                         generation.fetch_add(1, Ordering::SeqCst);
                         on_event(&describe(&report));
                     }
-                    Err(error) => on_event(&format!("rebuild failed, still serving the last good site: {error:#}")),
+                    Err(error) => on_event(&format!(
+                        "rebuild failed, still serving the last good site: {error:#}"
+                    )),
                 }
             }
         });
@@ -78,8 +90,11 @@ pub fn serve(
 
 /// One line about a build.
 pub fn describe(report: &BuildReport) -> String {
-    let steps: Vec<String> =
-        report.steps.iter().map(|(name, took)| format!("{name} {:.1} ms", took.as_secs_f64() * 1000.0)).collect();
+    let steps: Vec<String> = report
+        .steps
+        .iter()
+        .map(|(name, took)| format!("{name} {:.1} ms", took.as_secs_f64() * 1000.0))
+        .collect();
     format!(
         "Built {} pages and {} redirects into {} in {:.1} ms ({})",
         report.pages,
@@ -97,7 +112,12 @@ fn fingerprint(paths: &[PathBuf]) -> (Option<SystemTime>, usize) {
     for path in paths {
         for entry in walkdir::WalkDir::new(path).into_iter().flatten() {
             count += 1;
-            if let Ok(modified) = entry.metadata().ok().and_then(|metadata| metadata.modified().ok()).ok_or(()) {
+            if let Ok(modified) = entry
+                .metadata()
+                .ok()
+                .and_then(|metadata| metadata.modified().ok())
+                .ok_or(())
+            {
                 newest = newest.max(Some(modified));
             }
         }
@@ -110,7 +130,10 @@ type Response = tiny_http::Response<std::io::Cursor<Vec<u8>>>;
 fn respond(root: &Path, url: &str, generation: u64) -> Response {
     let path = url.split(['?', '#']).next().unwrap_or("/");
     if path == "/__reload" {
-        return with_type(tiny_http::Response::from_string(generation.to_string()), "text/plain; charset=utf-8");
+        return with_type(
+            tiny_http::Response::from_string(generation.to_string()),
+            "text/plain; charset=utf-8",
+        );
     }
     match resolve(root, path) {
         Some(file) => match std::fs::read(&file) {
@@ -123,14 +146,19 @@ fn respond(root: &Path, url: &str, generation: u64) -> Response {
 
 fn not_found(root: &Path) -> Response {
     let bytes = std::fs::read(root.join("404.html")).unwrap_or_else(|_| b"Not found".to_vec());
-    with_type(tiny_http::Response::from_data(bytes).with_status_code(404), "text/html; charset=utf-8")
+    with_type(
+        tiny_http::Response::from_data(bytes).with_status_code(404),
+        "text/html; charset=utf-8",
+    )
 }
 
 fn with_type(response: Response, content_type: &str) -> Response {
     let header = |name: &str, value: &str| {
         tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
     };
-    response.with_header(header("Content-Type", content_type)).with_header(header("Cache-Control", "no-store"))
+    response
+        .with_header(header("Content-Type", content_type))
+        .with_header(header("Cache-Control", "no-store"))
 }
 
 /// The file a URL path names under `root`, never outside it.
@@ -169,7 +197,11 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|extension| extension.to_str()).unwrap_or("") {
+    match path
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .unwrap_or("")
+    {
         "html" => "text/html; charset=utf-8",
         "css" => "text/css; charset=utf-8",
         "js" => "text/javascript; charset=utf-8",
@@ -191,8 +223,14 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("a")).unwrap();
         std::fs::write(root.path().join("a/index.html"), "x").unwrap();
-        assert_eq!(resolve(root.path(), "/a/"), Some(root.path().join("a/index.html")));
-        assert_eq!(resolve(root.path(), "/a"), Some(root.path().join("a/index.html")));
+        assert_eq!(
+            resolve(root.path(), "/a/"),
+            Some(root.path().join("a/index.html"))
+        );
+        assert_eq!(
+            resolve(root.path(), "/a"),
+            Some(root.path().join("a/index.html"))
+        );
         assert_eq!(resolve(root.path(), "/../etc/passwd"), None);
         assert_eq!(resolve(root.path(), "/%2e%2e/etc/passwd"), None);
         assert_eq!(resolve(root.path(), "/missing"), None);
