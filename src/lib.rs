@@ -7,8 +7,12 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod failpoint;
 pub mod forms;
 pub mod rules;
 pub mod samples;
 pub mod site;
 pub mod today;
+pub mod store;
+pub mod mail;
+pub mod intake;

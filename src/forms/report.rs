@@ -2,10 +2,10 @@
 //! and the staff views.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A ticket's or a line's closure reason, as PRODUCT.md spells the codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     Incomplete,
@@ -42,6 +42,24 @@ impl Reason {
         }
     }
 
+    /// What a provider should do about it, in one sentence (for notices).
+    pub fn fix(self) -> &'static str {
+        match self {
+            Reason::Incomplete => "Fill in this cell; every required cell must be filled.",
+            Reason::InvalidValue => "Correct this value; pick from the drop-down list where there is one.",
+            Reason::Over100Lines => "Split the claims over two or more templates.",
+            Reason::MixedMco => "Use one template for each MCO.",
+            Reason::UnknownTemplate => "Start again from a fresh template downloaded from the portal's site.",
+            Reason::TooEarly => "Send this claim again on a new template once its window opens.",
+            Reason::TooLate => "This claim's window has passed; HFS cannot accept it.",
+            Reason::NotExhausted => "Finish the MCO's process, including peer-to-peer review, first.",
+            Reason::FeeForService => "Call HFS about fee-for-service claims instead.",
+            Reason::MedicareOnly => "The portal cannot take Medicare-only claims.",
+            Reason::Duplicate => "Nothing to do: this claim is already with the MCO.",
+            Reason::NpiNotRegistered => "Register for this provider's NPI before you send its claims.",
+        }
+    }
+
     /// Problems that close the whole ticket (R3, R4), as opposed to one line.
     pub fn closes_ticket(self) -> bool {
         matches!(
@@ -62,7 +80,7 @@ impl std::fmt::Display for Reason {
 }
 
 /// One problem, where it is and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub sheet: Option<String>,
     /// The spreadsheet's own 1-based row number.
@@ -106,7 +124,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// Forwarded to the MCO, or closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Forwarded,
@@ -114,7 +132,7 @@ pub enum Status {
 }
 
 /// One claim line's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineOutcome {
     pub row: u32,
     pub status: Status,

@@ -78,16 +78,10 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
     if pages.is_empty() {
         bail!("{}: no pages (*.md) to build", site.content_dir.display());
     }
-    let templates_glob = format!("{}/**/*.html", site.templates_dir.display());
-    let mut tera = Tera::new(&templates_glob)
+    let mut tera = Tera::default();
+    tera.add_template_files(site_templates(&site.templates_dir)?)
         .map_err(|error| tera_error(&error))
-        .with_context(|| {
-            format!(
-                "cannot load the templates in {}",
-                site.templates_dir.display()
-            )
-        })?;
-    // The HTML escaping of attribute values and text, without Tera's `&#x2F;` for `/`.
+        .with_context(|| format!("cannot load the templates in {}", site.templates_dir.display()))?;    // The HTML escaping of attribute values and text, without Tera's `&#x2F;` for `/`.
     tera.set_escape_fn(markdown::escape);
     let bodies: Vec<(String, &str)> = pages
         .iter()
@@ -192,6 +186,22 @@ fn render_and_publish(
     step("write", clock);
 
     Ok(alias_count)
+}
+
+/// The page templates: every `.html` under `templates/` but the mail templates.
+fn site_templates(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let path = entry.path();
+        let relative = path.strip_prefix(dir).unwrap_or(path);
+        if relative.starts_with("mail") || path.extension().is_none_or(|ext| ext != "html") {
+            continue;
+        }
+        let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        files.push((path.to_path_buf(), Some(name)));
+    }
+    Ok(files)
 }
 
 fn body_template(page: &Page) -> String {

@@ -1,0 +1,214 @@
+//! The intake pipeline: source → classify → validate → store → notify → acknowledge.
+//!
+//! For every message the order is fixed, so a run killed at any instant and started
+//! again files nothing twice and loses nothing: **record** (the ticket, registration
+//! or inquiry, the processed-message record and the rendered notices, in one
+//! transaction) → **flush** → **send** each notice → **mark it sent** → **move** the
+//! message out of the inbox. A batch of messages shares each flush. A message found
+//! again (by Message-ID or by the hash of its bytes) is only moved; a notice recorded
+//! but not marked sent is sent again, so a crash can send one notice twice at most.
+
+mod notices;
+mod submission;
+
+use std::collections::HashMap;
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::America::Chicago;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::failpoint;
+use crate::mail::notice::Composer;
+use crate::mail::transport::Transport;
+use crate::mail::{Folder, MailSource, Waiting};
+use crate::store::{Delivery, MessageRecord, Notice, Outcome, RECORD_VERSION, Store, Tree, Writes};
+
+pub use notices::{deliver_pending, queue_notice};
+
+/// Messages recorded before one shared flush.
+const BATCH: usize = 32;
+
+/// Which mailbox a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mailbox {
+    Intake,
+    Inquiries,
+}
+
+impl Mailbox {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mailbox::Intake => "intake",
+            Mailbox::Inquiries => "inquiries",
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PassReport {
+    pub messages: usize,
+    pub already_processed: usize,
+    pub quarantined: usize,
+    pub tickets: Vec<String>,
+    pub registrations: Vec<String>,
+    pub inquiries: Vec<String>,
+    pub not_registered: usize,
+    pub automatic: usize,
+    pub notices_sent: usize,
+    pub notices_waiting: usize,
+    pub notices_failed: usize,
+}
+
+/// Everything a pass works with.
+pub struct Intake<'a> {
+    pub config: &'a Config,
+    pub store: &'a Store,
+    pub composer: &'a Composer,
+    pub transport: &'a Transport,
+}
+
+/// One message, handled and ready to record.
+pub(crate) struct Handled {
+    pub writes: Writes,
+    pub record: MessageRecord,
+    pub folder: Folder,
+}
+
+/// Per-pass bookkeeping shared by the messages of a pass.
+#[derive(Default)]
+pub(crate) struct PassState {
+    /// Notices queued per `address|day` in this pass, on top of the stored counts.
+    pub sent_counts: HashMap<String, u32>,
+    /// Claims forwarded in this pass (`MCO|tracking|claim` → ticket).
+    pub forwarded: HashMap<String, String>,
+}
+
+/// The day in Illinois of an instant: the R1 received date.
+pub fn illinois_day(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&Chicago).date_naive()
+}
+
+/// SHA-256 of the raw bytes, hex.
+pub fn hash(raw: &[u8]) -> String {
+    Sha256::digest(raw).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+impl Intake<'_> {
+    /// One pass over each mailbox: every waiting message handled, notices sent, and
+    /// the inbox emptied into `Processed` and `Quarantine`. `now` is the clock.
+    pub fn pass(&self, mailboxes: &mut [(Mailbox, &mut dyn MailSource)], now: DateTime<Utc>) -> Result<PassReport> {
+        let mut report = PassReport::default();
+        let mut state = PassState::default();
+        // Notices left from an earlier run go out first.
+        deliver_pending(self, &mut report, now)?;
+        for (mailbox, source) in mailboxes.iter_mut() {
+            let waiting = source.list().with_context(|| format!("cannot list the {} mailbox", mailbox.name()))?;
+            for batch in waiting.chunks(BATCH) {
+                self.batch(*mailbox, &mut **source, batch, &mut state, &mut report, now)?;
+            }
+        }
+        report.notices_waiting = self.store.pending_notices()?.len();
+        Ok(report)
+    }
+
+    fn batch(
+        &self,
+        mailbox: Mailbox,
+        source: &mut dyn MailSource,
+        batch: &[Waiting],
+        state: &mut PassState,
+        report: &mut PassReport,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut moves: Vec<(String, Folder)> = Vec::with_capacity(batch.len());
+        for waiting in batch {
+            let raw = match source.fetch(&waiting.id) {
+                Ok(raw) => raw,
+                // Gone since it was listed (another client moved it): nothing to do.
+                Err(_) => continue,
+            };
+            report.messages += 1;
+            let digest = hash(&raw);
+            let message_id = crate::mail::classify::message_id_of(&raw);
+            if let Some(record) = self.store.processed(&digest, message_id.as_deref())?
+                && !record.released
+            {
+                report.already_processed += 1;
+                let folder = if record.outcome.is_quarantined() { Folder::Quarantine } else { Folder::Processed };
+                moves.push((waiting.id.clone(), folder));
+                continue;
+            }
+            let handled = submission::handle(self, mailbox, waiting, &raw, &digest, state, now)?;
+            tally(report, &handled.record.outcome);
+            moves.push((waiting.id.clone(), handled.folder));
+            self.store.apply(handled.writes)?;
+            failpoint::hit("after_record");
+        }
+        self.store.flush()?;
+        failpoint::hit("after_flush");
+        deliver_pending(self, report, now)?;
+        for (id, folder) in moves {
+            source.finish(&id, folder).with_context(|| format!("cannot move a message to {}", folder.name()))?;
+            failpoint::hit("after_move");
+        }
+        Ok(())
+    }
+}
+
+fn tally(report: &mut PassReport, outcome: &Outcome) {
+    match outcome {
+        Outcome::Tickets { ids } => report.tickets.extend(ids.iter().cloned()),
+        Outcome::Registration { id } => report.registrations.push(id.clone()),
+        Outcome::Inquiry { id } => report.inquiries.push(id.clone()),
+        Outcome::NotRegistered => report.not_registered += 1,
+        Outcome::Automatic => report.automatic += 1,
+        Outcome::Quarantined { .. } => report.quarantined += 1,
+        Outcome::Correspondence { .. } | Outcome::Help => {}
+    }
+}
+
+/// The processed-message record for a handled message.
+pub(crate) fn message_record(
+    mailbox: Mailbox,
+    waiting: &Waiting,
+    digest: &str,
+    message_id: Option<String>,
+    from: &str,
+    outcome: Outcome,
+    notices: Vec<u64>,
+    now: DateTime<Utc>,
+) -> MessageRecord {
+    MessageRecord {
+        v: RECORD_VERSION,
+        hash: digest.to_owned(),
+        message_id,
+        mailbox: mailbox.name().to_owned(),
+        source_id: waiting.id.clone(),
+        from: from.to_owned(),
+        received_at: waiting.received_at,
+        processed_at: now,
+        outcome,
+        notices,
+        released: false,
+    }
+}
+
+/// Records a processed message under its hash and its Message-ID, with its raw bytes.
+pub(crate) fn record_message(writes: &mut Writes, record: &MessageRecord, raw: &[u8]) -> Result<()> {
+    writes.put(Tree::Messages, &record.hash, record)?;
+    if let Some(message_id) = &record.message_id {
+        writes.put_bytes(Tree::MessageIds, message_id, record.hash.clone().into_bytes());
+    }
+    writes.put_bytes(Tree::Raw, &record.hash, raw.to_vec());
+    Ok(())
+}
+
+/// True when a notice is still to be delivered.
+pub fn is_pending(notice: &Notice) -> bool {
+    matches!(notice.delivery, Delivery::Pending { .. })
+}

@@ -1,0 +1,165 @@
+//! Queuing notices in the outbox (rendered in full, inside the same transaction as
+//! the change they announce) and delivering them afterwards.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{Intake, PassReport, illinois_day};
+use crate::config::Config;
+use crate::failpoint;
+use crate::mail::notice::{Draft, NoticeKind};
+use crate::rules::FEE_FOR_SERVICE_PHONE;
+use crate::store::{Delivery, Notice, RECORD_VERSION, Tree, Writes, sender_key};
+
+/// A notice to queue.
+pub struct NoticeRequest<'a> {
+    pub kind: NoticeKind,
+    pub to: &'a str,
+    pub subject: String,
+    /// The ticket, registration or inquiry it is about.
+    pub about: Option<String>,
+    /// The Message-ID of the message it answers.
+    pub in_reply_to: Option<&'a str>,
+    pub references: &'a [String],
+    /// Kind-specific template values; the common ones are added.
+    pub context: serde_json::Value,
+    pub attachment: Option<(String, Vec<u8>, &'static str)>,
+    /// Counts toward the per-sender daily limit (answers to providers do; MCO
+    /// forwards and staff decisions do not).
+    pub limited: bool,
+}
+
+/// The values every notice template can use.
+pub fn base_context(config: &Config) -> serde_json::Value {
+    let base = config.site.base_url.trim_end_matches('/');
+    let rules = &config.rules;
+    json!({
+        "site": { "title": "Managed Care Provider Resolution Portal", "base_url": base },
+        "links": {
+            "home": format!("{base}/"),
+            "before": format!("{base}/before-you-submit/"),
+            "submit": format!("{base}/how-to-submit/"),
+            "register": format!("{base}/registration/"),
+            "downloads": format!("{base}/downloads/"),
+            "contact": format!("{base}/contact/"),
+        },
+        "contact": {
+            "intake_address": config.mail.intake.address,
+            "inquiries_address": config.mail.inquiries.address,
+            "fee_for_service_phone": FEE_FOR_SERVICE_PHONE,
+        },
+        "rules": {
+            "window_min_days": rules.window_min_days,
+            "window_max_days": rules.window_max_days,
+            "max_lines": rules.max_lines,
+            "registration_business_days": rules.registration_business_days,
+            "presented_within_business_days": rules.presented_within_business_days,
+            "response_days": rules.response_days,
+        },
+    })
+}
+
+/// Renders a notice and adds it to `writes`. Returns its outbox id, or `None` when the
+/// recipient already had the day's quota of notices (recorded in the audit trail).
+pub fn queue_notice(
+    intake: &Intake<'_>,
+    writes: &mut Writes,
+    counts: &mut HashMap<String, u32>,
+    request: NoticeRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<u64>> {
+    let store = intake.store;
+    if request.limited {
+        let key = sender_key(request.to, illinois_day(now));
+        let sent = match counts.get(&key) {
+            Some(count) => *count,
+            None => store.notices_to(request.to, illinois_day(now))?,
+        };
+        if sent >= intake.config.mail.notices_per_sender_per_day {
+            writes.audit(store, now, "notice_suppressed_daily_limit", request.about.as_deref().unwrap_or("-"), None, None)?;
+            return Ok(None);
+        }
+        counts.insert(key.clone(), sent + 1);
+        writes.put_bytes(Tree::SenderCounts, &key, (sent + 1).to_be_bytes().to_vec());
+    }
+    let id = store.next_id()?;
+    let mut context = base_context(intake.config);
+    if let (Some(base), serde_json::Value::Object(extra)) = (context.as_object_mut(), request.context) {
+        base.extend(extra);
+    }
+    if let Some(base) = context.as_object_mut() {
+        base.insert("subject".to_owned(), json!(request.subject));
+    }
+    let composed = intake.composer.compose(&Draft {
+        kind: request.kind,
+        to: request.to,
+        subject: request.subject.clone(),
+        in_reply_to: request.in_reply_to,
+        references: request.references,
+        context,
+        attachment: request.attachment,
+        notice_id: id,
+    })?;
+    let notice = Notice {
+        v: RECORD_VERSION,
+        id,
+        kind: request.kind.name().to_owned(),
+        about: request.about.clone(),
+        to: request.to.to_owned(),
+        subject: request.subject,
+        message_id: composed.message_id.clone(),
+        created_at: now,
+        delivery: Delivery::Pending { attempts: 0, last_error: None },
+        raw: composed.raw,
+    };
+    writes.put(Tree::Outbox, id.to_be_bytes(), &notice)?;
+    // A reply quoting this Message-ID is correspondence on what the notice is about.
+    if let Some(about) = &request.about {
+        writes.put_bytes(Tree::MessageIds, format!("notice:{}", composed.message_id), about.clone().into_bytes());
+    }
+    writes.audit(store, now, &format!("notice_queued_{}", request.kind.name()), request.about.as_deref().unwrap_or("-"), None, None)?;
+    Ok(Some(id))
+}
+
+/// Sends every notice still waiting in the outbox, marking each sent as soon as it
+/// went out, then flushes.
+pub fn deliver_pending(intake: &Intake<'_>, report: &mut PassReport, now: DateTime<Utc>) -> Result<()> {
+    let store = intake.store;
+    let pending = store.pending_notices()?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let from = intake.composer.from().email.to_string();
+    for mut notice in pending {
+        let result = intake.transport.send(&from, &notice.to, &notice.raw);
+        failpoint::hit("after_send");
+        let mut writes = Writes::default();
+        match result {
+            Ok(()) => {
+                notice.delivery = Delivery::Sent { at: now };
+                report.notices_sent += 1;
+                writes.audit(store, now, "notice_sent", &notice.id.to_string(), None, None)?;
+            }
+            Err(error) if error.transient => {
+                let attempts = match notice.delivery {
+                    Delivery::Pending { attempts, .. } => attempts + 1,
+                    _ => 1,
+                };
+                notice.delivery = Delivery::Pending { attempts, last_error: Some(error.message) };
+            }
+            Err(error) => {
+                notice.delivery = Delivery::Failed { at: now, error: error.message };
+                report.notices_failed += 1;
+                writes.audit(store, now, "notice_failed", &notice.id.to_string(), None, None)?;
+            }
+        }
+        writes.put(Tree::Outbox, notice.id.to_be_bytes(), &notice)?;
+        store.apply(writes)?;
+    }
+    store.flush()?;
+    failpoint::hit("after_mark_sent");
+    Ok(())
+}

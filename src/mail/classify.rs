@@ -1,0 +1,251 @@
+//! Parsing one message (mail-parser) and telling what it is: its sender, its
+//! references to our notices, whether a machine sent it, and its attachments, found
+//! through nested multiparts and forwarded `message/rfc822` parts.
+
+use mail_parser::{Message, MessageParser, MimeHeaders};
+
+/// At most this many attachments are looked at in one message.
+pub const MAX_ATTACHMENTS: usize = 100;
+
+/// What intake needs from a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// The From address, lower-cased.
+    pub from: Option<String>,
+    pub message_id: Option<String>,
+    pub subject: String,
+    /// `In-Reply-To` and `References`, without angle brackets.
+    pub references: Vec<String>,
+    /// Why a machine sent it (bounce, auto-reply, list), if one did.
+    pub automatic: Option<String>,
+    pub attachments: Vec<Attachment>,
+    /// More attachments than [`MAX_ATTACHMENTS`] were present.
+    pub attachments_cut: bool,
+    /// Ids in brackets in the subject: `[PRP-2026-000123]`.
+    pub tags: Vec<String>,
+}
+
+/// One attached file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The file name, decoded (RFC 2231 and encoded words), reduced to its last path
+    /// component.
+    pub name: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// Parses a raw message; `None` when it is not a message at all.
+pub fn parse(raw: &[u8]) -> Option<Parsed> {
+    let message = MessageParser::default().parse(raw)?;
+    let from = message
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|address| address.address())
+        .map(|address| address.trim().to_ascii_lowercase())
+        .filter(|address| address.contains('@'));
+    let subject = message.subject().unwrap_or("").trim().to_owned();
+    let mut references: Vec<String> = Vec::new();
+    for value in [message.in_reply_to(), message.references()] {
+        if let Some(list) = value.as_text_list() {
+            references.extend(list.iter().map(|id| id.trim_matches(['<', '>', ' ']).to_owned()));
+        } else if let Some(text) = value.as_text() {
+            references.extend(text.split_whitespace().map(|id| id.trim_matches(['<', '>']).to_owned()));
+        }
+    }
+    references.retain(|id| !id.is_empty());
+    let mut parsed = Parsed {
+        automatic: automatic(&message, from.as_deref()),
+        from,
+        message_id: message.message_id().map(|id| id.trim_matches(['<', '>']).to_owned()),
+        tags: tags(&subject),
+        subject,
+        references,
+        ..Parsed::default()
+    };
+    collect_attachments(&message, &mut parsed, 0);
+    Some(parsed)
+}
+
+/// The Message-ID from the headers alone, without parsing the body.
+pub fn message_id_of(raw: &[u8]) -> Option<String> {
+    let message = MessageParser::default().parse_headers(raw)?;
+    message.message_id().map(|id| id.trim_matches(['<', '>']).to_owned()).filter(|id| !id.is_empty())
+}
+
+/// The From address from the headers alone, lower-cased.
+pub fn from_of(raw: &[u8]) -> Option<String> {
+    let message = MessageParser::default().parse_headers(raw)?;
+    message
+        .from()
+        .and_then(|from| from.first())
+        .and_then(|address| address.address())
+        .map(|address| address.trim().to_ascii_lowercase())
+        .filter(|address| address.contains('@'))
+}
+
+/// Attachments of this message and of messages forwarded inside it.
+fn collect_attachments(message: &Message<'_>, parsed: &mut Parsed, depth: usize) {
+    for part in message.attachments() {
+        if let Some(inner) = part.message() {
+            if depth < 4 {
+                collect_attachments(inner, parsed, depth + 1);
+            }
+            continue;
+        }
+        if parsed.attachments.len() >= MAX_ATTACHMENTS {
+            parsed.attachments_cut = true;
+            return;
+        }
+        let name = part.attachment_name().map(|name| {
+            // Never a path: `../../x.xlsx` is `x.xlsx`.
+            name.rsplit(['/', '\\']).next().unwrap_or("").trim().to_owned()
+        });
+        parsed.attachments.push(Attachment { name: name.filter(|name| !name.is_empty()), bytes: part.contents().to_vec() });
+    }
+}
+
+/// Why a message was sent by a machine (RFC 3834 and the usual list and bounce
+/// markers), if it was.
+fn automatic(message: &Message<'_>, from: Option<&str>) -> Option<String> {
+    let raw = |name: &str| message.header_raw(name).map(|value| value.trim().to_ascii_lowercase());
+    if let Some(value) = raw("Auto-Submitted") {
+        let kind = value.split(';').next().unwrap_or("").trim().to_owned();
+        if kind != "no" {
+            return Some(format!("Auto-Submitted: {kind}"));
+        }
+    }
+    if raw("Return-Path").is_some_and(|value| value == "<>") {
+        return Some("empty Return-Path".to_owned());
+    }
+    if let Some(value) = raw("Precedence")
+        && ["bulk", "junk", "list"].contains(&value.as_str())
+    {
+        return Some(format!("Precedence: {value}"));
+    }
+    for header in ["X-Auto-Response-Suppress", "List-Id", "List-Unsubscribe"] {
+        if message.header_raw(header).is_some() {
+            return Some(header.to_owned());
+        }
+    }
+    if let Some(from) = from {
+        let local = from.split('@').next().unwrap_or("");
+        if ["mailer-daemon", "postmaster"].contains(&local) {
+            return Some(format!("sender {local}"));
+        }
+    }
+    if message.root_part().is_content_type("multipart", "report") {
+        return Some("multipart/report".to_owned());
+    }
+    None
+}
+
+/// `[PRP-2026-000123]`, `[REG-…]`, `[INQ-…]` in a subject.
+pub fn tags(subject: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = subject;
+    while let Some(start) = rest.find('[') {
+        rest = &rest[start + 1..];
+        let Some(end) = rest.find(']') else { break };
+        let candidate = &rest[..end];
+        if is_id(candidate) {
+            found.push(candidate.to_owned());
+        }
+        rest = &rest[end..];
+    }
+    found
+}
+
+/// `PRP-2026-000123` and its `REG` and `INQ` siblings.
+pub fn is_id(text: &str) -> bool {
+    let mut parts = text.split('-');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("PRP" | "REG" | "INQ"), Some(year), Some(number), None)
+            if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit())
+                && number.len() >= 6 && number.bytes().all(|b| b.is_ascii_digit())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(headers: &str, body: &str) -> Vec<u8> {
+        format!("{headers}\r\n\r\n{body}").into_bytes()
+    }
+
+    #[test]
+    fn sender_subject_tags_and_references() {
+        let raw = message(
+            "From: \"Pat Example\" <Pat@Clinic.Example>\r\nTo: intake@portal.example.gov\r\nSubject: Re: [PRP-2026-000123] Complaint closed\r\nMessage-ID: <abc@clinic.example>\r\nIn-Reply-To: <portal.7.x@portal.example.gov>\r\nReferences: <a@b> <portal.7.x@portal.example.gov>",
+            "Thanks",
+        );
+        let parsed = parse(&raw).unwrap();
+        assert_eq!(parsed.from.as_deref(), Some("pat@clinic.example"));
+        assert_eq!(parsed.message_id.as_deref(), Some("abc@clinic.example"));
+        assert_eq!(parsed.tags, ["PRP-2026-000123"]);
+        assert!(parsed.references.contains(&"portal.7.x@portal.example.gov".to_owned()));
+        assert!(parsed.references.contains(&"a@b".to_owned()));
+        assert_eq!(parsed.automatic, None);
+    }
+
+    #[test]
+    fn machines_are_recognised() {
+        let cases = [
+            ("Auto-Submitted: auto-replied", true),
+            ("Auto-Submitted: no", false),
+            ("Return-Path: <>", true),
+            ("Precedence: bulk", true),
+            ("Precedence: first-class", false),
+            ("X-Auto-Response-Suppress: All", true),
+            ("List-Id: <providers.example>", true),
+            ("List-Unsubscribe: <mailto:x@y.example>", true),
+        ];
+        for (header, expected) in cases {
+            let raw = message(&format!("From: a@b.example\r\n{header}\r\nSubject: x"), "x");
+            assert_eq!(parse(&raw).unwrap().automatic.is_some(), expected, "{header}");
+        }
+        let bounce = message("From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered", "x");
+        assert!(parse(&bounce).unwrap().automatic.is_some());
+        let report = message(
+            "From: a@b.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"",
+            "--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--b--\r\n",
+        );
+        assert!(parse(&report).unwrap().automatic.is_some());
+    }
+
+    #[test]
+    fn attachment_names_are_decoded_and_never_paths() {
+        let raw = message(
+            "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=\"b\"",
+            "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+             --b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=UTF-8''..%2F..%2Fcla%C3%AFms.xlsx\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n\
+             --b\r\nContent-Type: application/octet-stream; name=\"=?UTF-8?B?w6l0w6kueGxzeA==?=\"\r\nContent-Disposition: attachment\r\n\r\nxyz\r\n--b--\r\n",
+        );
+        let parsed = parse(&raw).unwrap();
+        let names: Vec<Option<&str>> = parsed.attachments.iter().map(|a| a.name.as_deref()).collect();
+        assert_eq!(names, [Some("claïms.xlsx"), Some("été.xlsx")]);
+        assert_eq!(parsed.attachments[0].bytes, b"PK\x03\x04");
+    }
+
+    #[test]
+    fn forwarded_messages_give_up_their_attachments() {
+        let inner = "From: b@c.example\r\nSubject: original\r\nContent-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--i\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=\"claims.csv\"\r\n\r\na,b\r\n--i--\r\n";
+        let raw = message(
+            "From: a@b.example\r\nSubject: Fwd: original\r\nContent-Type: multipart/mixed; boundary=\"o\"",
+            &format!("--o\r\nContent-Type: text/plain\r\n\r\nfyi\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--o--\r\n"),
+        );
+        let parsed = parse(&raw).unwrap();
+        assert_eq!(parsed.attachments.len(), 1);
+        assert_eq!(parsed.attachments[0].name.as_deref(), Some("claims.csv"));
+    }
+
+    #[test]
+    fn ids() {
+        assert!(is_id("PRP-2026-000123"));
+        assert!(is_id("INQ-2027-000001"));
+        assert!(!is_id("PRP-26-000123"));
+        assert!(!is_id("ABC-2026-000123"));
+        assert_eq!(tags("Re: [REG-2026-000004] [note] [PRP-2026-1]"), ["REG-2026-000004"]);
+    }
+}

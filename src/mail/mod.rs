@@ -1,0 +1,48 @@
+//! Mail in and out: the [`MailSource`] trait with its Maildir implementation, parsing
+//! and classifying a message, composing notices, and the transport that sends them.
+
+pub mod classify;
+pub mod maildir;
+pub mod notice;
+pub mod transport;
+
+use chrono::{DateTime, Utc};
+
+/// A message waiting in a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// The mailbox's own stable id for it (a Maildir file name, an IMAP UID).
+    pub id: String,
+    /// When the mailbox received it: the R1 received time.
+    pub received_at: DateTime<Utc>,
+    /// Its size in bytes, as the mailbox reports it.
+    pub size: u64,
+}
+
+/// Where a handled message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Processed,
+    Quarantine,
+}
+
+impl Folder {
+    pub fn name(self) -> &'static str {
+        match self {
+            Folder::Processed => "Processed",
+            Folder::Quarantine => "Quarantine",
+        }
+    }
+}
+
+/// A mailbox the intake reads: Maildir here, IMAP in production.
+pub trait MailSource {
+    /// The messages still in the inbox, oldest first.
+    fn list(&mut self) -> anyhow::Result<Vec<Waiting>>;
+    /// A message's raw bytes.
+    fn fetch(&mut self, id: &str) -> anyhow::Result<Vec<u8>>;
+    /// Moves a handled message out of the inbox.
+    fn finish(&mut self, id: &str, folder: Folder) -> anyhow::Result<()>;
+    /// Puts a message from `folder` back into the inbox (staff `messages release`).
+    fn release(&mut self, id: &str, folder: Folder) -> anyhow::Result<()>;
+}

@@ -1,0 +1,438 @@
+//! The embedded store (sled): tickets, registrations, inquiries, processed messages,
+//! the outbox of notices and the audit trail.
+//!
+//! Changes are collected in [`Writes`] and applied in one transaction across all
+//! trees, then made durable with [`Store::flush`]; a notice is sent and a message
+//! moved only after the change it depends on is flushed. The folder is private to its
+//! owner (0700, files 0600): raw mail and attachments hold protected health
+//! information. One process at a time holds the store; another waits a few seconds,
+//! then names the holder from the pid file.
+
+pub mod records;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+
+pub use records::*;
+
+/// How long a command waits for another process to release the store.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// Names the process holding the store.
+const PID_FILE: &str = "portal.pid";
+
+/// The trees of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    Meta,
+    Tickets,
+    Registrations,
+    Inquiries,
+    /// Processed messages by the hash of their bytes.
+    Messages,
+    /// Message-ID → hash.
+    MessageIds,
+    /// Raw message bytes by hash (PHI).
+    Raw,
+    /// Notices by id (big-endian u64 keys, so they list in order).
+    Outbox,
+    /// The audit trail by id.
+    Audit,
+    /// `MCO|tracking|claim` of forwarded lines → ticket id.
+    Forwarded,
+    /// `address|date` → notices sent that day.
+    SenderCounts,
+}
+
+const TREES: [Tree; 11] = [
+    Tree::Meta,
+    Tree::Tickets,
+    Tree::Registrations,
+    Tree::Inquiries,
+    Tree::Messages,
+    Tree::MessageIds,
+    Tree::Raw,
+    Tree::Outbox,
+    Tree::Audit,
+    Tree::Forwarded,
+    Tree::SenderCounts,
+];
+
+impl Tree {
+    fn name(self) -> &'static str {
+        match self {
+            Tree::Meta => "meta",
+            Tree::Tickets => "tickets",
+            Tree::Registrations => "registrations",
+            Tree::Inquiries => "inquiries",
+            Tree::Messages => "messages",
+            Tree::MessageIds => "message_ids",
+            Tree::Raw => "raw",
+            Tree::Outbox => "outbox",
+            Tree::Audit => "audit",
+            Tree::Forwarded => "forwarded",
+            Tree::SenderCounts => "sender_counts",
+        }
+    }
+
+    fn index(self) -> usize {
+        TREES.iter().position(|tree| *tree == self).unwrap_or(0)
+    }
+}
+
+/// A set of changes applied together or not at all.
+#[derive(Debug, Default)]
+pub struct Writes {
+    ops: Vec<(Tree, Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl Writes {
+    /// Stores `value` as JSON under `key`.
+    pub fn put<T: Serialize>(&mut self, tree: Tree, key: impl AsRef<[u8]>, value: &T) -> Result<()> {
+        let json = serde_json::to_vec(value).context("cannot serialise a record")?;
+        self.ops.push((tree, key.as_ref().to_vec(), Some(json)));
+        Ok(())
+    }
+
+    /// Stores raw bytes under `key`.
+    pub fn put_bytes(&mut self, tree: Tree, key: impl AsRef<[u8]>, value: Vec<u8>) {
+        self.ops.push((tree, key.as_ref().to_vec(), Some(value)));
+    }
+
+    pub fn remove(&mut self, tree: Tree, key: impl AsRef<[u8]>) {
+        self.ops.push((tree, key.as_ref().to_vec(), None));
+    }
+
+    /// Appends an audit entry (never PHI).
+    pub fn audit(&mut self, store: &Store, at: DateTime<Utc>, action: &str, subject: &str, by: Option<&str>, reason: Option<&str>) -> Result<()> {
+        let entry = AuditEntry {
+            v: RECORD_VERSION,
+            at,
+            action: action.to_owned(),
+            subject: subject.to_owned(),
+            by: by.map(str::to_owned),
+            reason: reason.map(str::to_owned),
+        };
+        self.put(Tree::Audit, store.next_id()?.to_be_bytes(), &entry)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// The open store.
+pub struct Store {
+    db: sled::Db,
+    trees: Vec<sled::Tree>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating when missing) the store at `path`, waiting up to a few seconds
+    /// for another process to release it.
+    pub fn open(path: &Path) -> Result<Store> {
+        // Everything the store writes, now and later, is private to its owner.
+        // SAFETY: umask only changes the process's file-creation mask.
+        unsafe {
+            libc::umask(0o077);
+        }
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(path).with_context(|| format!("cannot create the store {}", path.display()))?;
+        make_private(path)?;
+
+        let started = Instant::now();
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(error) if is_locked(&error) && started.elapsed() < LOCK_WAIT => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(error) if is_locked(&error) => {
+                    let holder = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_default();
+                    let holder = holder.trim();
+                    if holder.is_empty() {
+                        bail!("the store {} is in use by another portal process", path.display());
+                    }
+                    bail!(
+                        "the store {} is in use by process {holder}; try again when it has finished",
+                        path.display()
+                    );
+                }
+                Err(error) => return Err(error).with_context(|| format!("cannot open the store {}", path.display())),
+            }
+        };
+        let trees = TREES
+            .iter()
+            .map(|tree| db.open_tree(tree.name()))
+            .collect::<sled::Result<Vec<_>>>()
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        let store = Store { db, trees, path: path.to_path_buf() };
+        store.write_pid_file()?;
+        make_private(path)?;
+        Ok(store)
+    }
+
+    fn write_pid_file(&self) -> Result<()> {
+        let command: Vec<String> = std::env::args().take(3).collect();
+        let mut file = std::fs::File::create(self.path.join(PID_FILE)).context("cannot write the store's pid file")?;
+        writeln!(file, "{} ({})", std::process::id(), command.join(" ")).context("cannot write the store's pid file")?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn tree(&self, tree: Tree) -> &sled::Tree {
+        &self.trees[tree.index()]
+    }
+
+    /// A fresh number, never handed out twice (numbers may be skipped).
+    pub fn next_id(&self) -> Result<u64> {
+        self.db.generate_id().context("cannot draw an id from the store")
+    }
+
+    /// The next id of a kind for a year: `PRP-2026-000123`. Durable with the next flush;
+    /// a crash before it may skip numbers but never reuses one that was recorded.
+    pub fn allocate(&self, prefix: &str, day: NaiveDate) -> Result<String> {
+        let key = format!("counter:{prefix}:{}", day.year());
+        let value = self
+            .tree(Tree::Meta)
+            .update_and_fetch(key.as_bytes(), |old| {
+                let current = old.and_then(|bytes| bytes.try_into().ok()).map_or(0, u64::from_be_bytes);
+                Some((current + 1).to_be_bytes().to_vec())
+            })
+            .context("cannot advance an id counter")?;
+        let number = value.and_then(|bytes| bytes.as_ref().try_into().ok()).map_or(1, u64::from_be_bytes);
+        Ok(format!("{prefix}-{}-{number:06}", day.year()))
+    }
+
+    /// Applies every change in one transaction.
+    pub fn apply(&self, writes: Writes) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.trees
+            .as_slice()
+            .transaction(|trees| {
+                for (tree, key, value) in &writes.ops {
+                    let tree = &trees[tree.index()];
+                    match value {
+                        Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
+                        None => tree.remove(key.as_slice())?,
+                    };
+                }
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            })
+            .map_err(|error| anyhow::anyhow!("a store transaction failed: {error:?}"))?;
+        Ok(())
+    }
+
+    /// Makes every change so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().context("cannot flush the store")?;
+        Ok(())
+    }
+
+    /// One record by key.
+    pub fn get<T: DeserializeOwned>(&self, tree: Tree, key: impl AsRef<[u8]>) -> Result<Option<T>> {
+        let Some(bytes) = self.tree(tree).get(key).context("cannot read the store")? else {
+            return Ok(None);
+        };
+        Ok(Some(serde_json::from_slice(&bytes).context("a damaged record in the store")?))
+    }
+
+    pub fn get_bytes(&self, tree: Tree, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        Ok(self.tree(tree).get(key).context("cannot read the store")?.map(|bytes| bytes.to_vec()))
+    }
+
+    /// Every record of a tree, in key order.
+    pub fn all<T: DeserializeOwned>(&self, tree: Tree) -> Result<Vec<T>> {
+        self.tree(tree)
+            .iter()
+            .values()
+            .map(|value| {
+                let bytes = value.context("cannot read the store")?;
+                serde_json::from_slice(&bytes).context("a damaged record in the store")
+            })
+            .collect()
+    }
+
+    /// True when nothing has been recorded yet.
+    pub fn is_empty(&self) -> bool {
+        TREES.iter().all(|tree| self.tree(*tree).is_empty())
+    }
+
+    /// A meta value (`created_by`, …).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.get_bytes(Tree::Meta, key)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// The processed-message record for these bytes or this Message-ID.
+    pub fn processed(&self, hash: &str, message_id: Option<&str>) -> Result<Option<MessageRecord>> {
+        if let Some(record) = self.get::<MessageRecord>(Tree::Messages, hash)? {
+            return Ok(Some(record));
+        }
+        if let Some(message_id) = message_id
+            && let Some(hash) = self.get_bytes(Tree::MessageIds, message_id)?
+        {
+            return self.get(Tree::Messages, hash);
+        }
+        Ok(None)
+    }
+
+    /// The active registration for a sender address, if any.
+    pub fn active_registration(&self, email: &str) -> Result<Option<Registration>> {
+        Ok(self
+            .all::<Registration>(Tree::Registrations)?
+            .into_iter()
+            .find(|registration| registration.status == RegistrationStatus::Active && registration.email.eq_ignore_ascii_case(email)))
+    }
+
+    /// The newest registration of a sender address, whatever its status.
+    pub fn latest_registration(&self, email: &str) -> Result<Option<Registration>> {
+        Ok(self
+            .all::<Registration>(Tree::Registrations)?
+            .into_iter()
+            .filter(|registration| registration.email.eq_ignore_ascii_case(email))
+            .max_by_key(|registration| registration.received_at))
+    }
+
+    /// The ticket that already forwarded this claim, if any.
+    pub fn forwarded_claim(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.get_bytes(Tree::Forwarded, key)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Notices sent (or waiting) to `address` on `day`.
+    pub fn notices_to(&self, address: &str, day: NaiveDate) -> Result<u32> {
+        Ok(self
+            .get_bytes(Tree::SenderCounts, sender_key(address, day))?
+            .and_then(|bytes| bytes.try_into().ok())
+            .map_or(0, u32::from_be_bytes))
+    }
+
+    /// Notices not yet delivered, oldest first.
+    pub fn pending_notices(&self) -> Result<Vec<Notice>> {
+        Ok(self
+            .all::<Notice>(Tree::Outbox)?
+            .into_iter()
+            .filter(|notice| matches!(notice.delivery, Delivery::Pending { .. }))
+            .collect())
+    }
+}
+
+/// The key of a sender's daily notice count.
+pub fn sender_key(address: &str, day: NaiveDate) -> String {
+    format!("{}|{day}", address.to_ascii_lowercase())
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.db.flush();
+        let _ = std::fs::remove_file(self.path.join(PID_FILE));
+    }
+}
+
+fn is_locked(error: &sled::Error) -> bool {
+    match error {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().to_ascii_lowercase().contains("lock")
+        }
+        other => other.to_string().to_ascii_lowercase().contains("lock"),
+    }
+}
+
+/// 0700 on the folder, 0600 on every file in it.
+fn make_private(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in walkdir::WalkDir::new(path) {
+            let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
+            let mode = if entry.file_type().is_dir() { 0o700 } else { 0o600 };
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot make {} private", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_count_per_prefix_and_year() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        assert_eq!(store.allocate("PRP", day).unwrap(), "PRP-2026-000001");
+        assert_eq!(store.allocate("PRP", day).unwrap(), "PRP-2026-000002");
+        assert_eq!(store.allocate("REG", day).unwrap(), "REG-2026-000001");
+        let next_year = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
+        assert_eq!(store.allocate("PRP", next_year).unwrap(), "PRP-2027-000001");
+    }
+
+    #[test]
+    fn writes_apply_together_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        {
+            let store = Store::open(&path).unwrap();
+            let mut writes = Writes::default();
+            writes.put_bytes(Tree::Meta, "created_by", b"test".to_vec());
+            writes.put(Tree::Forwarded, "MOLINA|T1|C1", &"PRP-2026-000001").unwrap();
+            store.apply(writes).unwrap();
+            store.flush().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.meta("created_by").unwrap().as_deref(), Some("test"));
+        assert_eq!(store.get::<String>(Tree::Forwarded, "MOLINA|T1|C1").unwrap().as_deref(), Some("PRP-2026-000001"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_folder_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let store = Store::open(&path).unwrap();
+        store.flush().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                assert_eq!(entry.metadata().unwrap().permissions().mode() & 0o077, 0, "{:?}", entry.path());
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_opener_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let _held = Store::open(&path).unwrap();
+        // sled locks per process with an OS file lock; a second open in the same
+        // process is refused the same way another process would be.
+        let started = Instant::now();
+        let error = Store::open(&path).map(|_| ()).unwrap_err().to_string();
+        assert!(started.elapsed() >= LOCK_WAIT, "it waited before giving up");
+        assert!(error.contains(&std::process::id().to_string()), "{error}");
+    }
+}

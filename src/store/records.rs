@@ -1,0 +1,263 @@
+//! What the store keeps. Every value is serialised as JSON with a `v` field, so the
+//! format can evolve: a reader meets the version before anything else.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::forms::{LineOutcome, Problem, Reason, Status};
+
+/// The current version of every record below.
+pub const RECORD_VERSION: u32 = 1;
+
+/// One submitted complaint template.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Ticket {
+    pub v: u32,
+    pub id: String,
+    pub status: Status,
+    pub mco: Option<String>,
+    pub received_on: NaiveDate,
+    pub received_at: DateTime<Utc>,
+    pub sender: String,
+    pub reason: Option<Reason>,
+    pub presented_by: Option<NaiveDate>,
+    pub response_due: Option<NaiveDate>,
+    pub lines: Vec<LineOutcome>,
+    pub problems: Vec<Problem>,
+    /// The claims of the forwarded lines, for the duplicate rule (PHI: staff only).
+    pub forwarded_claims: Vec<ClaimKey>,
+    /// The message it came in (its raw-bytes hash) and the attachment's name.
+    pub message: String,
+    pub attachment: Option<String>,
+    /// Replies kept with the ticket: hashes of their raw messages.
+    pub correspondence: Vec<Correspondence>,
+}
+
+/// What makes two claim lines the same complaint (R: `duplicate`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClaimKey {
+    pub row: u32,
+    pub tracking_number: String,
+    pub claim_number: String,
+}
+
+/// A reply kept with a ticket, registration or inquiry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Correspondence {
+    pub at: DateTime<Utc>,
+    pub message: String,
+}
+
+/// A registration's state (R7).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    Pending,
+    Active,
+    Denied,
+    Revoked,
+}
+
+/// One provider or facility a registration covers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Provider {
+    pub name: String,
+    pub npi: String,
+    pub medicaid_id: String,
+}
+
+/// A request to use the portal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Registration {
+    pub v: u32,
+    pub id: String,
+    pub status: RegistrationStatus,
+    /// The registrant's email: the From address the portal will accept complaints from.
+    pub email: String,
+    pub npis: Vec<String>,
+    pub earliest_completion: NaiveDate,
+    pub missing: Vec<String>,
+    pub received_on: NaiveDate,
+    pub received_at: DateTime<Utc>,
+    pub registrant_name: String,
+    pub organization: String,
+    pub role: String,
+    pub username: String,
+    pub providers: Vec<Provider>,
+    pub message: String,
+    /// Who decided, when and why (staff commands).
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+}
+
+/// A message to portal inquiries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Inquiry {
+    pub v: u32,
+    pub id: String,
+    pub from: String,
+    pub received_on: NaiveDate,
+    pub received_at: DateTime<Utc>,
+    pub subject: String,
+    pub answered: bool,
+    pub message: String,
+}
+
+/// What became of a processed message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Outcome {
+    /// One ticket per complaint template attached.
+    Tickets { ids: Vec<String> },
+    Registration { id: String },
+    Inquiry { id: String },
+    /// The sender has no active registration; no ticket.
+    NotRegistered,
+    /// A reply kept as correspondence on the ticket, registration or inquiry it answers.
+    Correspondence { about: String },
+    /// Answered with how to submit.
+    Help,
+    /// A bounce, an auto-reply or our own mail: never answered.
+    Automatic,
+    /// Could not be handled; kept in the Quarantine folder.
+    Quarantined { why: String },
+}
+
+impl Outcome {
+    /// The word staff see in `messages list`.
+    pub fn label(&self) -> String {
+        match self {
+            Outcome::Tickets { ids } => format!("ticket {}", ids.join(", ")),
+            Outcome::Registration { id } => format!("registration {id}"),
+            Outcome::Inquiry { id } => format!("inquiry {id}"),
+            Outcome::NotRegistered => "not_registered".to_owned(),
+            Outcome::Correspondence { about } => format!("correspondence on {about}"),
+            Outcome::Help => "help".to_owned(),
+            Outcome::Automatic => "automatic".to_owned(),
+            Outcome::Quarantined { .. } => "quarantined".to_owned(),
+        }
+    }
+
+    pub fn is_quarantined(&self) -> bool {
+        matches!(self, Outcome::Quarantined { .. })
+    }
+}
+
+/// One processed message: found again by its Message-ID or by the hash of its bytes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub v: u32,
+    /// SHA-256 of the raw message, hex.
+    pub hash: String,
+    pub message_id: Option<String>,
+    /// `intake` or `inquiries`.
+    pub mailbox: String,
+    /// The mailbox's own id for it (a Maildir file name, an IMAP UID).
+    pub source_id: String,
+    pub from: String,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: DateTime<Utc>,
+    pub outcome: Outcome,
+    /// The outbox entries this message produced.
+    pub notices: Vec<u64>,
+    /// Released back to the inbox by staff: processed afresh when it comes back.
+    pub released: bool,
+}
+
+/// A notice's delivery state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Delivery {
+    Pending { attempts: u32, last_error: Option<String> },
+    Sent { at: DateTime<Utc> },
+    /// Refused for good (a permanent SMTP error): not retried.
+    Failed { at: DateTime<Utc>, error: String },
+}
+
+/// A mail the program sends, rendered in full before it is recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Notice {
+    pub v: u32,
+    pub id: u64,
+    /// accepted, closed, not_registered, registration_received, … or mco_forward.
+    pub kind: String,
+    /// The ticket, registration or inquiry it is about, if any.
+    pub about: Option<String>,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub created_at: DateTime<Utc>,
+    pub delivery: Delivery,
+    /// The whole RFC 5322 message.
+    #[serde(with = "base64_bytes")]
+    pub raw: Vec<u8>,
+}
+
+/// One line of the append-only audit trail. Never PHI: ids, actions, staff names.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub v: u32,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub subject: String,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Raw message bytes inside JSON, as base64.
+mod base64_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    text.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+                } else {
+                    text.push('=');
+                }
+            }
+        }
+        serializer.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
+        let mut buffer = 0u32;
+        let mut bits = 0;
+        for c in text.bytes().filter(|c| *c != b'=') {
+            let value = ALPHABET
+                .iter()
+                .position(|a| *a == c)
+                .ok_or_else(|| serde::de::Error::custom("invalid base64"))? as u32;
+            buffer = (buffer << 6) | value;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                bytes.push((buffer >> bits) as u8);
+            }
+        }
+        Ok(bytes)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct Wrap(#[serde(with = "super")] Vec<u8>);
+
+        #[test]
+        fn round_trip() {
+            for bytes in [&b""[..], b"a", b"ab", b"abc", b"abcd", &[0, 255, 128, 7, 9]] {
+                let json = serde_json::to_string(&Wrap(bytes.to_vec())).unwrap();
+                assert_eq!(serde_json::from_str::<Wrap>(&json).unwrap().0, bytes, "{json}");
+            }
+            assert_eq!(serde_json::to_string(&Wrap(b"Man".to_vec())).unwrap(), "\"TWFu\"");
+        }
+    }
+}
