@@ -16,3 +16,4 @@ pub mod today;
 pub mod store;
 pub mod mail;
 pub mod intake;
+pub mod staff;

@@ -58,7 +58,13 @@ impl Styles {
 
 /// A blank workbook of `kind`, as the site offers it for download.
 pub fn blank(kind: Kind, mcos: &[Mco], max_lines: u32) -> Result<Vec<u8>, XlsxError> {
-    build(kind, mcos, max_lines, &[])
+    build(kind, mcos, max_lines, &[], None)
+}
+
+/// An individual registration form filled with `values` (by
+/// [`schema::REGISTRATION`] index), as a provider would send it.
+pub fn registration_form_with(mcos: &[Mco], max_lines: u32, values: &Record) -> Result<Vec<u8>, XlsxError> {
+    build(Kind::RegistrationForm, mcos, max_lines, &[], Some(values))
 }
 
 /// A complaint template holding `lines` (values by [`schema::claim`] index): what an
@@ -69,7 +75,7 @@ pub fn complaint_with_lines(
     max_lines: u32,
     lines: &[Record],
 ) -> Result<Vec<u8>, XlsxError> {
-    build(Kind::Complaint, mcos, max_lines, lines)
+    build(Kind::Complaint, mcos, max_lines, lines, None)
 }
 
 fn build(
@@ -77,6 +83,7 @@ fn build(
     mcos: &[Mco],
     max_lines: u32,
     records: &[Record],
+    form: Option<&Record>,
 ) -> Result<Vec<u8>, XlsxError> {
     let styles = Styles::new();
     let mut workbook = Workbook::new();
@@ -92,7 +99,7 @@ fn build(
         worksheet.set_name(sheet.name)?;
         match sheet.layout {
             Layout::Table => write_table(worksheet, sheet, mcos, max_lines, records, &styles)?,
-            Layout::Form => write_form(worksheet, sheet, mcos, &styles)?,
+            Layout::Form => write_form(worksheet, sheet, mcos, form, &styles)?,
         }
     }
     write_instructions(workbook.add_worksheet(), kind, mcos, max_lines, &styles)?;
@@ -148,6 +155,7 @@ fn write_form(
     worksheet: &mut Worksheet,
     sheet: &SheetSchema,
     mcos: &[Mco],
+    values: Option<&Record>,
     styles: &Styles,
 ) -> Result<(), XlsxError> {
     worksheet.set_column_width(0, 26)?;
@@ -161,6 +169,8 @@ fn write_form(
             None => header_help(field)?,
         };
         worksheet.add_data_validation(row, 1, row, 1, &validation)?;
+        let value = values.and_then(|record| record.values.get(index)).and_then(Option::as_ref);
+        write_value(worksheet, row, 1, field, value, mcos, styles)?;
     }
     worksheet.set_active(true);
     Ok(())

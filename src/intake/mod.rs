@@ -8,7 +8,7 @@
 //! again (by Message-ID or by the hash of its bytes) is only moved; a notice recorded
 //! but not marked sent is sent again, so a crash can send one notice twice at most.
 
-mod notices;
+pub mod notices;
 mod submission;
 
 use std::collections::HashMap;

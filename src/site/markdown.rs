@@ -56,8 +56,10 @@ pub fn render(markdown: &str) -> Rendered {
         let level_number = heading_number(*level);
         let mut inner_html = String::new();
         html::push_html(&mut inner_html, inner.iter().cloned());
+        // The anchor sits beside the heading, not inside it, so the heading's
+        // accessible name stays its own text.
         let heading = format!(
-            "<h{level_number} id=\"{id}\">{inner_html}<a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to this section: {label}\">#</a></h{level_number}>\n",
+            "<div class=\"heading heading-{level_number}\"><h{level_number} id=\"{id}\">{inner_html}</h{level_number}><a class=\"anchor\" href=\"#{id}\" aria-label=\"Link to the section {label}\">#</a></div>\n",
             label = escape(&title),
         );
         output.push(Event::Html(CowStr::from(heading)));
@@ -162,7 +164,7 @@ mod tests {
             ]
         );
         assert!(rendered.html.contains(
-            "<h2 id=\"when-you-can-submit\">When you can submit<a class=\"anchor\" href=\"#when-you-can-submit\""
+            "<h2 id=\"when-you-can-submit\">When you can submit</h2><a class=\"anchor\" href=\"#when-you-can-submit\""
         ));
         assert!(rendered.html.contains("<code>tracking</code>"));
     }
