@@ -71,7 +71,191 @@ pub enum Command {
         drafts: bool,
     },
 
-    /// Show the portal at work on embedded defaults, in portal.toml's own paths: writes
-    /// sample workbooks dated relative to today and checks them.
+    /// Poll the intake and portal-inquiries mailboxes: file tickets and registrations,
+    /// answer inquiries, send notices and forward accepted complaints to the MCOs.
+    ///
+    /// Senders are identified by their From address. Exit status: 0 done, 1 finished
+    /// with quarantined messages, 2 could not run. With --every, runs until SIGTERM or
+    /// SIGINT, stopping cleanly after the message in hand.
+    Intake {
+        /// Run one pass and exit (the default; for cron and systemd timers).
+        #[arg(long, conflicts_with = "every")]
+        once: bool,
+        /// Run a pass every DURATION (e.g. 30s, 5m, 1h) until stopped.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        every: Option<std::time::Duration>,
+    },
+
+    /// Staff view of tickets: list, show one, or export all.
+    Tickets {
+        #[command(subcommand)]
+        action: TicketsAction,
+    },
+
+    /// Staff view and decisions on registration requests.
+    Registrations {
+        #[command(subcommand)]
+        action: RegistrationsAction,
+    },
+
+    /// Staff view of messages to portal inquiries.
+    Inquiries {
+        #[command(subcommand)]
+        action: InquiriesAction,
+    },
+
+    /// Every processed message with its outcome; put a quarantined one back.
+    Messages {
+        #[command(subcommand)]
+        action: MessagesAction,
+    },
+
+    /// Notices waiting, sent or failed; send the waiting ones again.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
+
+    /// Show the portal at work on embedded defaults, in portal.toml's own paths: builds the
+    /// site, mails a sample registration into the local Maildir, runs a pass, approves it,
+    /// mails sample complaints dated relative to today (one good, one too early, one
+    /// incomplete), an inquiry and an auto-reply, runs a pass, and prints what was filed
+    /// and which notices were written where. It refuses a store it did not make.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsAction {
+    /// One line per ticket.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ticket in full.
+    Show {
+        /// The ticket id, e.g. PRP-2026-000123.
+        id: String,
+        /// Print a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every ticket as CSV (the default) or JSON, one row per claim line.
+    Export {
+        /// CSV (cells that a spreadsheet would take for a formula are neutralised).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationsAction {
+    /// One line per registration.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One registration in full.
+    Show {
+        /// The registration id, e.g. REG-2026-000004.
+        id: String,
+        /// Print a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending registration and tell the registrant.
+    Approve(Decide),
+    /// Deny a pending registration and tell the registrant.
+    Deny(Decide),
+    /// Revoke an active registration and tell the registrant.
+    Revoke(Decide),
+}
+
+/// Who decides, and why.
+#[derive(Debug, clap::Args)]
+pub struct Decide {
+    /// The registration id.
+    pub id: String,
+    /// The staff member deciding, recorded in the audit trail.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// Why, recorded in the audit trail (and told to the registrant on deny and revoke).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Print the registration as JSON afterwards.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InquiriesAction {
+    /// One line per inquiry.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessagesAction {
+    /// Every processed message with its outcome.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a quarantined (or processed) message back into its inbox, to be handled
+    /// afresh by the next pass.
+    Release {
+        /// The message's hash (or a unique prefix of it) from `messages list`.
+        hash: String,
+        /// Print the message record as JSON afterwards.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Every notice with its delivery state.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send every waiting notice now (and failed ones again with --failed).
+    Retry {
+        /// Also retry notices that failed permanently.
+        #[arg(long)]
+        failed: bool,
+        /// Print what happened as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `30s`, `5m`, `1h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(index) => text.split_at(index),
+        None => (text, "s"),
+    };
+    let invalid = || format!("{text:?} is not a duration such as 30s, 5m or 1h");
+    let number: u64 = number.parse().map_err(|_| invalid())?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number.saturating_mul(60),
+        "h" => number.saturating_mul(3600),
+        _ => return Err(invalid()),
+    };
+    if seconds == 0 {
+        return Err("the interval must be at least one second".to_owned());
+    }
+    Ok(std::time::Duration::from_secs(seconds))
 }

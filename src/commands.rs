@@ -1,6 +1,7 @@
 //! One short function per subcommand: load the config, call the library, print.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -8,7 +9,6 @@ use anyhow::{Context as _, Result};
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::forms::{self, Kind, Status, Submission, Unusable};
-use crate::samples::{self, Sample};
 use crate::today::today_in_illinois;
 
 /// How a command ended, for the exit status.
@@ -43,7 +43,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
             })?;
             Ok(Outcome::Done)
         }
-        Command::Demo => demo(&config, out),
+        Command::Intake { once: _, every } => intake(&config, every, out),
+        Command::Tickets { action } => crate::staff::tickets(&config, action, out),
+        Command::Registrations { action } => crate::staff::registrations(&config, action, out),
+        Command::Inquiries { action } => crate::staff::inquiries(&config, action, out),
+        Command::Messages { action } => crate::staff::messages(&config, action, out),
+        Command::Outbox { action } => crate::staff::outbox(&config, action, out),
+        Command::Demo => {
+            crate::demo::run(&config, out)?;
+            Ok(Outcome::Done)
+        }
     }
 }
 
@@ -250,43 +259,87 @@ fn capitalise(text: &str) -> String {
     })
 }
 
-/// Writes sample workbooks dated relative to today and checks each one.
-fn demo(config: &Config, out: &mut dyn Write) -> Result<Outcome> {
-    let today = today_in_illinois();
-    let dir = config
-        .store
-        .path
-        .parent()
-        .unwrap_or(Path::new("var"))
-        .join("demo");
-    writeln!(
-        out,
-        "Writing the blank workbooks and three sample complaints into {}",
-        dir.display()
-    )?;
-    write_templates(config, &dir)?;
-    let mco = config
-        .mcos
-        .iter()
-        .position(|mco| mco.code == "MOLINA")
-        .unwrap_or(0);
-    for (sample, name) in [
-        (Sample::Good, "sample-good.xlsx"),
-        (Sample::TooEarly, "sample-too-early.xlsx"),
-        (Sample::Incomplete, "sample-incomplete.xlsx"),
-    ] {
-        let lines = samples::complaint_lines(sample, today, mco, 3);
-        let bytes =
-            forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines)?;
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-        writeln!(out)?;
-        check(config, &path, today, false, out)?;
+/// `portal intake`: one pass, or a pass every `every` until SIGTERM or SIGINT.
+fn intake(config: &Config, every: Option<std::time::Duration>, out: &mut dyn Write) -> Result<Outcome> {
+    let Some(every) = every else {
+        let report = run_pass(config, None)?;
+        writeln!(out, "{}", describe_pass(&report))?;
+        return Ok(if report.quarantined > 0 { Outcome::Closed } else { Outcome::Done });
+    };
+    let stop = stop_on_signals();
+    let mut failures: u32 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        match run_pass(config, Some(stop)) {
+            Ok(report) => {
+                failures = 0;
+                writeln!(out, "{}", describe_pass(&report))?;
+            }
+            Err(error) => {
+                failures += 1;
+                eprintln!("intake pass failed (attempt {failures}): {error:#}");
+            }
+        }
+        // After a failure, wait longer each time (a server that dropped), up to the interval.
+        let wait = if failures == 0 { every } else { every.min(std::time::Duration::from_secs(5u64 << failures.min(6))) };
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(200).min(wait));
+        }
     }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "The mail intake is not built yet: `portal check FILE` shows what it will decide."
-    )?;
+    writeln!(out, "stopped")?;
     Ok(Outcome::Done)
+}
+
+/// One pass with the configured store, mailboxes and transport; the store is held
+/// only while the pass runs.
+pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<crate::intake::PassReport> {
+    let store = crate::store::Store::open(&config.store.path)?;
+    let composer = crate::mail::notice::Composer::new(&config.site.templates_dir, &config.mail.from)?;
+    let transport = crate::mail::transport::Transport::from_config(&config.smtp)?;
+    let mut intake_box = open_mailbox(&config.mail.intake, "intake")?;
+    let mut inquiries_box = open_mailbox(&config.mail.inquiries, "inquiries")?;
+    let intake = crate::intake::Intake { config, store: &store, composer: &composer, transport: &transport, stop };
+    intake.pass(
+        &mut [(crate::intake::Mailbox::Intake, &mut intake_box), (crate::intake::Mailbox::Inquiries, &mut inquiries_box)],
+        chrono::Utc::now(),
+    )
+}
+
+fn open_mailbox(mailbox: &crate::config::Mailbox, name: &str) -> Result<crate::mail::maildir::Maildir> {
+    match (mailbox.kind, &mailbox.path) {
+        (crate::config::MailboxKind::Maildir, Some(path)) => crate::mail::maildir::Maildir::open(path),
+        (crate::config::MailboxKind::Maildir, None) => anyhow::bail!("mail.{name}: a maildir mailbox needs a path"),
+        (crate::config::MailboxKind::Imap, _) => anyhow::bail!("mail.{name}: IMAP mailboxes are not supported by this build yet"),
+    }
+}
+
+fn describe_pass(report: &crate::intake::PassReport) -> String {
+    format!(
+        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} already handled; notices: {} sent, {} waiting, {} failed",
+        report.messages,
+        report.tickets.len(),
+        report.registrations.len(),
+        report.inquiries.len(),
+        report.not_registered,
+        report.automatic,
+        report.quarantined,
+        report.already_processed,
+        report.notices_sent,
+        report.notices_waiting,
+        report.notices_failed,
+    )
+}
+
+/// A flag set by SIGTERM or SIGINT.
+fn stop_on_signals() -> &'static AtomicBool {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    extern "C" fn on_signal(_: libc::c_int) {
+        STOP.store(true, Ordering::SeqCst);
+    }
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+    }
+    &STOP
 }

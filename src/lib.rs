@@ -17,3 +17,4 @@ pub mod store;
 pub mod mail;
 pub mod intake;
 pub mod staff;
+pub mod demo;

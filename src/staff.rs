@@ -3,10 +3,15 @@
 //! audit trail with who made it, and its notice is sent at once (a notice that fails
 //! waits in the outbox for the next intake pass).
 
+use std::io::Write;
+
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::cli::{InquiriesAction, MessagesAction, OutboxAction, RegistrationsAction, TicketsAction};
+use crate::commands::Outcome;
+use crate::config::Config;
 use crate::intake::notices::NoticeRequest;
 use crate::intake::{Intake, PassReport, deliver_pending, queue_notice};
 use crate::mail::notice::NoticeKind;
@@ -75,6 +80,7 @@ pub fn decide(
         to: &registration.email,
         subject,
         about: Some(id.to_owned()),
+        is_reply: false,
         in_reply_to: None,
         references: &[],
         context: json!({ "registration": {
@@ -92,4 +98,34 @@ pub fn decide(
     store.flush().context("cannot record the decision")?;
     deliver_pending(intake, &mut PassReport::default(), now)?;
     Ok(registration)
+}
+
+/// `portal tickets …`
+pub fn tickets(config: &Config, action: TicketsAction, out: &mut dyn Write) -> Result<Outcome> {
+    let _ = (config, action, out);
+    bail!("`portal tickets` is not available in this build yet")
+}
+
+/// `portal registrations …`
+pub fn registrations(config: &Config, action: RegistrationsAction, out: &mut dyn Write) -> Result<Outcome> {
+    let _ = (config, action, out);
+    bail!("`portal registrations` is not available in this build yet")
+}
+
+/// `portal inquiries …`
+pub fn inquiries(config: &Config, action: InquiriesAction, out: &mut dyn Write) -> Result<Outcome> {
+    let _ = (config, action, out);
+    bail!("`portal inquiries` is not available in this build yet")
+}
+
+/// `portal messages …`
+pub fn messages(config: &Config, action: MessagesAction, out: &mut dyn Write) -> Result<Outcome> {
+    let _ = (config, action, out);
+    bail!("`portal messages` is not available in this build yet")
+}
+
+/// `portal outbox …`
+pub fn outbox(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Result<Outcome> {
+    let _ = (config, action, out);
+    bail!("`portal outbox` is not available in this build yet")
 }

@@ -12,6 +12,7 @@ pub mod notices;
 mod submission;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -70,6 +71,14 @@ pub struct Intake<'a> {
     pub store: &'a Store,
     pub composer: &'a Composer,
     pub transport: &'a Transport,
+    /// Set (by a signal) to stop after the message in hand.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl Intake<'_> {
+    fn stopping(&self) -> bool {
+        self.stop.is_some_and(|stop| stop.load(Ordering::SeqCst))
+    }
 }
 
 /// One message, handled and ready to record.
@@ -109,6 +118,9 @@ impl Intake<'_> {
         for (mailbox, source) in mailboxes.iter_mut() {
             let waiting = source.list().with_context(|| format!("cannot list the {} mailbox", mailbox.name()))?;
             for batch in waiting.chunks(BATCH) {
+                if self.stopping() {
+                    break;
+                }
                 self.batch(*mailbox, &mut **source, batch, &mut state, &mut report, now)?;
             }
         }
@@ -127,6 +139,9 @@ impl Intake<'_> {
     ) -> Result<()> {
         let mut moves: Vec<(String, Folder)> = Vec::with_capacity(batch.len());
         for waiting in batch {
+            if self.stopping() {
+                break;
+            }
             let raw = match source.fetch(&waiting.id) {
                 Ok(raw) => raw,
                 // Gone since it was listed (another client moved it): nothing to do.

@@ -21,7 +21,9 @@ pub struct NoticeRequest<'a> {
     pub subject: String,
     /// The ticket, registration or inquiry it is about.
     pub about: Option<String>,
-    /// The Message-ID of the message it answers.
+    /// True when it answers an incoming message (an auto-reply).
+    pub is_reply: bool,
+    /// The Message-ID of the message it answers, when it had one.
     pub in_reply_to: Option<&'a str>,
     pub references: &'a [String],
     /// Kind-specific template values; the common ones are added.
@@ -97,6 +99,7 @@ pub fn queue_notice(
         kind: request.kind,
         to: request.to,
         subject: request.subject.clone(),
+        is_reply: request.is_reply,
         in_reply_to: request.in_reply_to,
         references: request.references,
         context,

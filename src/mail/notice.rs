@@ -95,7 +95,10 @@ pub struct Draft<'a> {
     pub kind: NoticeKind,
     pub to: &'a str,
     pub subject: String,
-    /// The Message-ID of the message this answers (then it is an auto-reply).
+    /// True when this answers a message (an auto-reply, RFC 3834); false for mail
+    /// the program starts (approvals, MCO forwards).
+    pub is_reply: bool,
+    /// The Message-ID of the message this answers, when it had one.
     pub in_reply_to: Option<&'a str>,
     /// That message's own references, to keep the thread.
     pub references: &'a [String],
@@ -186,8 +189,8 @@ impl Composer {
             .to(to)
             .subject(&draft.subject)
             .message_id(Some(format!("<{message_id}>")));
-        builder = match draft.in_reply_to {
-            Some(original) => {
+        builder = match (draft.is_reply, draft.in_reply_to) {
+            (true, Some(original)) => {
                 let mut thread: Vec<String> = draft.references.iter().map(|id| format!("<{id}>")).collect();
                 thread.push(format!("<{original}>"));
                 builder
@@ -195,7 +198,8 @@ impl Composer {
                     .references(thread.join(" "))
                     .header(AutoSubmitted("auto-replied"))
             }
-            None => builder.header(AutoSubmitted("auto-generated")),
+            (true, None) => builder.header(AutoSubmitted("auto-replied")),
+            (false, _) => builder.header(AutoSubmitted("auto-generated")),
         };
         let body = match html {
             Some(html) => MultiPart::alternative_plain_html(text, html),

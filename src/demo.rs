@@ -1,0 +1,214 @@
+//! `portal demo`: the main job end to end on embedded parts (a local Maildir in,
+//! `.eml` files out), in `portal.toml`'s own paths, with made-up people and submissions
+//! dated relative to today.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::Utc;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, MultiPart, SinglePart};
+
+use crate::config::{Config, MailboxKind, TransportKind};
+use crate::forms::schema::REGISTRATION;
+use crate::forms::{Record, Value};
+use crate::intake::{Intake, Mailbox, PassReport};
+use crate::mail::maildir::Maildir;
+use crate::mail::notice::Composer;
+use crate::mail::transport::Transport;
+use crate::samples::{self, SAMPLE_NPI, Sample};
+use crate::site::{BuildOptions, serve::describe};
+use crate::staff::{Decision, decide};
+use crate::store::{Inquiry, Notice, Registration, Store, Ticket, Tree, Writes};
+use crate::today::today_in_illinois;
+
+const PROVIDER: &str = "billing@prairie-clinic.example";
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Runs the demo and prints what it did.
+pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
+    if config.mail.intake.kind != MailboxKind::Maildir
+        || config.mail.inquiries.kind != MailboxKind::Maildir
+        || config.smtp.kind != TransportKind::File
+    {
+        bail!("the demo runs only on a local Maildir and the file transport; this config uses IMAP or SMTP");
+    }
+    let intake_dir = config.mail.intake.path.clone().context("mail.intake.path")?;
+    let inquiries_dir = config.mail.inquiries.path.clone().context("mail.inquiries.path")?;
+    start_afresh(config, &intake_dir, &inquiries_dir)?;
+
+    let today = today_in_illinois();
+    let report = crate::site::build(config, &BuildOptions { drafts: false, live_reload: false, today })?;
+    writeln!(out, "1. {}", describe(&report))?;
+
+    let store = Store::open(&config.store.path)?;
+    let mut writes = Writes::default();
+    writes.put_bytes(Tree::Meta, "created_by", b"demo".to_vec());
+    store.apply(writes)?;
+    store.flush()?;
+    let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
+    let transport = Transport::from_config(&config.smtp)?;
+    let intake = Intake { config, store: &store, composer: &composer, transport: &transport, stop: None };
+    let mut intake_box = Maildir::open(&intake_dir)?;
+    let mut inquiries_box = Maildir::open(&inquiries_dir)?;
+    let mco = config.mcos.iter().position(|mco| mco.code == "MOLINA").unwrap_or(0);
+    let intake_address = &config.mail.intake.address;
+
+    // A registration, a pass, and staff approval.
+    let form = crate::forms::write::registration_form_with(&config.mcos, config.rules.max_lines, &registration_values())?;
+    intake_box.deliver(&incoming(PROVIDER, intake_address, "Portal registration", "Our registration form is attached.", Some(("registration-form.xlsx", form)), false)?)?;
+    let first = pass(&intake, &mut intake_box, &mut inquiries_box)?;
+    writeln!(out, "2. Mailed a registration form into {}; a pass filed {}.", intake_dir.display(), first.registrations.join(", "))?;
+    for id in &first.registrations {
+        decide(&intake, id, Decision::Approve, "demo", Some("demo data"), Utc::now())?;
+        writeln!(out, "3. Approved {id} as staff member \"demo\".")?;
+    }
+
+    // Three complaints, an inquiry and an auto-reply, and a second pass.
+    for (sample, name, subject) in [
+        (Sample::Good, "claims-good.xlsx", "Complaint: three claims"),
+        (Sample::TooEarly, "claims-too-early.xlsx", "Complaint filed too early"),
+        (Sample::Incomplete, "claims-incomplete.xlsx", "Complaint missing tracking numbers"),
+    ] {
+        let lines = samples::complaint_lines(sample, today, mco, 3);
+        let workbook = crate::forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines)?;
+        intake_box.deliver(&incoming(PROVIDER, intake_address, subject, "Please find our complaint template attached.", Some((name, workbook)), false)?)?;
+    }
+    inquiries_box.deliver(&incoming("office@lakeside-therapy.example", &config.mail.inquiries.address, "How do we register?", "Hello, how do we register our two clinics for the portal?", None, false)?)?;
+    intake_box.deliver(&incoming("vacation@another-clinic.example", intake_address, "Out of office", "I am out of the office this week.", None, true)?)?;
+    let second = pass(&intake, &mut intake_box, &mut inquiries_box)?;
+    writeln!(
+        out,
+        "4. Mailed 3 complaints and an auto-reply into {}, an inquiry into {}; a pass filed {} ticket(s), {} inquiry, {} automatic message(s) left unanswered.",
+        intake_dir.display(),
+        inquiries_dir.display(),
+        second.tickets.len(),
+        second.inquiries.len(),
+        second.automatic
+    )?;
+
+    summary(&store, config, out)
+}
+
+/// Clears the demo's own earlier data; refuses a store that holds other data.
+fn start_afresh(config: &Config, intake_dir: &Path, inquiries_dir: &Path) -> Result<()> {
+    let store_path = &config.store.path;
+    if store_path.exists() {
+        let store = Store::open(store_path)?;
+        let ours = store.is_empty() || store.meta("created_by")?.as_deref() == Some("demo");
+        drop(store);
+        if !ours {
+            bail!(
+                "{} holds data the demo did not make; the demo never touches it. Point [store] path elsewhere to run the demo",
+                store_path.display()
+            );
+        }
+    }
+    for dir in [store_path.as_path(), intake_dir, inquiries_dir, config.smtp.path.as_path()] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn pass(intake: &Intake<'_>, intake_box: &mut Maildir, inquiries_box: &mut Maildir) -> Result<PassReport> {
+    intake.pass(&mut [(Mailbox::Intake, intake_box), (Mailbox::Inquiries, inquiries_box)], Utc::now())
+}
+
+/// A made-up registrant and provider.
+fn registration_values() -> Record {
+    let values = [
+        "Pat", "Example", PROVIDER, "217-555-0100", "pexample", "Billing agent", "Prairie Example Billing",
+        "Prairie Example Clinic", SAMPLE_NPI, "000123456", "1 Example Way", "Springfield", "IL", "62701",
+    ];
+    debug_assert_eq!(values.len(), REGISTRATION.len());
+    let values = values
+        .iter()
+        .enumerate()
+        .map(|(index, text)| match index {
+            5 => Some(Value::Choice(2)),
+            _ => Some(Value::Text((*text).to_owned())),
+        })
+        .collect();
+    Record { row: 1, values }
+}
+
+/// A message as a provider's mail client would send it.
+fn incoming(
+    from: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    attachment: Option<(&str, Vec<u8>)>,
+    automatic: bool,
+) -> Result<Vec<u8>> {
+    let mut builder = lettre::Message::builder()
+        .from(from.parse().context("a demo address")?)
+        .to(to.parse().context("a demo address")?)
+        .subject(subject)
+        .message_id(None);
+    if automatic {
+        builder = builder.header(AutoReplied);
+    }
+    let message = match attachment {
+        Some((name, bytes)) => builder.multipart(
+            MultiPart::mixed()
+                .singlepart(SinglePart::plain(body.to_owned()))
+                .singlepart(Attachment::new(name.to_owned()).body(bytes, ContentType::parse(XLSX)?)),
+        )?,
+        None => builder.body(body.to_owned())?,
+    };
+    Ok(message.formatted())
+}
+
+/// `Auto-Submitted: auto-replied`, as an out-of-office reply carries it.
+#[derive(Clone)]
+struct AutoReplied;
+
+impl lettre::message::header::Header for AutoReplied {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoReplied)
+    }
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-replied".to_owned())
+    }
+}
+
+/// The table of what was filed and which notices went where.
+fn summary(store: &Store, config: &Config, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "\nFiled:")?;
+    for registration in store.all::<Registration>(Tree::Registrations)? {
+        let status = serde_json::to_value(registration.status)?;
+        writeln!(out, "  {:<16} registration  {:<10} {}", registration.id, status.as_str().unwrap_or(""), registration.email)?;
+    }
+    for ticket in store.all::<Ticket>(Tree::Tickets)? {
+        let status = serde_json::to_value(ticket.status)?;
+        let closed = ticket.lines.iter().filter(|line| line.reason.is_some()).count();
+        let detail = match ticket.reason {
+            Some(reason) => format!("closed: {reason}"),
+            None if closed > 0 => {
+                let reasons: Vec<String> = ticket.lines.iter().filter_map(|line| line.reason.map(|r| r.to_string())).collect();
+                format!("{closed} of {} lines closed: {}", ticket.lines.len(), reasons.join(", "))
+            }
+            None => format!("{} lines to {}, response due {}", ticket.lines.len(), ticket.mco.as_deref().unwrap_or("?"), ticket.response_due.map(|d| d.to_string()).unwrap_or_default()),
+        };
+        writeln!(out, "  {:<16} ticket        {:<10} {detail}", ticket.id, status.as_str().unwrap_or(""))?;
+    }
+    for inquiry in store.all::<Inquiry>(Tree::Inquiries)? {
+        writeln!(out, "  {:<16} inquiry       {:<10} {}", inquiry.id, if inquiry.answered { "answered" } else { "stored" }, inquiry.from)?;
+    }
+    let notices = store.all::<Notice>(Tree::Outbox)?;
+    writeln!(out, "\nNotices written as .eml files to {}:", config.smtp.path.display())?;
+    for notice in &notices {
+        let sent = if crate::intake::is_pending(notice) { "waiting" } else { "written" };
+        writeln!(out, "  {:<22} {:<7} to {:<36} {}", notice.kind, sent, notice.to, notice.subject)?;
+    }
+    let files = std::fs::read_dir(&config.smtp.path).map(|entries| entries.count()).unwrap_or(0);
+    writeln!(out, "\n{files} files in {}; the store is {}. Run `portal tickets list` to look around.", config.smtp.path.display(), config.store.path.display())?;
+    Ok(())
+}
