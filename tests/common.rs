@@ -44,3 +44,179 @@ pub fn check_bytes(
 pub fn portal_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_portal"))
 }
+
+/// A private copy of the mail setup: a config whose store, Maildirs and outbox live in
+/// a temporary folder, with the repository's templates.
+pub struct Mailroom {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub config_path: PathBuf,
+}
+
+/// The provider address the helpers register.
+pub const PROVIDER: &str = "billing@prairie-clinic.example";
+
+impl Mailroom {
+    /// A fresh mailroom; `extra` is appended to the generated portal.toml (e.g. a
+    /// `[rules]` override).
+    pub fn new(extra: &str) -> Mailroom {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let root = dir.path();
+        let templates = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let text = format!(
+            "[site]\ntemplates_dir = {templates:?}\noutput_dir = {site:?}\ncontent_dir = {content:?}\n\
+             [store]\npath = {store:?}\n\
+             [mail.intake]\naddress = \"intake@portal.example.gov\"\npath = {intake:?}\n\
+             [mail.inquiries]\naddress = \"HFS.Portalinquiries@illinois.gov\"\npath = {inquiries:?}\n\
+             [smtp]\nkind = \"file\"\npath = {outbox:?}\n{extra}",
+            site = root.join("site"),
+            content = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("content"),
+            store = root.join("store"),
+            intake = root.join("mail/intake"),
+            inquiries = root.join("mail/inquiries"),
+            outbox = root.join("outbox"),
+        );
+        let config_path = root.join("portal.toml");
+        std::fs::write(&config_path, &text).expect("the config is written");
+        let config = Config::parse(&text).expect("the test config parses");
+        Mailroom { dir, config, config_path }
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    /// Delivers a raw message into the intake Maildir; returns its id.
+    pub fn deliver(&self, raw: &[u8]) -> String {
+        portal::mail::maildir::Maildir::open(&self.path("mail/intake")).unwrap().deliver(raw).unwrap()
+    }
+
+    /// Delivers a raw message into the inquiries Maildir; returns its id.
+    pub fn deliver_inquiry(&self, raw: &[u8]) -> String {
+        portal::mail::maildir::Maildir::open(&self.path("mail/inquiries")).unwrap().deliver(raw).unwrap()
+    }
+
+    /// One intake pass through the library.
+    pub fn pass(&self) -> portal::intake::PassReport {
+        portal::commands::run_pass(&self.config, None).expect("the pass runs")
+    }
+
+    /// Runs the `portal` binary with this mailroom's config.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(portal_bin())
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("portal runs")
+    }
+
+    /// The notices written by the file transport, parsed.
+    pub fn outbox(&self) -> Vec<Sent> {
+        let Ok(entries) = std::fs::read_dir(self.path("outbox")) else { return Vec::new() };
+        let mut sent: Vec<Sent> = entries
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+            .map(|path| Sent::parse(&std::fs::read(&path).unwrap()))
+            .collect();
+        sent.sort_by(|a, b| a.subject.cmp(&b.subject));
+        sent
+    }
+
+    /// Message ids in a Maildir folder of the intake mailbox (`None` is the inbox).
+    pub fn intake_folder(&self, folder: Option<portal::mail::Folder>) -> Vec<String> {
+        portal::mail::maildir::Maildir::open(&self.path("mail/intake")).unwrap().ids(folder).unwrap()
+    }
+
+    /// Mails a complete registration form from `email` covering `npi`, runs a pass and
+    /// approves it as staff. Returns the registration id.
+    pub fn register(&self, email: &str, npi: &str) -> String {
+        let form = registration_form(email, npi);
+        self.deliver(&message(email, "intake@portal.example.gov", "Registration", "Form attached.", &[("registration-form.xlsx", form)]));
+        let report = self.pass();
+        let id = report.registrations.first().expect("a registration was filed").clone();
+        let store = portal::store::Store::open(&self.config.store.path).unwrap();
+        let composer = portal::mail::notice::Composer::new(&self.config.site.templates_dir, &self.config.mail.from).unwrap();
+        let transport = portal::mail::transport::Transport::from_config(&self.config.smtp).unwrap();
+        let intake = portal::intake::Intake { config: &self.config, store: &store, composer: &composer, transport: &transport, stop: None };
+        portal::staff::decide(&intake, &id, portal::staff::Decision::Approve, "tester", None, chrono::Utc::now()).unwrap();
+        id
+    }
+}
+
+/// A notice as the file transport wrote it.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub to: String,
+    pub subject: String,
+    pub auto_submitted: String,
+    pub in_reply_to: Option<String>,
+    pub text: String,
+    pub attachments: Vec<(String, Vec<u8>)>,
+    pub raw: Vec<u8>,
+}
+
+impl Sent {
+    pub fn parse(raw: &[u8]) -> Sent {
+        use mail_parser::{MessageParser, MimeHeaders};
+        let message = MessageParser::default().parse(raw).expect("a notice parses");
+        Sent {
+            to: message.to().and_then(|to| to.first()).and_then(|a| a.address()).unwrap_or("").to_owned(),
+            subject: message.subject().unwrap_or("").to_owned(),
+            auto_submitted: message.header_raw("Auto-Submitted").unwrap_or("").trim().to_owned(),
+            in_reply_to: message.in_reply_to().as_text().map(str::to_owned),
+            text: message.body_text(0).map(|text| text.into_owned()).unwrap_or_default(),
+            attachments: message
+                .attachments()
+                .map(|part| (part.attachment_name().unwrap_or("").to_owned(), part.contents().to_vec()))
+                .collect(),
+            raw: raw.to_vec(),
+        }
+    }
+}
+
+/// A message as a mail client sends it, with attachments.
+pub fn message(from: &str, to: &str, subject: &str, body: &str, attachments: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use lettre::message::header::ContentType;
+    use lettre::message::{Attachment, MultiPart, SinglePart};
+    let builder = lettre::Message::builder()
+        .from(from.parse().unwrap())
+        .to(to.parse().unwrap())
+        .subject(subject)
+        .message_id(None);
+    let message = if attachments.is_empty() {
+        builder.body(body.to_owned()).unwrap()
+    } else {
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body.to_owned()));
+        for (name, bytes) in attachments {
+            parts = parts.singlepart(Attachment::new((*name).to_owned()).body(bytes.clone(), ContentType::parse("application/octet-stream").unwrap()));
+        }
+        builder.multipart(parts).unwrap()
+    };
+    message.formatted()
+}
+
+/// A complete individual registration form (.xlsx) for `email` and `npi`.
+pub fn registration_form(email: &str, npi: &str) -> Vec<u8> {
+    use portal::forms::{Record, Value};
+    let texts = [
+        "Pat", "Example", email, "217-555-0100", "pexample", "", "Prairie Example Billing", "Prairie Example Clinic",
+        npi, "000123456", "1 Example Way", "Springfield", "IL", "62701",
+    ];
+    let values = texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| if index == 5 { Some(Value::Choice(2)) } else { Some(Value::Text((*text).to_owned())) })
+        .collect();
+    let config = config();
+    portal::forms::write::registration_form_with(&config.mcos, 100, &Record { row: 1, values }).unwrap()
+}
+
+/// A complaint template of `count` sample lines received today, for MOLINA.
+pub fn complaint(sample: portal::samples::Sample, count: usize) -> Vec<u8> {
+    let config = config();
+    let lines = portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), 4, count);
+    portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap()
+}

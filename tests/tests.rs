@@ -4,5 +4,6 @@
 mod common;
 mod fixtures;
 mod hostile;
+mod intake;
 mod roundtrip;
 mod site;
