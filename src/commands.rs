@@ -1,8 +1,8 @@
 //! One short function per subcommand: load the config, call the library, print.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, Result};
 
@@ -260,11 +260,19 @@ fn capitalise(text: &str) -> String {
 }
 
 /// `portal intake`: one pass, or a pass every `every` until SIGTERM or SIGINT.
-fn intake(config: &Config, every: Option<std::time::Duration>, out: &mut dyn Write) -> Result<Outcome> {
+fn intake(
+    config: &Config,
+    every: Option<std::time::Duration>,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
     let Some(every) = every else {
         let report = run_pass(config, None)?;
         writeln!(out, "{}", describe_pass(&report))?;
-        return Ok(if report.quarantined > 0 { Outcome::Closed } else { Outcome::Done });
+        return Ok(if report.quarantined > 0 {
+            Outcome::Closed
+        } else {
+            Outcome::Done
+        });
     };
     let stop = stop_on_signals();
     let mut failures: u32 = 0;
@@ -280,7 +288,11 @@ fn intake(config: &Config, every: Option<std::time::Duration>, out: &mut dyn Wri
             }
         }
         // After a failure, wait longer each time (a server that dropped), up to the interval.
-        let wait = if failures == 0 { every } else { every.min(std::time::Duration::from_secs(5u64 << failures.min(6))) };
+        let wait = if failures == 0 {
+            every
+        } else {
+            every.min(std::time::Duration::from_secs(5u64 << failures.min(6)))
+        };
         let until = std::time::Instant::now() + wait;
         while std::time::Instant::now() < until && !stop.load(Ordering::SeqCst) {
             std::thread::sleep(std::time::Duration::from_millis(200).min(wait));
@@ -294,22 +306,41 @@ fn intake(config: &Config, every: Option<std::time::Duration>, out: &mut dyn Wri
 /// only while the pass runs.
 pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<crate::intake::PassReport> {
     let store = crate::store::Store::open(&config.store.path)?;
-    let composer = crate::mail::notice::Composer::new(&config.site.templates_dir, &config.mail.from)?;
+    let composer =
+        crate::mail::notice::Composer::new(&config.site.templates_dir, &config.mail.from)?;
     let transport = crate::mail::transport::Transport::from_config(&config.smtp)?;
     let mut intake_box = open_mailbox(&config.mail.intake, "intake")?;
     let mut inquiries_box = open_mailbox(&config.mail.inquiries, "inquiries")?;
-    let intake = crate::intake::Intake { config, store: &store, composer: &composer, transport: &transport, stop };
+    let intake = crate::intake::Intake {
+        config,
+        store: &store,
+        composer: &composer,
+        transport: &transport,
+        stop,
+    };
     intake.pass(
-        &mut [(crate::intake::Mailbox::Intake, &mut intake_box), (crate::intake::Mailbox::Inquiries, &mut inquiries_box)],
+        &mut [
+            (crate::intake::Mailbox::Intake, &mut intake_box),
+            (crate::intake::Mailbox::Inquiries, &mut inquiries_box),
+        ],
         chrono::Utc::now(),
     )
 }
 
-fn open_mailbox(mailbox: &crate::config::Mailbox, name: &str) -> Result<crate::mail::maildir::Maildir> {
+fn open_mailbox(
+    mailbox: &crate::config::Mailbox,
+    name: &str,
+) -> Result<crate::mail::maildir::Maildir> {
     match (mailbox.kind, &mailbox.path) {
-        (crate::config::MailboxKind::Maildir, Some(path)) => crate::mail::maildir::Maildir::open(path),
-        (crate::config::MailboxKind::Maildir, None) => anyhow::bail!("mail.{name}: a maildir mailbox needs a path"),
-        (crate::config::MailboxKind::Imap, _) => anyhow::bail!("mail.{name}: IMAP mailboxes are not supported by this build yet"),
+        (crate::config::MailboxKind::Maildir, Some(path)) => {
+            crate::mail::maildir::Maildir::open(path)
+        }
+        (crate::config::MailboxKind::Maildir, None) => {
+            anyhow::bail!("mail.{name}: a maildir mailbox needs a path")
+        }
+        (crate::config::MailboxKind::Imap, _) => {
+            anyhow::bail!("mail.{name}: IMAP mailboxes are not supported by this build yet")
+        }
     }
 }
 

@@ -32,14 +32,33 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
         || config.mail.inquiries.kind != MailboxKind::Maildir
         || config.smtp.kind != TransportKind::File
     {
-        bail!("the demo runs only on a local Maildir and the file transport; this config uses IMAP or SMTP");
+        bail!(
+            "the demo runs only on a local Maildir and the file transport; this config uses IMAP or SMTP"
+        );
     }
-    let intake_dir = config.mail.intake.path.clone().context("mail.intake.path")?;
-    let inquiries_dir = config.mail.inquiries.path.clone().context("mail.inquiries.path")?;
+    let intake_dir = config
+        .mail
+        .intake
+        .path
+        .clone()
+        .context("mail.intake.path")?;
+    let inquiries_dir = config
+        .mail
+        .inquiries
+        .path
+        .clone()
+        .context("mail.inquiries.path")?;
     start_afresh(config, &intake_dir, &inquiries_dir)?;
 
     let today = today_in_illinois();
-    let report = crate::site::build(config, &BuildOptions { drafts: false, live_reload: false, today })?;
+    let report = crate::site::build(
+        config,
+        &BuildOptions {
+            drafts: false,
+            live_reload: false,
+            today,
+        },
+    )?;
     writeln!(out, "1. {}", describe(&report))?;
 
     let store = Store::open(&config.store.path)?;
@@ -49,34 +68,100 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
     store.flush()?;
     let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
     let transport = Transport::from_config(&config.smtp)?;
-    let intake = Intake { config, store: &store, composer: &composer, transport: &transport, stop: None };
+    let intake = Intake {
+        config,
+        store: &store,
+        composer: &composer,
+        transport: &transport,
+        stop: None,
+    };
     let mut intake_box = Maildir::open(&intake_dir)?;
     let mut inquiries_box = Maildir::open(&inquiries_dir)?;
-    let mco = config.mcos.iter().position(|mco| mco.code == "MOLINA").unwrap_or(0);
+    let mco = config
+        .mcos
+        .iter()
+        .position(|mco| mco.code == "MOLINA")
+        .unwrap_or(0);
     let intake_address = &config.mail.intake.address;
 
     // A registration, a pass, and staff approval.
-    let form = crate::forms::write::registration_form_with(&config.mcos, config.rules.max_lines, &registration_values())?;
-    intake_box.deliver(&incoming(PROVIDER, intake_address, "Portal registration", "Our registration form is attached.", Some(("registration-form.xlsx", form)), false)?)?;
+    let form = crate::forms::write::registration_form_with(
+        &config.mcos,
+        config.rules.max_lines,
+        &registration_values(),
+    )?;
+    intake_box.deliver(&incoming(
+        PROVIDER,
+        intake_address,
+        "Portal registration",
+        "Our registration form is attached.",
+        Some(("registration-form.xlsx", form)),
+        false,
+    )?)?;
     let first = pass(&intake, &mut intake_box, &mut inquiries_box)?;
-    writeln!(out, "2. Mailed a registration form into {}; a pass filed {}.", intake_dir.display(), first.registrations.join(", "))?;
+    writeln!(
+        out,
+        "2. Mailed a registration form into {}; a pass filed {}.",
+        intake_dir.display(),
+        first.registrations.join(", ")
+    )?;
     for id in &first.registrations {
-        decide(&intake, id, Decision::Approve, "demo", Some("demo data"), Utc::now())?;
+        decide(
+            &intake,
+            id,
+            Decision::Approve,
+            "demo",
+            Some("demo data"),
+            Utc::now(),
+        )?;
         writeln!(out, "3. Approved {id} as staff member \"demo\".")?;
     }
 
     // Three complaints, an inquiry and an auto-reply, and a second pass.
     for (sample, name, subject) in [
         (Sample::Good, "claims-good.xlsx", "Complaint: three claims"),
-        (Sample::TooEarly, "claims-too-early.xlsx", "Complaint filed too early"),
-        (Sample::Incomplete, "claims-incomplete.xlsx", "Complaint missing tracking numbers"),
+        (
+            Sample::TooEarly,
+            "claims-too-early.xlsx",
+            "Complaint filed too early",
+        ),
+        (
+            Sample::Incomplete,
+            "claims-incomplete.xlsx",
+            "Complaint missing tracking numbers",
+        ),
     ] {
         let lines = samples::complaint_lines(sample, today, mco, 3);
-        let workbook = crate::forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines)?;
-        intake_box.deliver(&incoming(PROVIDER, intake_address, subject, "Please find our complaint template attached.", Some((name, workbook)), false)?)?;
+        let workbook = crate::forms::write::complaint_with_lines(
+            &config.mcos,
+            config.rules.max_lines,
+            &lines,
+        )?;
+        intake_box.deliver(&incoming(
+            PROVIDER,
+            intake_address,
+            subject,
+            "Please find our complaint template attached.",
+            Some((name, workbook)),
+            false,
+        )?)?;
     }
-    inquiries_box.deliver(&incoming("office@lakeside-therapy.example", &config.mail.inquiries.address, "How do we register?", "Hello, how do we register our two clinics for the portal?", None, false)?)?;
-    intake_box.deliver(&incoming("vacation@another-clinic.example", intake_address, "Out of office", "I am out of the office this week.", None, true)?)?;
+    inquiries_box.deliver(&incoming(
+        "office@lakeside-therapy.example",
+        &config.mail.inquiries.address,
+        "How do we register?",
+        "Hello, how do we register our two clinics for the portal?",
+        None,
+        false,
+    )?)?;
+    intake_box.deliver(&incoming(
+        "vacation@another-clinic.example",
+        intake_address,
+        "Out of office",
+        "I am out of the office this week.",
+        None,
+        true,
+    )?)?;
     let second = pass(&intake, &mut intake_box, &mut inquiries_box)?;
     writeln!(
         out,
@@ -105,23 +190,51 @@ fn start_afresh(config: &Config, intake_dir: &Path, inquiries_dir: &Path) -> Res
             );
         }
     }
-    for dir in [store_path.as_path(), intake_dir, inquiries_dir, config.smtp.path.as_path()] {
+    for dir in [
+        store_path.as_path(),
+        intake_dir,
+        inquiries_dir,
+        config.smtp.path.as_path(),
+    ] {
         if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("cannot clear {}", dir.display()))?;
         }
     }
     Ok(())
 }
 
-fn pass(intake: &Intake<'_>, intake_box: &mut Maildir, inquiries_box: &mut Maildir) -> Result<PassReport> {
-    intake.pass(&mut [(Mailbox::Intake, intake_box), (Mailbox::Inquiries, inquiries_box)], Utc::now())
+fn pass(
+    intake: &Intake<'_>,
+    intake_box: &mut Maildir,
+    inquiries_box: &mut Maildir,
+) -> Result<PassReport> {
+    intake.pass(
+        &mut [
+            (Mailbox::Intake, intake_box),
+            (Mailbox::Inquiries, inquiries_box),
+        ],
+        Utc::now(),
+    )
 }
 
 /// A made-up registrant and provider.
 fn registration_values() -> Record {
     let values = [
-        "Pat", "Example", PROVIDER, "217-555-0100", "pexample", "Billing agent", "Prairie Example Billing",
-        "Prairie Example Clinic", SAMPLE_NPI, "000123456", "1 Example Way", "Springfield", "IL", "62701",
+        "Pat",
+        "Example",
+        PROVIDER,
+        "217-555-0100",
+        "pexample",
+        "Billing agent",
+        "Prairie Example Billing",
+        "Prairie Example Clinic",
+        SAMPLE_NPI,
+        "000123456",
+        "1 Example Way",
+        "Springfield",
+        "IL",
+        "62701",
     ];
     debug_assert_eq!(values.len(), REGISTRATION.len());
     let values = values
@@ -156,7 +269,9 @@ fn incoming(
         Some((name, bytes)) => builder.multipart(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(body.to_owned()))
-                .singlepart(Attachment::new(name.to_owned()).body(bytes, ContentType::parse(XLSX)?)),
+                .singlepart(
+                    Attachment::new(name.to_owned()).body(bytes, ContentType::parse(XLSX)?),
+                ),
         )?,
         None => builder.body(body.to_owned())?,
     };
@@ -184,31 +299,91 @@ fn summary(store: &Store, config: &Config, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "\nFiled:")?;
     for registration in store.all::<Registration>(Tree::Registrations)? {
         let status = serde_json::to_value(registration.status)?;
-        writeln!(out, "  {:<16} registration  {:<10} {}", registration.id, status.as_str().unwrap_or(""), registration.email)?;
+        writeln!(
+            out,
+            "  {:<16} registration  {:<10} {}",
+            registration.id,
+            status.as_str().unwrap_or(""),
+            registration.email
+        )?;
     }
     for ticket in store.all::<Ticket>(Tree::Tickets)? {
         let status = serde_json::to_value(ticket.status)?;
-        let closed = ticket.lines.iter().filter(|line| line.reason.is_some()).count();
+        let closed = ticket
+            .lines
+            .iter()
+            .filter(|line| line.reason.is_some())
+            .count();
         let detail = match ticket.reason {
             Some(reason) => format!("closed: {reason}"),
             None if closed > 0 => {
-                let reasons: Vec<String> = ticket.lines.iter().filter_map(|line| line.reason.map(|r| r.to_string())).collect();
-                format!("{closed} of {} lines closed: {}", ticket.lines.len(), reasons.join(", "))
+                let reasons: Vec<String> = ticket
+                    .lines
+                    .iter()
+                    .filter_map(|line| line.reason.map(|r| r.to_string()))
+                    .collect();
+                format!(
+                    "{closed} of {} lines closed: {}",
+                    ticket.lines.len(),
+                    reasons.join(", ")
+                )
             }
-            None => format!("{} lines to {}, response due {}", ticket.lines.len(), ticket.mco.as_deref().unwrap_or("?"), ticket.response_due.map(|d| d.to_string()).unwrap_or_default()),
+            None => format!(
+                "{} lines to {}, response due {}",
+                ticket.lines.len(),
+                ticket.mco.as_deref().unwrap_or("?"),
+                ticket
+                    .response_due
+                    .map(|d| d.to_string())
+                    .unwrap_or_default()
+            ),
         };
-        writeln!(out, "  {:<16} ticket        {:<10} {detail}", ticket.id, status.as_str().unwrap_or(""))?;
+        writeln!(
+            out,
+            "  {:<16} ticket        {:<10} {detail}",
+            ticket.id,
+            status.as_str().unwrap_or("")
+        )?;
     }
     for inquiry in store.all::<Inquiry>(Tree::Inquiries)? {
-        writeln!(out, "  {:<16} inquiry       {:<10} {}", inquiry.id, if inquiry.answered { "answered" } else { "stored" }, inquiry.from)?;
+        writeln!(
+            out,
+            "  {:<16} inquiry       {:<10} {}",
+            inquiry.id,
+            if inquiry.answered {
+                "answered"
+            } else {
+                "stored"
+            },
+            inquiry.from
+        )?;
     }
     let notices = store.all::<Notice>(Tree::Outbox)?;
-    writeln!(out, "\nNotices written as .eml files to {}:", config.smtp.path.display())?;
+    writeln!(
+        out,
+        "\nNotices written as .eml files to {}:",
+        config.smtp.path.display()
+    )?;
     for notice in &notices {
-        let sent = if crate::intake::is_pending(notice) { "waiting" } else { "written" };
-        writeln!(out, "  {:<22} {:<7} to {:<36} {}", notice.kind, sent, notice.to, notice.subject)?;
+        let sent = if crate::intake::is_pending(notice) {
+            "waiting"
+        } else {
+            "written"
+        };
+        writeln!(
+            out,
+            "  {:<22} {:<7} to {:<36} {}",
+            notice.kind, sent, notice.to, notice.subject
+        )?;
     }
-    let files = std::fs::read_dir(&config.smtp.path).map(|entries| entries.count()).unwrap_or(0);
-    writeln!(out, "\n{files} files in {}; the store is {}. Run `portal tickets list` to look around.", config.smtp.path.display(), config.store.path.display())?;
+    let files = std::fs::read_dir(&config.smtp.path)
+        .map(|entries| entries.count())
+        .unwrap_or(0);
+    writeln!(
+        out,
+        "\n{files} files in {}; the store is {}. Run `portal tickets list` to look around.",
+        config.smtp.path.display(),
+        config.store.path.display()
+    )?;
     Ok(())
 }

@@ -79,7 +79,11 @@ impl Mailroom {
         let config_path = root.join("portal.toml");
         std::fs::write(&config_path, &text).expect("the config is written");
         let config = Config::parse(&text).expect("the test config parses");
-        Mailroom { dir, config, config_path }
+        Mailroom {
+            dir,
+            config,
+            config_path,
+        }
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -88,12 +92,18 @@ impl Mailroom {
 
     /// Delivers a raw message into the intake Maildir; returns its id.
     pub fn deliver(&self, raw: &[u8]) -> String {
-        portal::mail::maildir::Maildir::open(&self.path("mail/intake")).unwrap().deliver(raw).unwrap()
+        portal::mail::maildir::Maildir::open(&self.path("mail/intake"))
+            .unwrap()
+            .deliver(raw)
+            .unwrap()
     }
 
     /// Delivers a raw message into the inquiries Maildir; returns its id.
     pub fn deliver_inquiry(&self, raw: &[u8]) -> String {
-        portal::mail::maildir::Maildir::open(&self.path("mail/inquiries")).unwrap().deliver(raw).unwrap()
+        portal::mail::maildir::Maildir::open(&self.path("mail/inquiries"))
+            .unwrap()
+            .deliver(raw)
+            .unwrap()
     }
 
     /// One intake pass through the library.
@@ -115,7 +125,9 @@ impl Mailroom {
 
     /// The notices written by the file transport, parsed.
     pub fn outbox(&self) -> Vec<Sent> {
-        let Ok(entries) = std::fs::read_dir(self.path("outbox")) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(self.path("outbox")) else {
+            return Vec::new();
+        };
         let mut sent: Vec<Sent> = entries
             .map(|entry| entry.unwrap().path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
@@ -127,21 +139,52 @@ impl Mailroom {
 
     /// Message ids in a Maildir folder of the intake mailbox (`None` is the inbox).
     pub fn intake_folder(&self, folder: Option<portal::mail::Folder>) -> Vec<String> {
-        portal::mail::maildir::Maildir::open(&self.path("mail/intake")).unwrap().ids(folder).unwrap()
+        portal::mail::maildir::Maildir::open(&self.path("mail/intake"))
+            .unwrap()
+            .ids(folder)
+            .unwrap()
     }
 
     /// Mails a complete registration form from `email` covering `npi`, runs a pass and
     /// approves it as staff. Returns the registration id.
     pub fn register(&self, email: &str, npi: &str) -> String {
         let form = registration_form(email, npi);
-        self.deliver(&message(email, "intake@portal.example.gov", "Registration", "Form attached.", &[("registration-form.xlsx", form)]));
+        self.deliver(&message(
+            email,
+            "intake@portal.example.gov",
+            "Registration",
+            "Form attached.",
+            &[("registration-form.xlsx", form)],
+        ));
         let report = self.pass();
-        let id = report.registrations.first().expect("a registration was filed").clone();
+        let id = report
+            .registrations
+            .first()
+            .expect("a registration was filed")
+            .clone();
         let store = portal::store::Store::open(&self.config.store.path).unwrap();
-        let composer = portal::mail::notice::Composer::new(&self.config.site.templates_dir, &self.config.mail.from).unwrap();
+        let composer = portal::mail::notice::Composer::new(
+            &self.config.site.templates_dir,
+            &self.config.mail.from,
+        )
+        .unwrap();
         let transport = portal::mail::transport::Transport::from_config(&self.config.smtp).unwrap();
-        let intake = portal::intake::Intake { config: &self.config, store: &store, composer: &composer, transport: &transport, stop: None };
-        portal::staff::decide(&intake, &id, portal::staff::Decision::Approve, "tester", None, chrono::Utc::now()).unwrap();
+        let intake = portal::intake::Intake {
+            config: &self.config,
+            store: &store,
+            composer: &composer,
+            transport: &transport,
+            stop: None,
+        };
+        portal::staff::decide(
+            &intake,
+            &id,
+            portal::staff::Decision::Approve,
+            "tester",
+            None,
+            chrono::Utc::now(),
+        )
+        .unwrap();
         id
     }
 }
@@ -161,16 +204,35 @@ pub struct Sent {
 impl Sent {
     pub fn parse(raw: &[u8]) -> Sent {
         use mail_parser::{MessageParser, MimeHeaders};
-        let message = MessageParser::default().parse(raw).expect("a notice parses");
+        let message = MessageParser::default()
+            .parse(raw)
+            .expect("a notice parses");
         Sent {
-            to: message.to().and_then(|to| to.first()).and_then(|a| a.address()).unwrap_or("").to_owned(),
+            to: message
+                .to()
+                .and_then(|to| to.first())
+                .and_then(|a| a.address())
+                .unwrap_or("")
+                .to_owned(),
             subject: message.subject().unwrap_or("").to_owned(),
-            auto_submitted: message.header_raw("Auto-Submitted").unwrap_or("").trim().to_owned(),
+            auto_submitted: message
+                .header_raw("Auto-Submitted")
+                .unwrap_or("")
+                .trim()
+                .to_owned(),
             in_reply_to: message.in_reply_to().as_text().map(str::to_owned),
-            text: message.body_text(0).map(|text| text.into_owned()).unwrap_or_default(),
+            text: message
+                .body_text(0)
+                .map(|text| text.into_owned())
+                .unwrap_or_default(),
             attachments: message
                 .attachments()
-                .map(|part| (part.attachment_name().unwrap_or("").to_owned(), part.contents().to_vec()))
+                .map(|part| {
+                    (
+                        part.attachment_name().unwrap_or("").to_owned(),
+                        part.contents().to_vec(),
+                    )
+                })
                 .collect(),
             raw: raw.to_vec(),
         }
@@ -178,7 +240,13 @@ impl Sent {
 }
 
 /// A message as a mail client sends it, with attachments.
-pub fn message(from: &str, to: &str, subject: &str, body: &str, attachments: &[(&str, Vec<u8>)]) -> Vec<u8> {
+pub fn message(
+    from: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    attachments: &[(&str, Vec<u8>)],
+) -> Vec<u8> {
     use lettre::message::header::ContentType;
     use lettre::message::{Attachment, MultiPart, SinglePart};
     let builder = lettre::Message::builder()
@@ -191,7 +259,10 @@ pub fn message(from: &str, to: &str, subject: &str, body: &str, attachments: &[(
     } else {
         let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body.to_owned()));
         for (name, bytes) in attachments {
-            parts = parts.singlepart(Attachment::new((*name).to_owned()).body(bytes.clone(), ContentType::parse("application/octet-stream").unwrap()));
+            parts = parts.singlepart(Attachment::new((*name).to_owned()).body(
+                bytes.clone(),
+                ContentType::parse("application/octet-stream").unwrap(),
+            ));
         }
         builder.multipart(parts).unwrap()
     };
@@ -202,21 +273,41 @@ pub fn message(from: &str, to: &str, subject: &str, body: &str, attachments: &[(
 pub fn registration_form(email: &str, npi: &str) -> Vec<u8> {
     use portal::forms::{Record, Value};
     let texts = [
-        "Pat", "Example", email, "217-555-0100", "pexample", "", "Prairie Example Billing", "Prairie Example Clinic",
-        npi, "000123456", "1 Example Way", "Springfield", "IL", "62701",
+        "Pat",
+        "Example",
+        email,
+        "217-555-0100",
+        "pexample",
+        "",
+        "Prairie Example Billing",
+        "Prairie Example Clinic",
+        npi,
+        "000123456",
+        "1 Example Way",
+        "Springfield",
+        "IL",
+        "62701",
     ];
     let values = texts
         .iter()
         .enumerate()
-        .map(|(index, text)| if index == 5 { Some(Value::Choice(2)) } else { Some(Value::Text((*text).to_owned())) })
+        .map(|(index, text)| {
+            if index == 5 {
+                Some(Value::Choice(2))
+            } else {
+                Some(Value::Text((*text).to_owned()))
+            }
+        })
         .collect();
     let config = config();
-    portal::forms::write::registration_form_with(&config.mcos, 100, &Record { row: 1, values }).unwrap()
+    portal::forms::write::registration_form_with(&config.mcos, 100, &Record { row: 1, values })
+        .unwrap()
 }
 
 /// A complaint template of `count` sample lines received today, for MOLINA.
 pub fn complaint(sample: portal::samples::Sample, count: usize) -> Vec<u8> {
     let config = config();
-    let lines = portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), 4, count);
+    let lines =
+        portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), 4, count);
     portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap()
 }

@@ -13,60 +13,112 @@ use crate::common::{Mailroom, PROVIDER, Sent, complaint, message, registration_f
 const INTAKE: &str = "intake@portal.example.gov";
 
 fn tickets(room: &Mailroom) -> Vec<Ticket> {
-    Store::open(&room.config.store.path).unwrap().all(Tree::Tickets).unwrap()
+    Store::open(&room.config.store.path)
+        .unwrap()
+        .all(Tree::Tickets)
+        .unwrap()
 }
 
 fn with_subject<'a>(sent: &'a [Sent], needle: &str) -> Vec<&'a Sent> {
-    sent.iter().filter(|notice| notice.subject.contains(needle)).collect()
+    sent.iter()
+        .filter(|notice| notice.subject.contains(needle))
+        .collect()
 }
 
 #[test]
 fn a_registration_is_pending_then_approved() {
     let room = Mailroom::new("");
-    room.deliver(&message(PROVIDER, INTAKE, "Register", "Form attached.", &[("form.xlsx", registration_form(PROVIDER, SAMPLE_NPI))]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Register",
+        "Form attached.",
+        &[("form.xlsx", registration_form(PROVIDER, SAMPLE_NPI))],
+    ));
     let report = room.pass();
     assert_eq!(report.registrations.len(), 1);
     let id = &report.registrations[0];
     let store = Store::open(&room.config.store.path).unwrap();
-    let registration: portal::store::Registration = store.get(Tree::Registrations, id).unwrap().unwrap();
+    let registration: portal::store::Registration =
+        store.get(Tree::Registrations, id).unwrap().unwrap();
     assert_eq!(registration.status, RegistrationStatus::Pending);
     assert_eq!(registration.npis, [SAMPLE_NPI]);
     // The day received does not count, then two state business days.
     let received = registration.received_on;
-    assert_eq!(registration.earliest_completion, portal::rules::add_business_days(received, 2, &[]));
+    assert_eq!(
+        registration.earliest_completion,
+        portal::rules::add_business_days(received, 2, &[])
+    );
     drop(store);
     let sent = room.outbox();
     let received_notice = with_subject(&sent, "Registration received");
     assert_eq!(received_notice.len(), 1);
-    assert_eq!(received_notice[0].subject, format!("[{id}] Registration received"));
+    assert_eq!(
+        received_notice[0].subject,
+        format!("[{id}] Registration received")
+    );
     assert_eq!(received_notice[0].auto_submitted, "auto-replied");
     assert!(received_notice[0].in_reply_to.is_some());
-    assert!(received_notice[0].text.contains(&registration.earliest_completion.to_string()));
-    assert_eq!(room.intake_folder(None), Vec::<String>::new(), "the inbox is empty");
+    assert!(
+        received_notice[0]
+            .text
+            .contains(&registration.earliest_completion.to_string())
+    );
+    assert_eq!(
+        room.intake_folder(None),
+        Vec::<String>::new(),
+        "the inbox is empty"
+    );
     assert_eq!(room.intake_folder(Some(Folder::Processed)).len(), 1);
 }
 
 #[test]
 fn a_registration_from_another_address_is_denied() {
     let room = Mailroom::new("");
-    room.deliver(&message("someone@else.example", INTAKE, "Register", "x", &[("form.xlsx", registration_form(PROVIDER, SAMPLE_NPI))]));
+    room.deliver(&message(
+        "someone@else.example",
+        INTAKE,
+        "Register",
+        "x",
+        &[("form.xlsx", registration_form(PROVIDER, SAMPLE_NPI))],
+    ));
     let report = room.pass();
     let id = &report.registrations[0];
     let store = Store::open(&room.config.store.path).unwrap();
-    let registration: portal::store::Registration = store.get(Tree::Registrations, id).unwrap().unwrap();
+    let registration: portal::store::Registration =
+        store.get(Tree::Registrations, id).unwrap().unwrap();
     assert_eq!(registration.status, RegistrationStatus::Denied);
-    assert!(registration.missing.iter().any(|field| field.starts_with("Registrant Email")), "{:?}", registration.missing);
+    assert!(
+        registration
+            .missing
+            .iter()
+            .any(|field| field.starts_with("Registrant Email")),
+        "{:?}",
+        registration.missing
+    );
     drop(store);
     let denied = room.outbox();
     assert_eq!(denied.len(), 1);
-    assert!(denied[0].subject.ends_with("Registration denied: information missing"), "{}", denied[0].subject);
+    assert!(
+        denied[0]
+            .subject
+            .ends_with("Registration denied: information missing"),
+        "{}",
+        denied[0].subject
+    );
     assert!(denied[0].text.contains("Registrant Email"));
 }
 
 #[test]
 fn an_unregistered_sender_gets_no_ticket_and_a_notice_without_an_id() {
     let room = Mailroom::new("");
-    room.deliver(&message("stranger@clinic.example", INTAKE, "Claims", "x", &[("claims.xlsx", complaint(Sample::Good, 2))]));
+    room.deliver(&message(
+        "stranger@clinic.example",
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::Good, 2))],
+    ));
     let report = room.pass();
     assert_eq!(report.not_registered, 1);
     assert!(report.tickets.is_empty());
@@ -74,7 +126,11 @@ fn an_unregistered_sender_gets_no_ticket_and_a_notice_without_an_id() {
     let sent = room.outbox();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].to, "stranger@clinic.example");
-    assert!(!sent[0].subject.contains('['), "no id in the subject: {}", sent[0].subject);
+    assert!(
+        !sent[0].subject.contains('['),
+        "no id in the subject: {}",
+        sent[0].subject
+    );
     assert!(sent[0].text.contains("not registered"));
 }
 
@@ -82,23 +138,47 @@ fn an_unregistered_sender_gets_no_ticket_and_a_notice_without_an_id() {
 fn a_good_complaint_is_forwarded_with_one_notice_and_the_mco_gets_the_workbook() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
-    room.deliver(&message(PROVIDER, INTAKE, "Claims", "See attached.", &[("claims.xlsx", complaint(Sample::Good, 3))]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "See attached.",
+        &[("claims.xlsx", complaint(Sample::Good, 3))],
+    ));
     let report = room.pass();
     assert_eq!(report.tickets.len(), 1);
     let ticket = &tickets(&room)[0];
     assert_eq!(ticket.status, Status::Forwarded);
     assert_eq!(ticket.mco.as_deref(), Some("MOLINA"));
     assert_eq!(ticket.sender, PROVIDER);
-    assert!(ticket.lines.iter().all(|line| line.status == Status::Forwarded));
+    assert!(
+        ticket
+            .lines
+            .iter()
+            .all(|line| line.status == Status::Forwarded)
+    );
     let presented = portal::rules::add_business_days(ticket.received_on, 10, &[]);
     assert_eq!(ticket.presented_by, Some(presented));
-    assert_eq!(ticket.response_due, Some(ticket.received_on + chrono::Days::new(30)));
+    assert_eq!(
+        ticket.response_due,
+        Some(ticket.received_on + chrono::Days::new(30))
+    );
 
     let sent = room.outbox();
     let accepted = with_subject(&sent, "Complaint accepted");
     assert_eq!(accepted.len(), 1, "exactly one notice per ticket");
-    assert_eq!(accepted[0].subject, format!("[{}] Complaint accepted and sent to Molina Healthcare of Illinois", ticket.id));
-    assert!(accepted[0].text.contains(&ticket.response_due.unwrap().to_string()));
+    assert_eq!(
+        accepted[0].subject,
+        format!(
+            "[{}] Complaint accepted and sent to Molina Healthcare of Illinois",
+            ticket.id
+        )
+    );
+    assert!(
+        accepted[0]
+            .text
+            .contains(&ticket.response_due.unwrap().to_string())
+    );
     let forward = with_subject(&sent, "Provider complaint forwarded");
     assert_eq!(forward.len(), 1);
     assert_eq!(forward[0].to, "disputes@molina.example");
@@ -108,10 +188,16 @@ fn a_good_complaint_is_forwarded_with_one_notice_and_the_mco_gets_the_workbook()
     assert_eq!(name, &format!("{}.xlsx", ticket.id));
     // The MCO's workbook is the template's columns with the accepted lines.
     let workbook = portal::forms::read_workbook(bytes, Some(name)).unwrap();
-    assert_eq!(portal::forms::identify(&workbook), Some(portal::forms::Kind::Complaint));
+    assert_eq!(
+        portal::forms::identify(&workbook),
+        Some(portal::forms::Kind::Complaint)
+    );
     let claims = workbook.sheet("Claims").unwrap();
     assert_eq!(claims.last_row(), Some(3));
-    assert_eq!(claims.text(1, claim::CLAIM_NUMBER as u32), Some("CLM0004200"));
+    assert_eq!(
+        claims.text(1, claim::CLAIM_NUMBER as u32),
+        Some("CLM0004200")
+    );
 
     // R10: no claim numbers, recipient ids or amounts in the provider's notice.
     for phi in ["CLM0004200", "010000000", "1250.00", "1,250"] {
@@ -123,75 +209,168 @@ fn a_good_complaint_is_forwarded_with_one_notice_and_the_mco_gets_the_workbook()
 fn window_problems_close_lines_and_the_notice_gives_the_dates() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
-    room.deliver(&message(PROVIDER, INTAKE, "Claims", "x", &[("claims.xlsx", complaint(Sample::TooEarly, 2))]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::TooEarly, 2))],
+    ));
     room.pass();
     let ticket = &tickets(&room)[0];
     assert_eq!(ticket.status, Status::Closed);
     assert_eq!(ticket.reason, None, "only the lines closed");
-    assert!(ticket.lines.iter().all(|line| line.reason == Some(Reason::TooEarly)));
-    let closed = with_subject(&room.outbox(), "Complaint closed").into_iter().cloned().collect::<Vec<_>>();
+    assert!(
+        ticket
+            .lines
+            .iter()
+            .all(|line| line.reason == Some(Reason::TooEarly))
+    );
+    let closed = with_subject(&room.outbox(), "Complaint closed")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
     assert_eq!(closed.len(), 1);
-    assert!(closed[0].text.contains("Row 2, Date Filed with MCO: Filed with the MCO on"), "{}", closed[0].text);
+    assert!(
+        closed[0]
+            .text
+            .contains("Row 2, Date Filed with MCO: Filed with the MCO on"),
+        "{}",
+        closed[0].text
+    );
     assert!(closed[0].text.contains("submit from"));
-    assert!(with_subject(&room.outbox(), "forwarded").is_empty(), "nothing went to the MCO");
+    assert!(
+        with_subject(&room.outbox(), "forwarded").is_empty(),
+        "nothing went to the MCO"
+    );
 }
 
 #[test]
 fn an_npi_outside_the_registration_closes_its_lines() {
     let room = Mailroom::new("");
     room.register(PROVIDER, "1245319599");
-    room.deliver(&message(PROVIDER, INTAKE, "Claims", "x", &[("claims.xlsx", complaint(Sample::Good, 2))]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::Good, 2))],
+    ));
     room.pass();
     let ticket = &tickets(&room)[0];
-    assert!(ticket.lines.iter().all(|line| line.reason == Some(Reason::NpiNotRegistered)));
+    assert!(
+        ticket
+            .lines
+            .iter()
+            .all(|line| line.reason == Some(Reason::NpiNotRegistered))
+    );
     assert_eq!(ticket.status, Status::Closed);
-    assert!(ticket.problems.iter().all(|problem| problem.column.as_deref() == Some("Provider NPI")));
+    assert!(
+        ticket
+            .problems
+            .iter()
+            .all(|problem| problem.column.as_deref() == Some("Provider NPI"))
+    );
 }
 
 #[test]
 fn the_same_claims_twice_are_duplicates_naming_the_first_ticket() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
-    room.deliver(&message(PROVIDER, INTAKE, "Claims", "first", &[("claims.xlsx", complaint(Sample::Good, 2))]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "first",
+        &[("claims.xlsx", complaint(Sample::Good, 2))],
+    ));
     room.pass();
-    room.deliver(&message(PROVIDER, INTAKE, "Claims again", "second", &[("claims.xlsx", complaint(Sample::Good, 2))]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims again",
+        "second",
+        &[("claims.xlsx", complaint(Sample::Good, 2))],
+    ));
     room.pass();
     let all = tickets(&room);
     assert_eq!(all.len(), 2);
     let (first, second) = (&all[0], &all[1]);
     assert_eq!(first.status, Status::Forwarded);
     assert_eq!(second.status, Status::Closed);
-    assert!(second.lines.iter().all(|line| line.reason == Some(Reason::Duplicate)));
-    assert!(second.problems.iter().all(|problem| problem.message.contains(&first.id)));
+    assert!(
+        second
+            .lines
+            .iter()
+            .all(|line| line.reason == Some(Reason::Duplicate))
+    );
+    assert!(
+        second
+            .problems
+            .iter()
+            .all(|problem| problem.message.contains(&first.id))
+    );
 }
 
 #[test]
 fn a_reply_never_reopens_a_closed_ticket() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
-    room.deliver(&message(PROVIDER, INTAKE, "Claims", "x", &[("claims.xlsx", complaint(Sample::Incomplete, 1))]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::Incomplete, 1))],
+    ));
     room.pass();
     let before = tickets(&room)[0].clone();
     assert_eq!(before.reason, Some(Reason::Incomplete));
-    room.deliver(&message(PROVIDER, INTAKE, &format!("Re: [{}] Complaint closed", before.id), "But the tracking number is 123!", &[]));
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        &format!("Re: [{}] Complaint closed", before.id),
+        "But the tracking number is 123!",
+        &[],
+    ));
     room.pass();
     let after = tickets(&room)[0].clone();
     assert_eq!(after.status, Status::Closed);
     assert_eq!(after.lines, before.lines);
     assert_eq!(after.correspondence.len(), 1);
-    let answer = with_subject(&room.outbox(), "Closed tickets are not reopened").into_iter().cloned().collect::<Vec<_>>();
+    let answer = with_subject(&room.outbox(), "Closed tickets are not reopened")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
     assert_eq!(answer.len(), 1);
-    assert_eq!(answer[0].subject, format!("[{}] Closed tickets are not reopened", before.id));
+    assert_eq!(
+        answer[0].subject,
+        format!("[{}] Closed tickets are not reopened", before.id)
+    );
 }
 
 #[test]
 fn automatic_mail_and_our_own_address_are_never_answered() {
     let room = Mailroom::new("");
-    let auto = String::from_utf8(message("someone@clinic.example", INTAKE, "Out of office", "Away.", &[])).unwrap()
-        .replacen("Subject:", "Auto-Submitted: auto-replied\r\nSubject:", 1);
+    let auto = String::from_utf8(message(
+        "someone@clinic.example",
+        INTAKE,
+        "Out of office",
+        "Away.",
+        &[],
+    ))
+    .unwrap()
+    .replacen("Subject:", "Auto-Submitted: auto-replied\r\nSubject:", 1);
     room.deliver(auto.as_bytes());
     room.deliver(&message(INTAKE, INTAKE, "Loop", "ourselves", &[]));
-    let bounce = String::from_utf8(message("MAILER-DAEMON@mx.example", INTAKE, "Undelivered Mail", "failed", &[])).unwrap();
+    let bounce = String::from_utf8(message(
+        "MAILER-DAEMON@mx.example",
+        INTAKE,
+        "Undelivered Mail",
+        "failed",
+        &[],
+    ))
+    .unwrap();
     room.deliver(bounce.as_bytes());
     let report = room.pass();
     assert_eq!(report.automatic, 3);
@@ -202,28 +381,60 @@ fn automatic_mail_and_our_own_address_are_never_answered() {
 #[test]
 fn anything_else_gets_the_help_notice() {
     let room = Mailroom::new("");
-    room.deliver(&message("curious@clinic.example", INTAKE, "Question", "How does this work?", &[]));
+    room.deliver(&message(
+        "curious@clinic.example",
+        INTAKE,
+        "Question",
+        "How does this work?",
+        &[],
+    ));
     room.pass();
     let sent = room.outbox();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].subject.starts_with("How to send a complaint"));
-    assert!(sent[0].text.contains("https://portal.example.gov/downloads/"));
+    assert!(
+        sent[0]
+            .text
+            .contains("https://portal.example.gov/downloads/")
+    );
 }
 
 #[test]
 fn every_inquiry_gets_one_answer_with_the_registration_status() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
-    room.deliver_inquiry(&message(PROVIDER, "HFS.Portalinquiries@illinois.gov", "Status?", "Are we registered?", &[]));
-    room.deliver_inquiry(&message("new@clinic.example", "HFS.Portalinquiries@illinois.gov", "How to register", "Hi", &[]));
+    room.deliver_inquiry(&message(
+        PROVIDER,
+        "HFS.Portalinquiries@illinois.gov",
+        "Status?",
+        "Are we registered?",
+        &[],
+    ));
+    room.deliver_inquiry(&message(
+        "new@clinic.example",
+        "HFS.Portalinquiries@illinois.gov",
+        "How to register",
+        "Hi",
+        &[],
+    ));
     let report = room.pass();
     assert_eq!(report.inquiries.len(), 2);
-    let answers = with_subject(&room.outbox(), "We received your question").into_iter().cloned().collect::<Vec<_>>();
+    let answers = with_subject(&room.outbox(), "We received your question")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
     assert_eq!(answers.len(), 2);
     let registered = answers.iter().find(|sent| sent.to == PROVIDER).unwrap();
     assert!(registered.subject.starts_with("[INQ-"));
-    assert!(registered.text.contains("is registered"), "{}", registered.text);
-    let stranger = answers.iter().find(|sent| sent.to == "new@clinic.example").unwrap();
+    assert!(
+        registered.text.contains("is registered"),
+        "{}",
+        registered.text
+    );
+    let stranger = answers
+        .iter()
+        .find(|sent| sent.to == "new@clinic.example")
+        .unwrap();
     assert!(stranger.text.contains("We have no registration"));
     assert_eq!(stranger.auto_submitted, "auto-replied");
 }
@@ -232,7 +443,13 @@ fn every_inquiry_gets_one_answer_with_the_registration_status() {
 fn a_message_seen_again_is_not_filed_twice() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
-    let raw = message(PROVIDER, INTAKE, "Claims", "x", &[("claims.xlsx", complaint(Sample::Good, 1))]);
+    let raw = message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::Good, 1))],
+    );
     room.deliver(&raw);
     room.pass();
     let notices = room.outbox().len();
@@ -250,19 +467,38 @@ fn a_message_seen_again_is_not_filed_twice() {
 fn the_daily_notice_limit_protects_against_loops() {
     let room = Mailroom::new("[mail]\nnotices_per_sender_per_day = 2\n");
     for n in 0..4 {
-        room.deliver(&message("chatty@clinic.example", INTAKE, &format!("Hello {n}"), "?", &[]));
+        room.deliver(&message(
+            "chatty@clinic.example",
+            INTAKE,
+            &format!("Hello {n}"),
+            "?",
+            &[],
+        ));
     }
     room.pass();
     assert_eq!(room.outbox().len(), 2);
-    assert!(room.intake_folder(None).is_empty(), "every message still leaves the inbox");
+    assert!(
+        room.intake_folder(None).is_empty(),
+        "every message still leaves the inbox"
+    );
 }
 
 #[test]
 fn the_cli_pass_reports_and_exits_zero() {
     let room = Mailroom::new("");
-    room.deliver(&message("curious@clinic.example", INTAKE, "Question", "?", &[]));
+    room.deliver(&message(
+        "curious@clinic.example",
+        INTAKE,
+        "Question",
+        "?",
+        &[],
+    ));
     let output = room.cli(&["intake", "--once"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("intake: 1 message(s)"), "{stdout}");
 }

@@ -46,17 +46,25 @@ impl Reason {
     pub fn fix(self) -> &'static str {
         match self {
             Reason::Incomplete => "Fill in this cell; every required cell must be filled.",
-            Reason::InvalidValue => "Correct this value; pick from the drop-down list where there is one.",
+            Reason::InvalidValue => {
+                "Correct this value; pick from the drop-down list where there is one."
+            }
             Reason::Over100Lines => "Split the claims over two or more templates.",
             Reason::MixedMco => "Use one template for each MCO.",
-            Reason::UnknownTemplate => "Start again from a fresh template downloaded from the portal's site.",
+            Reason::UnknownTemplate => {
+                "Start again from a fresh template downloaded from the portal's site."
+            }
             Reason::TooEarly => "Send this claim again on a new template once its window opens.",
             Reason::TooLate => "This claim's window has passed; HFS cannot accept it.",
-            Reason::NotExhausted => "Finish the MCO's process, including peer-to-peer review, first.",
+            Reason::NotExhausted => {
+                "Finish the MCO's process, including peer-to-peer review, first."
+            }
             Reason::FeeForService => "Call HFS about fee-for-service claims instead.",
             Reason::MedicareOnly => "The portal cannot take Medicare-only claims.",
             Reason::Duplicate => "Nothing to do: this claim is already with the MCO.",
-            Reason::NpiNotRegistered => "Register for this provider's NPI before you send its claims.",
+            Reason::NpiNotRegistered => {
+                "Register for this provider's NPI before you send its claims."
+            }
         }
     }
 

@@ -63,7 +63,11 @@ pub fn blank(kind: Kind, mcos: &[Mco], max_lines: u32) -> Result<Vec<u8>, XlsxEr
 
 /// An individual registration form filled with `values` (by
 /// [`schema::REGISTRATION`] index), as a provider would send it.
-pub fn registration_form_with(mcos: &[Mco], max_lines: u32, values: &Record) -> Result<Vec<u8>, XlsxError> {
+pub fn registration_form_with(
+    mcos: &[Mco],
+    max_lines: u32,
+    values: &Record,
+) -> Result<Vec<u8>, XlsxError> {
     build(Kind::RegistrationForm, mcos, max_lines, &[], Some(values))
 }
 
@@ -169,7 +173,9 @@ fn write_form(
             None => header_help(field)?,
         };
         worksheet.add_data_validation(row, 1, row, 1, &validation)?;
-        let value = values.and_then(|record| record.values.get(index)).and_then(Option::as_ref);
+        let value = values
+            .and_then(|record| record.values.get(index))
+            .and_then(Option::as_ref);
         write_value(worksheet, row, 1, field, value, mcos, styles)?;
     }
     worksheet.set_active(true);

@@ -18,11 +18,14 @@ pub struct Maildir {
 impl Maildir {
     /// Opens the Maildir at `root`, creating its folders when missing.
     pub fn open(root: &Path) -> Result<Maildir> {
-        let maildir = Maildir { root: root.to_path_buf() };
+        let maildir = Maildir {
+            root: root.to_path_buf(),
+        };
         for folder in [None, Some(Folder::Processed), Some(Folder::Quarantine)] {
             for sub in ["new", "cur", "tmp"] {
                 let path = maildir.folder(folder).join(sub);
-                std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                std::fs::create_dir_all(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
             }
         }
         Ok(maildir)
@@ -47,7 +50,8 @@ impl Maildir {
         std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
         let file = std::fs::File::open(&tmp).and_then(|file| file.sync_all());
         file.with_context(|| format!("cannot sync {}", tmp.display()))?;
-        std::fs::rename(&tmp, self.root.join("new").join(&id)).context("cannot deliver into new/")?;
+        std::fs::rename(&tmp, self.root.join("new").join(&id))
+            .context("cannot deliver into new/")?;
         Ok(id)
     }
 
@@ -64,9 +68,15 @@ impl Maildir {
                 return Some(exact);
             }
             // In cur/ a name gains ":2,FLAGS"; the id is the part before it.
-            std::fs::read_dir(&dir).ok()?.flatten().map(|entry| entry.path()).find(|path| {
-                path.file_name().and_then(|name| name.to_str()).is_some_and(|name| base_name(name) == id)
-            })
+            std::fs::read_dir(&dir)
+                .ok()?
+                .flatten()
+                .map(|entry| entry.path())
+                .find(|path| {
+                    path.file_name()
+                        .and_then(|name| name.to_str())
+                        .is_some_and(|name| base_name(name) == id)
+                })
         })
     }
 
@@ -75,7 +85,9 @@ impl Maildir {
         let mut ids = Vec::new();
         for sub in ["new", "cur"] {
             let dir = self.folder(folder).join(sub);
-            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            for entry in
+                std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+            {
                 let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
                 if let Some(name) = entry.file_name().to_str() {
                     ids.push(base_name(name).to_owned());
@@ -120,15 +132,28 @@ impl MailSource for Maildir {
         let mut waiting = Vec::new();
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
-            for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            for entry in
+                std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?
+            {
                 let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-                let Ok(metadata) = entry.metadata() else { continue };
+                let Ok(metadata) = entry.metadata() else {
+                    continue;
+                };
                 if !metadata.is_file() {
                     continue;
                 }
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-                let received_at: DateTime<Utc> = metadata.modified().map(DateTime::from).unwrap_or_else(|_| Utc::now());
-                waiting.push(Waiting { id: base_name(&name).to_owned(), received_at, size: metadata.len() });
+                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                    continue;
+                };
+                let received_at: DateTime<Utc> = metadata
+                    .modified()
+                    .map(DateTime::from)
+                    .unwrap_or_else(|_| Utc::now());
+                waiting.push(Waiting {
+                    id: base_name(&name).to_owned(),
+                    received_at,
+                    size: metadata.len(),
+                });
             }
         }
         waiting.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
@@ -136,7 +161,9 @@ impl MailSource for Maildir {
     }
 
     fn fetch(&mut self, id: &str) -> Result<Vec<u8>> {
-        let Some(path) = self.locate(None, id) else { bail!("message {id} is no longer in the inbox") };
+        let Some(path) = self.locate(None, id) else {
+            bail!("message {id} is no longer in the inbox")
+        };
         std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
     }
 
@@ -146,10 +173,17 @@ impl MailSource for Maildir {
             if self.locate(Some(folder), id).is_some() {
                 return Ok(());
             }
-            bail!("message {id} is neither in the inbox nor in {}", folder.name());
+            bail!(
+                "message {id} is neither in the inbox nor in {}",
+                folder.name()
+            );
         };
-        let target = self.folder(Some(folder)).join("cur").join(format!("{id}:2,S"));
-        std::fs::rename(&path, &target).with_context(|| format!("cannot move {id} to {}", folder.name()))?;
+        let target = self
+            .folder(Some(folder))
+            .join("cur")
+            .join(format!("{id}:2,S"));
+        std::fs::rename(&path, &target)
+            .with_context(|| format!("cannot move {id} to {}", folder.name()))?;
         sync_dir(&self.folder(Some(folder)).join("cur"));
         Ok(())
     }
@@ -159,7 +193,8 @@ impl MailSource for Maildir {
             bail!("message {id} is not in {}", folder.name());
         };
         let target = self.root.join("new").join(id);
-        std::fs::rename(&path, &target).with_context(|| format!("cannot put {id} back into the inbox"))?;
+        std::fs::rename(&path, &target)
+            .with_context(|| format!("cannot put {id} back into the inbox"))?;
         sync_dir(&self.root.join("new"));
         Ok(())
     }
@@ -190,9 +225,20 @@ mod tests {
         maildir.finish(&first, Folder::Processed).unwrap(); // twice is harmless
         maildir.finish(&second, Folder::Quarantine).unwrap();
         assert!(maildir.list().unwrap().is_empty());
-        assert_eq!(maildir.ids(Some(Folder::Processed)).unwrap(), [first.clone()]);
+        assert_eq!(
+            maildir.ids(Some(Folder::Processed)).unwrap(),
+            [first.clone()]
+        );
         maildir.release(&second, Folder::Quarantine).unwrap();
-        assert_eq!(maildir.list().unwrap().into_iter().map(|w| w.id).collect::<Vec<_>>(), [second]);
+        assert_eq!(
+            maildir
+                .list()
+                .unwrap()
+                .into_iter()
+                .map(|w| w.id)
+                .collect::<Vec<_>>(),
+            [second]
+        );
         assert!(maildir.fetch("../../etc/passwd").is_err());
     }
 }

@@ -126,7 +126,9 @@ pub struct Composer {
 
 impl std::fmt::Debug for Composer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Composer").field("from", &self.from).finish()
+        f.debug_struct("Composer")
+            .field("from", &self.from)
+            .finish()
     }
 }
 
@@ -137,16 +139,26 @@ impl Composer {
         let glob = format!("{}/mail/*", templates_dir.display());
         let mut tera = Tera::new(&glob)
             .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
-            .with_context(|| format!("cannot load the mail templates in {}/mail", templates_dir.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot load the mail templates in {}/mail",
+                    templates_dir.display()
+                )
+            })?;
         // The HTML alternatives escape the text explicitly (`{% filter escape %}`).
         tera.autoescape_on(vec![]);
         for kind in NoticeKind::ALL {
             let name = format!("{}.txt", kind.name());
             if !tera.get_template_names().any(|known| known == name) {
-                anyhow::bail!("the mail template {}/mail/{name} is missing", templates_dir.display());
+                anyhow::bail!(
+                    "the mail template {}/mail/{name} is missing",
+                    templates_dir.display()
+                );
             }
         }
-        let from: Mailbox = from.parse().with_context(|| format!("[mail] from {from:?} is not an address"))?;
+        let from: Mailbox = from
+            .parse()
+            .with_context(|| format!("[mail] from {from:?} is not an address"))?;
         let domain = from.email.domain().to_owned();
         Ok(Composer { tera, from, domain })
     }
@@ -163,7 +175,8 @@ impl Composer {
 
     /// Renders one notice into a complete message.
     pub fn compose(&self, draft: &Draft<'_>) -> Result<Composed> {
-        let context = tera::Context::from_value(draft.context.clone()).context("a notice's context is not an object")?;
+        let context = tera::Context::from_value(draft.context.clone())
+            .context("a notice's context is not an object")?;
         let name = draft.kind.name();
         let text = self
             .tera
@@ -171,7 +184,11 @@ impl Composer {
             .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
             .with_context(|| format!("cannot render the {name} notice"))?;
         let html_name = format!("{name}.html");
-        let html = if self.tera.get_template_names().any(|known| known == html_name) {
+        let html = if self
+            .tera
+            .get_template_names()
+            .any(|known| known == html_name)
+        {
             Some(
                 self.tera
                     .render(&html_name, &context)
@@ -181,7 +198,10 @@ impl Composer {
         } else {
             None
         };
-        let to: Mailbox = draft.to.parse().with_context(|| format!("cannot send to {:?}", draft.to))?;
+        let to: Mailbox = draft
+            .to
+            .parse()
+            .with_context(|| format!("cannot send to {:?}", draft.to))?;
         let stamp = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let message_id = format!("portal.{}.{stamp:x}@{}", draft.notice_id, self.domain);
         let mut builder = Message::builder()
@@ -191,7 +211,11 @@ impl Composer {
             .message_id(Some(format!("<{message_id}>")));
         builder = match (draft.is_reply, draft.in_reply_to) {
             (true, Some(original)) => {
-                let mut thread: Vec<String> = draft.references.iter().map(|id| format!("<{id}>")).collect();
+                let mut thread: Vec<String> = draft
+                    .references
+                    .iter()
+                    .map(|id| format!("<{id}>"))
+                    .collect();
                 thread.push(format!("<{original}>"));
                 builder
                     .in_reply_to(format!("<{original}>"))
@@ -208,14 +232,17 @@ impl Composer {
         let body = match &draft.attachment {
             Some((file_name, bytes, mime)) => {
                 let content_type = ContentType::parse(mime).context("an attachment's MIME type")?;
-                MultiPart::mixed()
-                    .multipart(body)
-                    .singlepart(Attachment::new(file_name.clone()).body(bytes.clone(), content_type))
+                MultiPart::mixed().multipart(body).singlepart(
+                    Attachment::new(file_name.clone()).body(bytes.clone(), content_type),
+                )
             }
             None => body,
         };
         let message = builder.multipart(body).context("cannot build the notice")?;
-        Ok(Composed { message_id, raw: message.formatted() })
+        Ok(Composed {
+            message_id,
+            raw: message.formatted(),
+        })
     }
 }
 

@@ -19,7 +19,10 @@ pub struct SendError {
 
 /// The configured transport.
 pub enum Transport {
-    File { transport: FileTransport, dir: PathBuf },
+    File {
+        transport: FileTransport,
+        dir: PathBuf,
+    },
     Smtp(Box<SmtpTransport>),
 }
 
@@ -37,14 +40,20 @@ impl Transport {
     pub fn from_config(smtp: &Smtp) -> Result<Transport> {
         match smtp.kind {
             TransportKind::File => {
-                std::fs::create_dir_all(&smtp.path).with_context(|| format!("cannot create {}", smtp.path.display()))?;
-                Ok(Transport::File { transport: FileTransport::new(&smtp.path), dir: smtp.path.clone() })
+                std::fs::create_dir_all(&smtp.path)
+                    .with_context(|| format!("cannot create {}", smtp.path.display()))?;
+                Ok(Transport::File {
+                    transport: FileTransport::new(&smtp.path),
+                    dir: smtp.path.clone(),
+                })
             }
             TransportKind::Smtp => {
                 let host = smtp.host.as_deref().unwrap_or("localhost");
                 let builder = match smtp.tls {
                     Tls::None => SmtpTransport::builder_dangerous(host),
-                    Tls::Starttls => SmtpTransport::starttls_relay(host).context("cannot set up STARTTLS")?,
+                    Tls::Starttls => {
+                        SmtpTransport::starttls_relay(host).context("cannot set up STARTTLS")?
+                    }
                     Tls::Implicit => SmtpTransport::relay(host).context("cannot set up TLS")?,
                 };
                 let builder = match smtp.port {
@@ -53,9 +62,15 @@ impl Transport {
                 };
                 let builder = match (&smtp.user, &smtp.password_env) {
                     (Some(user), Some(variable)) => {
-                        let password = std::env::var(variable)
-                            .with_context(|| format!("the SMTP password variable {variable} is not set"))?;
-                        builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user.clone(), password))
+                        let password = std::env::var(variable).with_context(|| {
+                            format!("the SMTP password variable {variable} is not set")
+                        })?;
+                        builder.credentials(
+                            lettre::transport::smtp::authentication::Credentials::new(
+                                user.clone(),
+                                password,
+                            ),
+                        )
                     }
                     _ => builder,
                 };
@@ -66,19 +81,35 @@ impl Transport {
 
     /// Sends one complete message.
     pub fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
-        let permanent = |message: String| SendError { transient: false, message };
-        let from: Address = from.parse().map_err(|error| permanent(format!("bad sender address: {error}")))?;
-        let to: Address = to.parse().map_err(|error| permanent(format!("bad recipient address: {error}")))?;
-        let envelope = Envelope::new(Some(from), vec![to]).map_err(|error| permanent(error.to_string()))?;
+        let permanent = |message: String| SendError {
+            transient: false,
+            message,
+        };
+        let from: Address = from
+            .parse()
+            .map_err(|error| permanent(format!("bad sender address: {error}")))?;
+        let to: Address = to
+            .parse()
+            .map_err(|error| permanent(format!("bad recipient address: {error}")))?;
+        let envelope =
+            Envelope::new(Some(from), vec![to]).map_err(|error| permanent(error.to_string()))?;
         match self {
             Transport::File { transport, .. } => transport
                 .send_raw(&envelope, raw)
                 .map(|_| ())
-                .map_err(|error| SendError { transient: true, message: error.to_string() }),
-            Transport::Smtp(transport) => transport.send_raw(&envelope, raw).map(|_| ()).map_err(|error| SendError {
-                transient: !error.is_permanent(),
-                message: error.to_string(),
-            }),
+                .map_err(|error| SendError {
+                    transient: true,
+                    message: error.to_string(),
+                }),
+            Transport::Smtp(transport) => {
+                transport
+                    .send_raw(&envelope, raw)
+                    .map(|_| ())
+                    .map_err(|error| SendError {
+                        transient: !error.is_permanent(),
+                        message: error.to_string(),
+                    })
+            }
         }
     }
 }

@@ -81,7 +81,12 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
     let mut tera = Tera::default();
     tera.add_template_files(site_templates(&site.templates_dir)?)
         .map_err(|error| tera_error(&error))
-        .with_context(|| format!("cannot load the templates in {}", site.templates_dir.display()))?;    // The HTML escaping of attribute values and text, without Tera's `&#x2F;` for `/`.
+        .with_context(|| {
+            format!(
+                "cannot load the templates in {}",
+                site.templates_dir.display()
+            )
+        })?; // The HTML escaping of attribute values and text, without Tera's `&#x2F;` for `/`.
     tera.set_escape_fn(markdown::escape);
     let bodies: Vec<(String, &str)> = pages
         .iter()
@@ -198,7 +203,11 @@ fn site_templates(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
         if relative.starts_with("mail") || path.extension().is_none_or(|ext| ext != "html") {
             continue;
         }
-        let name = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let name = relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
         files.push((path.to_path_buf(), Some(name)));
     }
     Ok(files)

@@ -94,7 +94,12 @@ pub struct Writes {
 
 impl Writes {
     /// Stores `value` as JSON under `key`.
-    pub fn put<T: Serialize>(&mut self, tree: Tree, key: impl AsRef<[u8]>, value: &T) -> Result<()> {
+    pub fn put<T: Serialize>(
+        &mut self,
+        tree: Tree,
+        key: impl AsRef<[u8]>,
+        value: &T,
+    ) -> Result<()> {
         let json = serde_json::to_vec(value).context("cannot serialise a record")?;
         self.ops.push((tree, key.as_ref().to_vec(), Some(json)));
         Ok(())
@@ -110,7 +115,15 @@ impl Writes {
     }
 
     /// Appends an audit entry (never PHI).
-    pub fn audit(&mut self, store: &Store, at: DateTime<Utc>, action: &str, subject: &str, by: Option<&str>, reason: Option<&str>) -> Result<()> {
+    pub fn audit(
+        &mut self,
+        store: &Store,
+        at: DateTime<Utc>,
+        action: &str,
+        subject: &str,
+        by: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<()> {
         let entry = AuditEntry {
             v: RECORD_VERSION,
             at,
@@ -153,7 +166,9 @@ impl Store {
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(path).with_context(|| format!("cannot create the store {}", path.display()))?;
+        builder
+            .create(path)
+            .with_context(|| format!("cannot create the store {}", path.display()))?;
         make_private(path)?;
 
         let started = Instant::now();
@@ -167,14 +182,20 @@ impl Store {
                     let holder = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_default();
                     let holder = holder.trim();
                     if holder.is_empty() {
-                        bail!("the store {} is in use by another portal process", path.display());
+                        bail!(
+                            "the store {} is in use by another portal process",
+                            path.display()
+                        );
                     }
                     bail!(
                         "the store {} is in use by process {holder}; try again when it has finished",
                         path.display()
                     );
                 }
-                Err(error) => return Err(error).with_context(|| format!("cannot open the store {}", path.display())),
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("cannot open the store {}", path.display()));
+                }
             }
         };
         let trees = TREES
@@ -182,7 +203,11 @@ impl Store {
             .map(|tree| db.open_tree(tree.name()))
             .collect::<sled::Result<Vec<_>>>()
             .with_context(|| format!("cannot open the store {}", path.display()))?;
-        let store = Store { db, trees, path: path.to_path_buf() };
+        let store = Store {
+            db,
+            trees,
+            path: path.to_path_buf(),
+        };
         store.write_pid_file()?;
         make_private(path)?;
         Ok(store)
@@ -190,8 +215,10 @@ impl Store {
 
     fn write_pid_file(&self) -> Result<()> {
         let command: Vec<String> = std::env::args().take(3).collect();
-        let mut file = std::fs::File::create(self.path.join(PID_FILE)).context("cannot write the store's pid file")?;
-        writeln!(file, "{} ({})", std::process::id(), command.join(" ")).context("cannot write the store's pid file")?;
+        let mut file = std::fs::File::create(self.path.join(PID_FILE))
+            .context("cannot write the store's pid file")?;
+        writeln!(file, "{} ({})", std::process::id(), command.join(" "))
+            .context("cannot write the store's pid file")?;
         Ok(())
     }
 
@@ -205,7 +232,9 @@ impl Store {
 
     /// A fresh number, never handed out twice (numbers may be skipped).
     pub fn next_id(&self) -> Result<u64> {
-        self.db.generate_id().context("cannot draw an id from the store")
+        self.db
+            .generate_id()
+            .context("cannot draw an id from the store")
     }
 
     /// The next id of a kind for a year: `PRP-2026-000123`. Durable with the next flush;
@@ -215,11 +244,15 @@ impl Store {
         let value = self
             .tree(Tree::Meta)
             .update_and_fetch(key.as_bytes(), |old| {
-                let current = old.and_then(|bytes| bytes.try_into().ok()).map_or(0, u64::from_be_bytes);
+                let current = old
+                    .and_then(|bytes| bytes.try_into().ok())
+                    .map_or(0, u64::from_be_bytes);
                 Some((current + 1).to_be_bytes().to_vec())
             })
             .context("cannot advance an id counter")?;
-        let number = value.and_then(|bytes| bytes.as_ref().try_into().ok()).map_or(1, u64::from_be_bytes);
+        let number = value
+            .and_then(|bytes| bytes.as_ref().try_into().ok())
+            .map_or(1, u64::from_be_bytes);
         Ok(format!("{prefix}-{}-{number:06}", day.year()))
     }
 
@@ -255,11 +288,17 @@ impl Store {
         let Some(bytes) = self.tree(tree).get(key).context("cannot read the store")? else {
             return Ok(None);
         };
-        Ok(Some(serde_json::from_slice(&bytes).context("a damaged record in the store")?))
+        Ok(Some(
+            serde_json::from_slice(&bytes).context("a damaged record in the store")?,
+        ))
     }
 
     pub fn get_bytes(&self, tree: Tree, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        Ok(self.tree(tree).get(key).context("cannot read the store")?.map(|bytes| bytes.to_vec()))
+        Ok(self
+            .tree(tree)
+            .get(key)
+            .context("cannot read the store")?
+            .map(|bytes| bytes.to_vec()))
     }
 
     /// Every record of a tree, in key order.
@@ -281,7 +320,9 @@ impl Store {
 
     /// A meta value (`created_by`, …).
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.get_bytes(Tree::Meta, key)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+        Ok(self
+            .get_bytes(Tree::Meta, key)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// The processed-message record for these bytes or this Message-ID.
@@ -302,7 +343,10 @@ impl Store {
         Ok(self
             .all::<Registration>(Tree::Registrations)?
             .into_iter()
-            .find(|registration| registration.status == RegistrationStatus::Active && registration.email.eq_ignore_ascii_case(email)))
+            .find(|registration| {
+                registration.status == RegistrationStatus::Active
+                    && registration.email.eq_ignore_ascii_case(email)
+            }))
     }
 
     /// The newest registration of a sender address, whatever its status.
@@ -316,7 +360,9 @@ impl Store {
 
     /// The ticket that already forwarded this claim, if any.
     pub fn forwarded_claim(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.get_bytes(Tree::Forwarded, key)?.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+        Ok(self
+            .get_bytes(Tree::Forwarded, key)?
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// Notices sent (or waiting) to `address` on `day`.
@@ -352,7 +398,8 @@ impl Drop for Store {
 fn is_locked(error: &sled::Error) -> bool {
     match error {
         sled::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().to_ascii_lowercase().contains("lock")
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().to_ascii_lowercase().contains("lock")
         }
         other => other.to_string().to_ascii_lowercase().contains("lock"),
     }
@@ -365,7 +412,11 @@ fn make_private(path: &Path) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         for entry in walkdir::WalkDir::new(path) {
             let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
-            let mode = if entry.file_type().is_dir() { 0o700 } else { 0o600 };
+            let mode = if entry.file_type().is_dir() {
+                0o700
+            } else {
+                0o600
+            };
             std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
                 .with_context(|| format!("cannot make {} private", entry.path().display()))?;
         }
@@ -397,13 +448,21 @@ mod tests {
             let store = Store::open(&path).unwrap();
             let mut writes = Writes::default();
             writes.put_bytes(Tree::Meta, "created_by", b"test".to_vec());
-            writes.put(Tree::Forwarded, "MOLINA|T1|C1", &"PRP-2026-000001").unwrap();
+            writes
+                .put(Tree::Forwarded, "MOLINA|T1|C1", &"PRP-2026-000001")
+                .unwrap();
             store.apply(writes).unwrap();
             store.flush().unwrap();
         }
         let store = Store::open(&path).unwrap();
         assert_eq!(store.meta("created_by").unwrap().as_deref(), Some("test"));
-        assert_eq!(store.get::<String>(Tree::Forwarded, "MOLINA|T1|C1").unwrap().as_deref(), Some("PRP-2026-000001"));
+        assert_eq!(
+            store
+                .get::<String>(Tree::Forwarded, "MOLINA|T1|C1")
+                .unwrap()
+                .as_deref(),
+            Some("PRP-2026-000001")
+        );
     }
 
     #[cfg(unix)]
@@ -414,11 +473,19 @@ mod tests {
         let path = dir.path().join("store");
         let store = Store::open(&path).unwrap();
         store.flush().unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         for entry in std::fs::read_dir(&path).unwrap() {
             let entry = entry.unwrap();
             if entry.file_type().unwrap().is_file() {
-                assert_eq!(entry.metadata().unwrap().permissions().mode() & 0o077, 0, "{:?}", entry.path());
+                assert_eq!(
+                    entry.metadata().unwrap().permissions().mode() & 0o077,
+                    0,
+                    "{:?}",
+                    entry.path()
+                );
             }
         }
     }

@@ -109,19 +109,29 @@ pub struct Inquiry {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Outcome {
     /// One ticket per complaint template attached.
-    Tickets { ids: Vec<String> },
-    Registration { id: String },
-    Inquiry { id: String },
+    Tickets {
+        ids: Vec<String>,
+    },
+    Registration {
+        id: String,
+    },
+    Inquiry {
+        id: String,
+    },
     /// The sender has no active registration; no ticket.
     NotRegistered,
     /// A reply kept as correspondence on the ticket, registration or inquiry it answers.
-    Correspondence { about: String },
+    Correspondence {
+        about: String,
+    },
     /// Answered with how to submit.
     Help,
     /// A bounce, an auto-reply or our own mail: never answered.
     Automatic,
     /// Could not be handled; kept in the Quarantine folder.
-    Quarantined { why: String },
+    Quarantined {
+        why: String,
+    },
 }
 
 impl Outcome {
@@ -169,10 +179,18 @@ pub struct MessageRecord {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum Delivery {
-    Pending { attempts: u32, last_error: Option<String> },
-    Sent { at: DateTime<Utc> },
+    Pending {
+        attempts: u32,
+        last_error: Option<String>,
+    },
+    Sent {
+        at: DateTime<Utc>,
+    },
     /// Refused for good (a permanent SMTP error): not retried.
-    Failed { at: DateTime<Utc>, error: String },
+    Failed {
+        at: DateTime<Utc>,
+        error: String,
+    },
 }
 
 /// A mail the program sends, rendered in full before it is recorded.
@@ -214,7 +232,10 @@ mod base64_bytes {
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
         let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
         for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
             for i in 0..4 {
                 if i <= chunk.len() {
                     text.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
@@ -235,7 +256,8 @@ mod base64_bytes {
             let value = ALPHABET
                 .iter()
                 .position(|a| *a == c)
-                .ok_or_else(|| serde::de::Error::custom("invalid base64"))? as u32;
+                .ok_or_else(|| serde::de::Error::custom("invalid base64"))?
+                as u32;
             buffer = (buffer << 6) | value;
             bits += 6;
             if bits >= 8 {
@@ -255,9 +277,16 @@ mod base64_bytes {
         fn round_trip() {
             for bytes in [&b""[..], b"a", b"ab", b"abc", b"abcd", &[0, 255, 128, 7, 9]] {
                 let json = serde_json::to_string(&Wrap(bytes.to_vec())).unwrap();
-                assert_eq!(serde_json::from_str::<Wrap>(&json).unwrap().0, bytes, "{json}");
+                assert_eq!(
+                    serde_json::from_str::<Wrap>(&json).unwrap().0,
+                    bytes,
+                    "{json}"
+                );
             }
-            assert_eq!(serde_json::to_string(&Wrap(b"Man".to_vec())).unwrap(), "\"TWFu\"");
+            assert_eq!(
+                serde_json::to_string(&Wrap(b"Man".to_vec())).unwrap(),
+                "\"TWFu\""
+            );
         }
     }
 }
