@@ -320,27 +320,18 @@ pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<crate::int
     };
     intake.pass(
         &mut [
-            (crate::intake::Mailbox::Intake, &mut intake_box),
-            (crate::intake::Mailbox::Inquiries, &mut inquiries_box),
+            (crate::intake::Mailbox::Intake, &mut *intake_box),
+            (crate::intake::Mailbox::Inquiries, &mut *inquiries_box),
         ],
         chrono::Utc::now(),
     )
 }
 
-fn open_mailbox(
-    mailbox: &crate::config::Mailbox,
-    name: &str,
-) -> Result<crate::mail::maildir::Maildir> {
+fn open_mailbox(mailbox: &crate::config::Mailbox, name: &str) -> Result<Box<dyn crate::mail::MailSource>> {
     match (mailbox.kind, &mailbox.path) {
-        (crate::config::MailboxKind::Maildir, Some(path)) => {
-            crate::mail::maildir::Maildir::open(path)
-        }
-        (crate::config::MailboxKind::Maildir, None) => {
-            anyhow::bail!("mail.{name}: a maildir mailbox needs a path")
-        }
-        (crate::config::MailboxKind::Imap, _) => {
-            anyhow::bail!("mail.{name}: IMAP mailboxes are not supported by this build yet")
-        }
+        (crate::config::MailboxKind::Maildir, Some(path)) => Ok(Box::new(crate::mail::maildir::Maildir::open(path)?)),
+        (crate::config::MailboxKind::Maildir, None) => anyhow::bail!("mail.{name}: a maildir mailbox needs a path"),
+        (crate::config::MailboxKind::Imap, _) => Ok(Box::new(crate::mail::imap::Imap::connect(mailbox, name)?)),
     }
 }
 

@@ -47,16 +47,24 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
     let mut references: Vec<String> = Vec::new();
     for value in [message.in_reply_to(), message.references()] {
         if let Some(list) = value.as_text_list() {
-            references.extend(list.iter().map(|id| id.trim_matches(['<', '>', ' ']).to_owned()));
+            references.extend(
+                list.iter()
+                    .map(|id| id.trim_matches(['<', '>', ' ']).to_owned()),
+            );
         } else if let Some(text) = value.as_text() {
-            references.extend(text.split_whitespace().map(|id| id.trim_matches(['<', '>']).to_owned()));
+            references.extend(
+                text.split_whitespace()
+                    .map(|id| id.trim_matches(['<', '>']).to_owned()),
+            );
         }
     }
     references.retain(|id| !id.is_empty());
     let mut parsed = Parsed {
         automatic: automatic(&message, from.as_deref()),
         from,
-        message_id: message.message_id().map(|id| id.trim_matches(['<', '>']).to_owned()),
+        message_id: message
+            .message_id()
+            .map(|id| id.trim_matches(['<', '>']).to_owned()),
         tags: tags(&subject),
         subject,
         references,
@@ -69,7 +77,10 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
 /// The Message-ID from the headers alone, without parsing the body.
 pub fn message_id_of(raw: &[u8]) -> Option<String> {
     let message = MessageParser::default().parse_headers(raw)?;
-    message.message_id().map(|id| id.trim_matches(['<', '>']).to_owned()).filter(|id| !id.is_empty())
+    message
+        .message_id()
+        .map(|id| id.trim_matches(['<', '>']).to_owned())
+        .filter(|id| !id.is_empty())
 }
 
 /// The From address from the headers alone, lower-cased.
@@ -98,16 +109,27 @@ fn collect_attachments(message: &Message<'_>, parsed: &mut Parsed, depth: usize)
         }
         let name = part.attachment_name().map(|name| {
             // Never a path: `../../x.xlsx` is `x.xlsx`.
-            name.rsplit(['/', '\\']).next().unwrap_or("").trim().to_owned()
+            name.rsplit(['/', '\\'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned()
         });
-        parsed.attachments.push(Attachment { name: name.filter(|name| !name.is_empty()), bytes: part.contents().to_vec() });
+        parsed.attachments.push(Attachment {
+            name: name.filter(|name| !name.is_empty()),
+            bytes: part.contents().to_vec(),
+        });
     }
 }
 
 /// Why a message was sent by a machine (RFC 3834 and the usual list and bounce
 /// markers), if it was.
 fn automatic(message: &Message<'_>, from: Option<&str>) -> Option<String> {
-    let raw = |name: &str| message.header_raw(name).map(|value| value.trim().to_ascii_lowercase());
+    let raw = |name: &str| {
+        message
+            .header_raw(name)
+            .map(|value| value.trim().to_ascii_lowercase())
+    };
     if let Some(value) = raw("Auto-Submitted") {
         let kind = value.split(';').next().unwrap_or("").trim().to_owned();
         if kind != "no" {
@@ -184,7 +206,11 @@ mod tests {
         assert_eq!(parsed.from.as_deref(), Some("pat@clinic.example"));
         assert_eq!(parsed.message_id.as_deref(), Some("abc@clinic.example"));
         assert_eq!(parsed.tags, ["PRP-2026-000123"]);
-        assert!(parsed.references.contains(&"portal.7.x@portal.example.gov".to_owned()));
+        assert!(
+            parsed
+                .references
+                .contains(&"portal.7.x@portal.example.gov".to_owned())
+        );
         assert!(parsed.references.contains(&"a@b".to_owned()));
         assert_eq!(parsed.automatic, None);
     }
@@ -203,9 +229,16 @@ mod tests {
         ];
         for (header, expected) in cases {
             let raw = message(&format!("From: a@b.example\r\n{header}\r\nSubject: x"), "x");
-            assert_eq!(parse(&raw).unwrap().automatic.is_some(), expected, "{header}");
+            assert_eq!(
+                parse(&raw).unwrap().automatic.is_some(),
+                expected,
+                "{header}"
+            );
         }
-        let bounce = message("From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered", "x");
+        let bounce = message(
+            "From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered",
+            "x",
+        );
         assert!(parse(&bounce).unwrap().automatic.is_some());
         let report = message(
             "From: a@b.example\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"",
@@ -223,7 +256,11 @@ mod tests {
              --b\r\nContent-Type: application/octet-stream; name=\"=?UTF-8?B?w6l0w6kueGxzeA==?=\"\r\nContent-Disposition: attachment\r\n\r\nxyz\r\n--b--\r\n",
         );
         let parsed = parse(&raw).unwrap();
-        let names: Vec<Option<&str>> = parsed.attachments.iter().map(|a| a.name.as_deref()).collect();
+        let names: Vec<Option<&str>> = parsed
+            .attachments
+            .iter()
+            .map(|a| a.name.as_deref())
+            .collect();
         assert_eq!(names, [Some("claïms.xlsx"), Some("été.xlsx")]);
         assert_eq!(parsed.attachments[0].bytes, b"PK\x03\x04");
     }
@@ -233,7 +270,9 @@ mod tests {
         let inner = "From: b@c.example\r\nSubject: original\r\nContent-Type: multipart/mixed; boundary=\"i\"\r\n\r\n--i\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--i\r\nContent-Type: text/csv\r\nContent-Disposition: attachment; filename=\"claims.csv\"\r\n\r\na,b\r\n--i--\r\n";
         let raw = message(
             "From: a@b.example\r\nSubject: Fwd: original\r\nContent-Type: multipart/mixed; boundary=\"o\"",
-            &format!("--o\r\nContent-Type: text/plain\r\n\r\nfyi\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--o--\r\n"),
+            &format!(
+                "--o\r\nContent-Type: text/plain\r\n\r\nfyi\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--o--\r\n"
+            ),
         );
         let parsed = parse(&raw).unwrap();
         assert_eq!(parsed.attachments.len(), 1);
@@ -246,6 +285,9 @@ mod tests {
         assert!(is_id("INQ-2027-000001"));
         assert!(!is_id("PRP-26-000123"));
         assert!(!is_id("ABC-2026-000123"));
-        assert_eq!(tags("Re: [REG-2026-000004] [note] [PRP-2026-1]"), ["REG-2026-000004"]);
+        assert_eq!(
+            tags("Re: [REG-2026-000004] [note] [PRP-2026-1]"),
+            ["REG-2026-000004"]
+        );
     }
 }

@@ -227,7 +227,7 @@ mod tests {
         assert!(maildir.list().unwrap().is_empty());
         assert_eq!(
             maildir.ids(Some(Folder::Processed)).unwrap(),
-            [first.clone()]
+            std::slice::from_ref(&first)
         );
         maildir.release(&second, Folder::Quarantine).unwrap();
         assert_eq!(

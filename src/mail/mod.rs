@@ -2,8 +2,10 @@
 //! and classifying a message, composing notices, and the transport that sends them.
 
 pub mod classify;
+pub mod imap;
 pub mod maildir;
 pub mod notice;
+pub mod tls;
 pub mod transport;
 
 use chrono::{DateTime, Utc};

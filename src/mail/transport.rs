@@ -35,6 +35,46 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// An SMTP transport from `[smtp]`: implicit TLS, STARTTLS (required) or plain text
+/// only when `tls = "none"`; an optional private CA; password or XOAUTH2; a pooled
+/// connection reused for the whole run.
+fn smtp_transport(smtp: &Smtp) -> Result<SmtpTransport> {
+    use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+    use lettre::transport::smtp::client::{Certificate, Tls as SmtpTls, TlsParameters};
+
+    let host = smtp.host.as_deref().context("[smtp] host is needed")?;
+    let parameters = || -> Result<TlsParameters> {
+        let mut builder = TlsParameters::builder(host.to_owned());
+        if let Some(ca_file) = &smtp.ca_file {
+            let pem = std::fs::read(ca_file).with_context(|| format!("cannot read the CA file {}", ca_file.display()))?;
+            let certificate = Certificate::from_pem(&pem).with_context(|| format!("{} is not a PEM certificate", ca_file.display()))?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder.build_rustls().context("cannot set up TLS for SMTP")
+    };
+    let (tls, default_port) = match smtp.tls {
+        Tls::Implicit => (SmtpTls::Wrapper(parameters()?), 465),
+        Tls::Starttls => (SmtpTls::Required(parameters()?), 587),
+        Tls::None => (SmtpTls::None, 25),
+    };
+    let mut builder = SmtpTransport::builder_dangerous(host)
+        .port(smtp.port.unwrap_or(default_port))
+        .tls(tls)
+        .timeout(Some(std::time::Duration::from_secs(60)));
+    let secret = crate::mail::tls::secret(smtp.password_env.as_deref(), smtp.oauth2_token_command.as_deref(), "[smtp]")?;
+    match (secret, &smtp.user) {
+        (Some(crate::mail::tls::Secret::Password(password)), Some(user)) => {
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        (Some(crate::mail::tls::Secret::Token(token)), Some(user)) => {
+            builder = builder.credentials(Credentials::new(user.clone(), token)).authentication(vec![Mechanism::Xoauth2]);
+        }
+        (Some(_), None) => anyhow::bail!("[smtp] a password or token needs a user"),
+        (None, _) => {}
+    }
+    Ok(builder.build())
+}
+
 impl Transport {
     /// Builds the transport `[smtp]` describes.
     pub fn from_config(smtp: &Smtp) -> Result<Transport> {
@@ -47,35 +87,7 @@ impl Transport {
                     dir: smtp.path.clone(),
                 })
             }
-            TransportKind::Smtp => {
-                let host = smtp.host.as_deref().unwrap_or("localhost");
-                let builder = match smtp.tls {
-                    Tls::None => SmtpTransport::builder_dangerous(host),
-                    Tls::Starttls => {
-                        SmtpTransport::starttls_relay(host).context("cannot set up STARTTLS")?
-                    }
-                    Tls::Implicit => SmtpTransport::relay(host).context("cannot set up TLS")?,
-                };
-                let builder = match smtp.port {
-                    Some(port) => builder.port(port),
-                    None => builder,
-                };
-                let builder = match (&smtp.user, &smtp.password_env) {
-                    (Some(user), Some(variable)) => {
-                        let password = std::env::var(variable).with_context(|| {
-                            format!("the SMTP password variable {variable} is not set")
-                        })?;
-                        builder.credentials(
-                            lettre::transport::smtp::authentication::Credentials::new(
-                                user.clone(),
-                                password,
-                            ),
-                        )
-                    }
-                    _ => builder,
-                };
-                Ok(Transport::Smtp(Box::new(builder.build())))
-            }
+            TransportKind::Smtp => Ok(Transport::Smtp(Box::new(smtp_transport(smtp)?))),
         }
     }
 
