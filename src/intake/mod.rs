@@ -104,19 +104,28 @@ pub fn illinois_day(at: DateTime<Utc>) -> NaiveDate {
 
 /// SHA-256 of the raw bytes, hex.
 pub fn hash(raw: &[u8]) -> String {
-    Sha256::digest(raw).iter().map(|byte| format!("{byte:02x}")).collect()
+    Sha256::digest(raw)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 impl Intake<'_> {
     /// One pass over each mailbox: every waiting message handled, notices sent, and
     /// the inbox emptied into `Processed` and `Quarantine`. `now` is the clock.
-    pub fn pass(&self, mailboxes: &mut [(Mailbox, &mut dyn MailSource)], now: DateTime<Utc>) -> Result<PassReport> {
+    pub fn pass(
+        &self,
+        mailboxes: &mut [(Mailbox, &mut dyn MailSource)],
+        now: DateTime<Utc>,
+    ) -> Result<PassReport> {
         let mut report = PassReport::default();
         let mut state = PassState::default();
         // Notices left from an earlier run go out first.
         deliver_pending(self, &mut report, now)?;
         for (mailbox, source) in mailboxes.iter_mut() {
-            let waiting = source.list().with_context(|| format!("cannot list the {} mailbox", mailbox.name()))?;
+            let waiting = source
+                .list()
+                .with_context(|| format!("cannot list the {} mailbox", mailbox.name()))?;
             for batch in waiting.chunks(BATCH) {
                 if self.stopping() {
                     break;
@@ -154,11 +163,20 @@ impl Intake<'_> {
                 && !record.released
             {
                 report.already_processed += 1;
-                let folder = if record.outcome.is_quarantined() { Folder::Quarantine } else { Folder::Processed };
+                let folder = if record.outcome.is_quarantined() {
+                    Folder::Quarantine
+                } else {
+                    Folder::Processed
+                };
                 moves.push((waiting.id.clone(), folder));
                 continue;
             }
-            let handled = submission::handle(self, mailbox, waiting, &raw, &digest, state, now)?;
+            // A message that cannot be handled is quarantined, never allowed to stop
+            // the run or to block the messages behind it.
+            let handled = match submission::handle(self, mailbox, waiting, &raw, &digest, state, now) {
+                Ok(handled) => handled,
+                Err(error) => quarantine_unhandled(mailbox, waiting, &raw, &digest, &error, now)?,
+            };
             tally(report, &handled.record.outcome);
             moves.push((waiting.id.clone(), handled.folder));
             self.store.apply(handled.writes)?;
@@ -168,11 +186,40 @@ impl Intake<'_> {
         failpoint::hit("after_flush");
         deliver_pending(self, report, now)?;
         for (id, folder) in moves {
-            source.finish(&id, folder).with_context(|| format!("cannot move a message to {}", folder.name()))?;
+            source
+                .finish(&id, folder)
+                .with_context(|| format!("cannot move a message to {}", folder.name()))?;
             failpoint::hit("after_move");
         }
         Ok(())
     }
+}
+
+/// The record of a message whose handling failed: quarantined, with the error's first
+/// line (which names the step, never message content).
+fn quarantine_unhandled(
+    mailbox: Mailbox,
+    waiting: &Waiting,
+    raw: &[u8],
+    digest: &str,
+    error: &anyhow::Error,
+    now: DateTime<Utc>,
+) -> Result<Handled> {
+    let why = format!("could not be handled: {}", error.to_string().chars().take(200).collect::<String>());
+    let from = crate::mail::classify::from_of(raw).unwrap_or_default();
+    let record = message_record(
+        mailbox,
+        waiting,
+        digest,
+        crate::mail::classify::message_id_of(raw),
+        &from,
+        Outcome::Quarantined { why },
+        Vec::new(),
+        now,
+    );
+    let mut writes = Writes::default();
+    record_message(&mut writes, &record, raw)?;
+    Ok(Handled { writes, record, folder: Folder::Quarantine })
 }
 
 fn tally(report: &mut PassReport, outcome: &Outcome) {
@@ -188,6 +235,7 @@ fn tally(report: &mut PassReport, outcome: &Outcome) {
 }
 
 /// The processed-message record for a handled message.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn message_record(
     mailbox: Mailbox,
     waiting: &Waiting,
@@ -214,10 +262,18 @@ pub(crate) fn message_record(
 }
 
 /// Records a processed message under its hash and its Message-ID, with its raw bytes.
-pub(crate) fn record_message(writes: &mut Writes, record: &MessageRecord, raw: &[u8]) -> Result<()> {
+pub(crate) fn record_message(
+    writes: &mut Writes,
+    record: &MessageRecord,
+    raw: &[u8],
+) -> Result<()> {
     writes.put(Tree::Messages, &record.hash, record)?;
     if let Some(message_id) = &record.message_id {
-        writes.put_bytes(Tree::MessageIds, message_id, record.hash.clone().into_bytes());
+        writes.put_bytes(
+            Tree::MessageIds,
+            message_id,
+            record.hash.clone().into_bytes(),
+        );
     }
     writes.put_bytes(Tree::Raw, &record.hash, raw.to_vec());
     Ok(())
