@@ -19,6 +19,10 @@ pub struct Cli {
     )]
     pub config: PathBuf,
 
+    /// How logs on standard error look: text for people, json for journald.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: crate::logging::LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }

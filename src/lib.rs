@@ -11,6 +11,7 @@ pub mod demo;
 pub mod failpoint;
 pub mod forms;
 pub mod intake;
+pub mod logging;
 pub mod mail;
 pub mod rules;
 pub mod samples;

@@ -9,6 +9,7 @@ use portal::commands::{self, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    portal::logging::init(cli.log_format);
     let stdout = std::io::stdout();
     match commands::run(cli, &mut stdout.lock()) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

@@ -134,6 +134,14 @@ impl Intake<'_> {
             }
         }
         report.notices_waiting = self.store.pending_notices()?.len();
+        tracing::info!(
+            messages = report.messages as u64,
+            tickets = report.tickets.len() as u64,
+            quarantined = report.quarantined as u64,
+            notices_sent = report.notices_sent as u64,
+            notices_waiting = report.notices_waiting as u64,
+            "pass finished"
+        );
         Ok(report)
     }
 
@@ -178,6 +186,12 @@ impl Intake<'_> {
                 Err(error) => quarantine_unhandled(mailbox, waiting, &raw, &digest, &error, now)?,
             };
             tally(report, &handled.record.outcome);
+            tracing::info!(
+                mailbox = mailbox.name(),
+                hash = &digest[..12],
+                outcome = %handled.record.outcome.label(),
+                "message handled"
+            );
             moves.push((waiting.id.clone(), handled.folder));
             self.store.apply(handled.writes)?;
             failpoint::hit("after_record");

@@ -81,7 +81,14 @@ pub fn queue_notice(
             None => store.notices_to(request.to, illinois_day(now))?,
         };
         if sent >= intake.config.mail.notices_per_sender_per_day {
-            writes.audit(store, now, "notice_suppressed_daily_limit", request.about.as_deref().unwrap_or("-"), None, None)?;
+            writes.audit(
+                store,
+                now,
+                "notice_suppressed_daily_limit",
+                request.about.as_deref().unwrap_or("-"),
+                None,
+                None,
+            )?;
             return Ok(None);
         }
         counts.insert(key.clone(), sent + 1);
@@ -89,7 +96,9 @@ pub fn queue_notice(
     }
     let id = store.next_id()?;
     let mut context = base_context(intake.config);
-    if let (Some(base), serde_json::Value::Object(extra)) = (context.as_object_mut(), request.context) {
+    if let (Some(base), serde_json::Value::Object(extra)) =
+        (context.as_object_mut(), request.context)
+    {
         base.extend(extra);
     }
     if let Some(base) = context.as_object_mut() {
@@ -115,21 +124,39 @@ pub fn queue_notice(
         subject: request.subject,
         message_id: composed.message_id.clone(),
         created_at: now,
-        delivery: Delivery::Pending { attempts: 0, last_error: None },
+        delivery: Delivery::Pending {
+            attempts: 0,
+            last_error: None,
+        },
         raw: composed.raw,
     };
     writes.put(Tree::Outbox, id.to_be_bytes(), &notice)?;
     // A reply quoting this Message-ID is correspondence on what the notice is about.
     if let Some(about) = &request.about {
-        writes.put_bytes(Tree::MessageIds, format!("notice:{}", composed.message_id), about.clone().into_bytes());
+        writes.put_bytes(
+            Tree::MessageIds,
+            format!("notice:{}", composed.message_id),
+            about.clone().into_bytes(),
+        );
     }
-    writes.audit(store, now, &format!("notice_queued_{}", request.kind.name()), request.about.as_deref().unwrap_or("-"), None, None)?;
+    writes.audit(
+        store,
+        now,
+        &format!("notice_queued_{}", request.kind.name()),
+        request.about.as_deref().unwrap_or("-"),
+        None,
+        None,
+    )?;
     Ok(Some(id))
 }
 
 /// Sends every notice still waiting in the outbox, marking each sent as soon as it
 /// went out, then flushes.
-pub fn deliver_pending(intake: &Intake<'_>, report: &mut PassReport, now: DateTime<Utc>) -> Result<()> {
+pub fn deliver_pending(
+    intake: &Intake<'_>,
+    report: &mut PassReport,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let store = intake.store;
     let pending = store.pending_notices()?;
     if pending.is_empty() {
@@ -142,21 +169,44 @@ pub fn deliver_pending(intake: &Intake<'_>, report: &mut PassReport, now: DateTi
         let mut writes = Writes::default();
         match result {
             Ok(()) => {
+                tracing::info!(notice = notice.id, kind = %notice.kind, "notice sent");
                 notice.delivery = Delivery::Sent { at: now };
                 report.notices_sent += 1;
-                writes.audit(store, now, "notice_sent", &notice.id.to_string(), None, None)?;
+                writes.audit(
+                    store,
+                    now,
+                    "notice_sent",
+                    &notice.id.to_string(),
+                    None,
+                    None,
+                )?;
             }
             Err(error) if error.transient => {
+                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice not sent; it waits for the next pass");
                 let attempts = match notice.delivery {
                     Delivery::Pending { attempts, .. } => attempts + 1,
                     _ => 1,
                 };
-                notice.delivery = Delivery::Pending { attempts, last_error: Some(error.message) };
+                notice.delivery = Delivery::Pending {
+                    attempts,
+                    last_error: Some(error.message),
+                };
             }
             Err(error) => {
-                notice.delivery = Delivery::Failed { at: now, error: error.message };
+                tracing::error!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice refused for good");
+                notice.delivery = Delivery::Failed {
+                    at: now,
+                    error: error.message,
+                };
                 report.notices_failed += 1;
-                writes.audit(store, now, "notice_failed", &notice.id.to_string(), None, None)?;
+                writes.audit(
+                    store,
+                    now,
+                    "notice_failed",
+                    &notice.id.to_string(),
+                    None,
+                    None,
+                )?;
             }
         }
         writes.put(Tree::Outbox, notice.id.to_be_bytes(), &notice)?;
