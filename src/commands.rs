@@ -311,6 +311,8 @@ pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<crate::int
     let transport = crate::mail::transport::Transport::from_config(&config.smtp)?;
     let mut intake_box = open_mailbox(&config.mail.intake, "intake")?;
     let mut inquiries_box = open_mailbox(&config.mail.inquiries, "inquiries")?;
+    remember_validity(&store, "intake", intake_box.validity())?;
+    remember_validity(&store, "inquiries", inquiries_box.validity())?;
     let intake = crate::intake::Intake {
         config,
         store: &store,
@@ -325,6 +327,23 @@ pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<crate::int
         ],
         chrono::Utc::now(),
     )
+}
+
+/// Keeps each mailbox's UIDVALIDITY in the store and says when it changed: the pass
+/// then rescans the whole inbox, and the processed-message records prevent duplicates.
+fn remember_validity(store: &crate::store::Store, name: &str, validity: Option<u32>) -> Result<()> {
+    let Some(validity) = validity else { return Ok(()) };
+    let key = format!("uidvalidity:{name}");
+    let known = store.meta(&key)?;
+    if known.as_deref() != Some(validity.to_string().as_str()) {
+        if let Some(known) = known {
+            tracing::warn!(mailbox = name, was = %known, now = validity, "UIDVALIDITY changed; rescanning the inbox");
+        }
+        let mut writes = crate::store::Writes::default();
+        writes.put_bytes(crate::store::Tree::Meta, &key, validity.to_string().into_bytes());
+        store.apply(writes)?;
+    }
+    Ok(())
 }
 
 fn open_mailbox(mailbox: &crate::config::Mailbox, name: &str) -> Result<Box<dyn crate::mail::MailSource>> {

@@ -6,6 +6,13 @@ use mail_parser::{Message, MessageParser, MimeHeaders};
 
 /// At most this many attachments are looked at in one message.
 pub const MAX_ATTACHMENTS: usize = 100;
+/// A Message-ID longer than this is none a mail system makes: it is ignored, so it is
+/// never a store key nor echoed into a notice's `In-Reply-To` (whose line would pass
+/// the 998-character limit of RFC 5322).
+pub const MAX_ID_CHARS: usize = 250;
+/// At most this many `In-Reply-To`/`References` ids are kept (the first and the
+/// latest, as RFC 5322 3.6.4 allows trimming): a notice repeats them.
+pub const MAX_REFERENCES: usize = 20;
 
 /// What intake needs from a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,34 +44,25 @@ pub struct Attachment {
 /// Parses a raw message; `None` when it is not a message at all.
 pub fn parse(raw: &[u8]) -> Option<Parsed> {
     let message = MessageParser::default().parse(raw)?;
-    let from = message
-        .from()
-        .and_then(|from| from.first())
-        .and_then(|address| address.address())
-        .map(|address| address.trim().to_ascii_lowercase())
-        .filter(|address| address.contains('@'));
+    let from = sender(&message);
     let subject = message.subject().unwrap_or("").trim().to_owned();
     let mut references: Vec<String> = Vec::new();
     for value in [message.in_reply_to(), message.references()] {
         if let Some(list) = value.as_text_list() {
-            references.extend(
-                list.iter()
-                    .map(|id| id.trim_matches(['<', '>', ' ']).to_owned()),
-            );
+            references.extend(list.iter().filter_map(|id| clean_id(id)));
         } else if let Some(text) = value.as_text() {
-            references.extend(
-                text.split_whitespace()
-                    .map(|id| id.trim_matches(['<', '>']).to_owned()),
-            );
+            references.extend(text.split_whitespace().filter_map(clean_id));
         }
     }
-    references.retain(|id| !id.is_empty());
+    let mut seen = std::collections::HashSet::new();
+    references.retain(|id| seen.insert(id.clone()));
+    if references.len() > MAX_REFERENCES {
+        references.drain(1..references.len() - (MAX_REFERENCES - 1));
+    }
     let mut parsed = Parsed {
         automatic: automatic(&message, from.as_deref()),
         from,
-        message_id: message
-            .message_id()
-            .map(|id| id.trim_matches(['<', '>']).to_owned()),
+        message_id: message.message_id().and_then(clean_id),
         tags: tags(&subject),
         subject,
         references,
@@ -77,21 +75,36 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
 /// The Message-ID from the headers alone, without parsing the body.
 pub fn message_id_of(raw: &[u8]) -> Option<String> {
     let message = MessageParser::default().parse_headers(raw)?;
-    message
-        .message_id()
-        .map(|id| id.trim_matches(['<', '>']).to_owned())
-        .filter(|id| !id.is_empty())
+    message.message_id().and_then(clean_id)
 }
 
 /// The From address from the headers alone, lower-cased.
 pub fn from_of(raw: &[u8]) -> Option<String> {
-    let message = MessageParser::default().parse_headers(raw)?;
+    sender(&MessageParser::default().parse_headers(raw)?)
+}
+
+/// The first From address, lower-cased, when it is one a notice can be sent to: an
+/// address the mail builder refuses (`a b@c.example`, `a@b@c.example`, `@c.example`,
+/// which mail-parser makes of `"a b"@c.example`) would otherwise fail the notice, and
+/// with it the whole pass, again at every pass.
+fn sender(message: &Message<'_>) -> Option<String> {
     message
         .from()
         .and_then(|from| from.first())
         .and_then(|address| address.address())
         .map(|address| address.trim().to_ascii_lowercase())
         .filter(|address| address.contains('@'))
+        .filter(|address| address.parse::<lettre::message::Mailbox>().is_ok())
+}
+
+/// A Message-ID without its angle brackets, when it looks like one: printable ASCII
+/// without spaces, at most [`MAX_ID_CHARS`] long.
+fn clean_id(id: &str) -> Option<String> {
+    let id = id.trim().trim_matches(['<', '>']);
+    let plausible = !id.is_empty()
+        && id.len() <= MAX_ID_CHARS
+        && id.bytes().all(|byte| byte.is_ascii_graphic());
+    plausible.then(|| id.to_owned())
 }
 
 /// Attachments of this message and of messages forwarded inside it.
@@ -277,6 +290,46 @@ mod tests {
         let parsed = parse(&raw).unwrap();
         assert_eq!(parsed.attachments.len(), 1);
         assert_eq!(parsed.attachments[0].name.as_deref(), Some("claims.csv"));
+    }
+
+    #[test]
+    fn unanswerable_senders_are_no_senders() {
+        for from in [
+            "a b@c.example",
+            "\"john doe\"@c.example",
+            "a@b@c.example",
+            "a@[192.0.2.1]",
+            "a..b@c.example",
+        ] {
+            let raw = message(&format!("From: {from}\r\nSubject: x"), "x");
+            assert_eq!(parse(&raw).unwrap().from, None, "{from}");
+            assert_eq!(from_of(&raw), None, "{from}");
+        }
+        let raw = message("From: Pat <Pat@Clinic.Example>\r\nSubject: x", "x");
+        assert_eq!(from_of(&raw).as_deref(), Some("pat@clinic.example"));
+    }
+
+    #[test]
+    fn implausible_ids_are_dropped_and_references_trimmed() {
+        let long = format!("<{}@x.example>", "m".repeat(MAX_ID_CHARS));
+        let many: Vec<String> = (0..100).map(|n| format!("<r{n}@x.example>")).collect();
+        let raw = message(
+            &format!(
+                "From: a@b.example\r\nMessage-ID: {long}\r\nIn-Reply-To: <first@x.example>\r\n\
+                 References: {} {long} <r99@x.example>",
+                many.join(" ")
+            ),
+            "x",
+        );
+        let parsed = parse(&raw).unwrap();
+        assert_eq!(parsed.message_id, None);
+        assert_eq!(message_id_of(&raw), None);
+        assert_eq!(parsed.references.len(), MAX_REFERENCES);
+        assert_eq!(parsed.references[0], "first@x.example");
+        assert_eq!(parsed.references[1], "r81@x.example");
+        assert_eq!(parsed.references.last().map(String::as_str), Some("r99@x.example"));
+        let spaced = message("From: a@b.example\r\nMessage-ID: <a b@x.example>", "x");
+        assert_eq!(message_id_of(&spaced), None);
     }
 
     #[test]

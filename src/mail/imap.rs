@@ -200,6 +200,10 @@ impl MailSource for Imap {
         }
     }
 
+    fn validity(&self) -> Option<u32> {
+        self.uid_validity
+    }
+
     fn release(&mut self, id: &str, folder: Folder) -> Result<()> {
         let _ = (id, folder);
         bail!("releasing a message over IMAP is done in the mail client: move it from {} back to INBOX", folder.name())

@@ -47,4 +47,10 @@ pub trait MailSource {
     fn finish(&mut self, id: &str, folder: Folder) -> anyhow::Result<()>;
     /// Puts a message from `folder` back into the inbox (staff `messages release`).
     fn release(&mut self, id: &str, folder: Folder) -> anyhow::Result<()>;
+
+    /// The mailbox's UIDVALIDITY, where it has one (IMAP). When it changes, ids may
+    /// name other messages; the processed-message records keep a rescan safe.
+    fn validity(&self) -> Option<u32> {
+        None
+    }
 }
