@@ -305,21 +305,12 @@ fn intake(
 /// One pass with the configured store, mailboxes and transport; the store is held
 /// only while the pass runs.
 pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<crate::intake::PassReport> {
-    let store = crate::store::Store::open(&config.store.path)?;
-    let composer =
-        crate::mail::notice::Composer::new(&config.site.templates_dir, &config.mail.from)?;
-    let transport = crate::mail::transport::Transport::from_config(&config.smtp)?;
+    let services = crate::services::Services::open(config)?;
     let mut intake_box = open_mailbox(&config.mail.intake, "intake")?;
     let mut inquiries_box = open_mailbox(&config.mail.inquiries, "inquiries")?;
-    remember_validity(&store, "intake", intake_box.validity())?;
-    remember_validity(&store, "inquiries", inquiries_box.validity())?;
-    let intake = crate::intake::Intake {
-        config,
-        store: &store,
-        composer: &composer,
-        transport: &transport,
-        stop,
-    };
+    remember_validity(&services.store, "intake", intake_box.validity())?;
+    remember_validity(&services.store, "inquiries", inquiries_box.validity())?;
+    let intake = services.intake(config, stop);
     intake.pass(
         &mut [
             (crate::intake::Mailbox::Intake, &mut *intake_box),
@@ -332,7 +323,9 @@ pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<crate::int
 /// Keeps each mailbox's UIDVALIDITY in the store and says when it changed: the pass
 /// then rescans the whole inbox, and the processed-message records prevent duplicates.
 fn remember_validity(store: &crate::store::Store, name: &str, validity: Option<u32>) -> Result<()> {
-    let Some(validity) = validity else { return Ok(()) };
+    let Some(validity) = validity else {
+        return Ok(());
+    };
     let key = format!("uidvalidity:{name}");
     let known = store.meta(&key)?;
     if known.as_deref() != Some(validity.to_string().as_str()) {
@@ -340,17 +333,30 @@ fn remember_validity(store: &crate::store::Store, name: &str, validity: Option<u
             tracing::warn!(mailbox = name, was = %known, now = validity, "UIDVALIDITY changed; rescanning the inbox");
         }
         let mut writes = crate::store::Writes::default();
-        writes.put_bytes(crate::store::Tree::Meta, &key, validity.to_string().into_bytes());
+        writes.put_bytes(
+            crate::store::Tree::Meta,
+            &key,
+            validity.to_string().into_bytes(),
+        );
         store.apply(writes)?;
     }
     Ok(())
 }
 
-fn open_mailbox(mailbox: &crate::config::Mailbox, name: &str) -> Result<Box<dyn crate::mail::MailSource>> {
+fn open_mailbox(
+    mailbox: &crate::config::Mailbox,
+    name: &str,
+) -> Result<Box<dyn crate::mail::MailSource>> {
     match (mailbox.kind, &mailbox.path) {
-        (crate::config::MailboxKind::Maildir, Some(path)) => Ok(Box::new(crate::mail::maildir::Maildir::open(path)?)),
-        (crate::config::MailboxKind::Maildir, None) => anyhow::bail!("mail.{name}: a maildir mailbox needs a path"),
-        (crate::config::MailboxKind::Imap, _) => Ok(Box::new(crate::mail::imap::Imap::connect(mailbox, name)?)),
+        (crate::config::MailboxKind::Maildir, Some(path)) => {
+            Ok(Box::new(crate::mail::maildir::Maildir::open(path)?))
+        }
+        (crate::config::MailboxKind::Maildir, None) => {
+            anyhow::bail!("mail.{name}: a maildir mailbox needs a path")
+        }
+        (crate::config::MailboxKind::Imap, _) => {
+            Ok(Box::new(crate::mail::imap::Imap::connect(mailbox, name)?))
+        }
     }
 }
 

@@ -15,9 +15,8 @@ use crate::forms::schema::REGISTRATION;
 use crate::forms::{Record, Value};
 use crate::intake::{Intake, Mailbox, PassReport};
 use crate::mail::maildir::Maildir;
-use crate::mail::notice::Composer;
-use crate::mail::transport::Transport;
 use crate::samples::{self, SAMPLE_NPI, Sample};
+use crate::services::Services;
 use crate::site::{BuildOptions, serve::describe};
 use crate::staff::{Decision, decide};
 use crate::store::{Inquiry, Notice, Registration, Store, Ticket, Tree, Writes};
@@ -61,20 +60,13 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(out, "1. {}", describe(&report))?;
 
-    let store = Store::open(&config.store.path)?;
+    let services = Services::open(config)?;
+    let store = &services.store;
     let mut writes = Writes::default();
     writes.put_bytes(Tree::Meta, "created_by", b"demo".to_vec());
     store.apply(writes)?;
     store.flush()?;
-    let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
-    let transport = Transport::from_config(&config.smtp)?;
-    let intake = Intake {
-        config,
-        store: &store,
-        composer: &composer,
-        transport: &transport,
-        stop: None,
-    };
+    let intake = services.intake(config, None);
     let mut intake_box = Maildir::open(&intake_dir)?;
     let mut inquiries_box = Maildir::open(&inquiries_dir)?;
     let mco = config
@@ -173,7 +165,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
         second.automatic
     )?;
 
-    summary(&store, config, out)
+    summary(store, config, out)
 }
 
 /// Clears the demo's own earlier data; refuses a store that holds other data.

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod mail;
 pub mod rules;
 pub mod samples;
+pub mod services;
 pub mod site;
 pub mod staff;
 pub mod store;

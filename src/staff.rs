@@ -19,9 +19,9 @@ use crate::forms::{LineOutcome, Problem, Reason, Status, neutralise_formula};
 use crate::intake::notices::NoticeRequest;
 use crate::intake::{Intake, PassReport, deliver_pending, queue_notice};
 use crate::mail::maildir::Maildir;
-use crate::mail::notice::{Composer, NoticeKind};
-use crate::mail::transport::Transport;
+use crate::mail::notice::NoticeKind;
 use crate::mail::{Folder, MailSource as _};
+use crate::services::Services;
 use crate::store::{
     Delivery, Inquiry, MessageRecord, Notice, Outcome as MessageOutcome, Registration,
     RegistrationStatus, Store, Ticket, Tree, Writes,
@@ -604,16 +604,8 @@ fn decide_command(
             "--reason is required to {verb} a registration (it is recorded and told to the registrant)"
         );
     }
-    let store = Store::open(&config.store.path)?;
-    let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
-    let transport = Transport::from_config(&config.smtp)?;
-    let intake = Intake {
-        config,
-        store: &store,
-        composer: &composer,
-        transport: &transport,
-        stop: None,
-    };
+    let services = Services::open(config)?;
+    let intake = services.intake(config, None);
     let registration = decide(&intake, id, decision, by, reason, Utc::now())?;
     if args.json {
         print_json(out, &RegistrationView::from(&registration))?;
@@ -633,7 +625,8 @@ fn decide_command(
             .map(|reason| format!(" with the reason \"{}\"", plain(reason)))
             .unwrap_or_default()
     )?;
-    let notice = store
+    let notice = services
+        .store
         .all::<Notice>(Tree::Outbox)?
         .into_iter()
         .rev()
@@ -1077,18 +1070,11 @@ pub fn outbox(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Res
                 store.apply(writes)?;
                 store.flush().context("cannot record the retry")?;
             }
-            let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
-            let transport = Transport::from_config(&config.smtp)?;
-            let intake = Intake {
-                config,
-                store: &store,
-                composer: &composer,
-                transport: &transport,
-                stop: None,
-            };
+            let services = Services::with_store(config, store)?;
+            let intake = services.intake(config, None);
             let mut report = PassReport::default();
             deliver_pending(&intake, &mut report, now)?;
-            let waiting = store.pending_notices()?.len();
+            let waiting = services.store.pending_notices()?.len();
             if json {
                 print_json(
                     out,

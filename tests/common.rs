@@ -162,20 +162,8 @@ impl Mailroom {
             .first()
             .expect("a registration was filed")
             .clone();
-        let store = portal::store::Store::open(&self.config.store.path).unwrap();
-        let composer = portal::mail::notice::Composer::new(
-            &self.config.site.templates_dir,
-            &self.config.mail.from,
-        )
-        .unwrap();
-        let transport = portal::mail::transport::Transport::from_config(&self.config.smtp).unwrap();
-        let intake = portal::intake::Intake {
-            config: &self.config,
-            store: &store,
-            composer: &composer,
-            transport: &transport,
-            stop: None,
-        };
+        let services = portal::services::Services::open(&self.config).unwrap();
+        let intake = services.intake(&self.config, None);
         portal::staff::decide(
             &intake,
             &id,

@@ -1,0 +1,49 @@
+//! The objects a pass or a staff decision works with — the store, the notice composer
+//! and the transport — made once from a checked config.
+
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Result;
+
+use crate::config::Config;
+use crate::intake::Intake;
+use crate::mail::notice::Composer;
+use crate::mail::transport::Transport;
+use crate::store::Store;
+
+/// The store, composer and transport of one run.
+pub struct Services {
+    pub store: Store,
+    pub composer: Composer,
+    pub transport: Transport,
+}
+
+impl Services {
+    /// Opens the store (waiting for another process to release it) and builds the
+    /// composer and transport.
+    pub fn open(config: &Config) -> Result<Services> {
+        Services::with_store(config, Store::open(&config.store.path)?)
+    }
+
+    /// As [`Services::open`], with a store already open.
+    pub fn with_store(config: &Config, store: Store) -> Result<Services> {
+        let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
+        let transport = Transport::from_config(&config.smtp)?;
+        Ok(Services {
+            store,
+            composer,
+            transport,
+        })
+    }
+
+    /// The pipeline over these services.
+    pub fn intake<'a>(&'a self, config: &'a Config, stop: Option<&'a AtomicBool>) -> Intake<'a> {
+        Intake {
+            config,
+            store: &self.store,
+            composer: &self.composer,
+            transport: &self.transport,
+            stop,
+        }
+    }
+}
