@@ -1,35 +1,51 @@
 //! Crash points for the exactly-once tests. Built only with the `failpoints` feature:
 //! `PORTAL_FAILPOINTS=after_record` aborts the process the first time intake passes
-//! that point, `after_record@3` the third time. Without the feature this is nothing.
+//! that point, `after_record@3` the third time; several points are separated by commas.
+//! Without the feature this is nothing.
+//!
+//! The points, one at each step boundary of intake (src/intake/): `after_record` (a
+//! message's transaction applied, not yet flushed), `after_flush` (a batch made
+//! durable, no notice sent), `after_send` (a notice handed to the transport, not yet
+//! marked sent), `after_mark_sent` (a notice durably marked sent) and `after_move`
+//! (a message moved out of the inbox).
 
 /// Aborts the process here when the named point is armed.
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &str) {
     use std::sync::Mutex;
     static HITS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
-    let Ok(spec) = std::env::var("PORTAL_FAILPOINTS") else { return };
-    for armed in spec.split(',') {
-        let (point, nth) = armed.split_once('@').map_or((armed, 1), |(p, n)| (p, n.parse().unwrap_or(1)));
-        if point.trim() != name {
-            continue;
-        }
-        let count = {
-            let mut hits = HITS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match hits.iter_mut().find(|(known, _)| known == name) {
-                Some((_, count)) => {
-                    *count += 1;
-                    *count
-                }
-                None => {
-                    hits.push((name.to_owned(), 1));
-                    1
-                }
+    let Ok(spec) = std::env::var("PORTAL_FAILPOINTS") else {
+        return;
+    };
+    let armed: Vec<u64> = spec
+        .split(',')
+        .filter_map(|armed| {
+            let (point, nth) = armed
+                .split_once('@')
+                .map_or((armed, 1), |(p, n)| (p, n.trim().parse().unwrap_or(1)));
+            (point.trim() == name).then_some(nth)
+        })
+        .collect();
+    if armed.is_empty() {
+        return;
+    }
+    // Counted once per pass through the point, however often it is armed.
+    let count = {
+        let mut hits = HITS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match hits.iter_mut().find(|(known, _)| known == name) {
+            Some((_, count)) => {
+                *count += 1;
+                *count
             }
-        };
-        if count == nth {
-            eprintln!("failpoint {name}@{nth}: aborting");
-            std::process::abort();
+            None => {
+                hits.push((name.to_owned(), 1));
+                1
+            }
         }
+    };
+    if armed.contains(&count) {
+        eprintln!("failpoint {name}@{count}: aborting");
+        std::process::abort();
     }
 }
 

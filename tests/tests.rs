@@ -2,8 +2,13 @@
 //! `tests/fixtures/`.
 
 mod common;
+mod e2e;
+mod exactly_once;
 mod fixtures;
 mod hostile;
+mod hostile_mail;
 mod intake;
+mod mailstack;
 mod roundtrip;
 mod site;
+mod staff;

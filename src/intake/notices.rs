@@ -150,8 +150,8 @@ pub fn queue_notice(
     Ok(Some(id))
 }
 
-/// Sends every notice still waiting in the outbox, marking each sent as soon as it
-/// went out, then flushes.
+/// Sends every notice still waiting in the outbox, marking each sent (durably) as soon
+/// as it went out.
 pub fn deliver_pending(
     intake: &Intake<'_>,
     report: &mut PassReport,
@@ -211,8 +211,10 @@ pub fn deliver_pending(
         }
         writes.put(Tree::Outbox, notice.id.to_be_bytes(), &notice)?;
         store.apply(writes)?;
+        // Durable before the next notice goes out: a crash can then send only the
+        // notice in flight twice, never every notice of the batch.
+        store.flush()?;
+        failpoint::hit("after_mark_sent");
     }
-    store.flush()?;
-    failpoint::hit("after_mark_sent");
     Ok(())
 }
