@@ -27,15 +27,31 @@ const BAR_FROM: u64 = 20;
 pub fn init(format: LogFormat) {
     let terminal = std::io::stderr().is_terminal() && format == LogFormat::Text;
     // On a terminal the bar shows progress; lines would tear it, so only warnings print.
-    let level = if terminal { LevelFilter::WARN } else { LevelFilter::INFO };
+    let level = if terminal {
+        LevelFilter::WARN
+    } else {
+        LevelFilter::INFO
+    };
     let registry = tracing_subscriber::registry();
     let result = match format {
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_filter(level))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_filter(level),
+            )
             .try_init(),
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr).with_filter(level))
-            .with(terminal.then(|| Progress { bar: Mutex::new(None) }))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_writer(std::io::stderr)
+                    .with_filter(level),
+            )
+            .with(terminal.then(|| Progress {
+                bar: Mutex::new(None),
+            }))
             .try_init(),
     };
     // A second initialisation (tests calling main logic twice) keeps the first.
@@ -88,7 +104,9 @@ impl<S: Subscriber> Layer<S> for Progress {
                     Some(existing) => existing.inc_length(waiting),
                     None if waiting >= BAR_FROM => {
                         let new = ProgressBar::new(waiting);
-                        if let Ok(style) = ProgressStyle::with_template("{spinner} intake {pos}/{len} messages [{bar:30}] {per_sec} ETA {eta}") {
+                        if let Ok(style) = ProgressStyle::with_template(
+                            "{spinner} intake {pos}/{len} messages [{bar:30}] {per_sec} ETA {eta}",
+                        ) {
                             new.set_style(style.progress_chars("=> "));
                         }
                         *bar = Some(new);

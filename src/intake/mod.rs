@@ -181,10 +181,13 @@ impl Intake<'_> {
             }
             // A message that cannot be handled is quarantined, never allowed to stop
             // the run or to block the messages behind it.
-            let handled = match submission::handle(self, mailbox, waiting, &raw, &digest, state, now) {
-                Ok(handled) => handled,
-                Err(error) => quarantine_unhandled(mailbox, waiting, &raw, &digest, &error, now)?,
-            };
+            let handled =
+                match submission::handle(self, mailbox, waiting, &raw, &digest, state, now) {
+                    Ok(handled) => handled,
+                    Err(error) => {
+                        quarantine_unhandled(mailbox, waiting, &raw, &digest, &error, now)?
+                    }
+                };
             tally(report, &handled.record.outcome);
             tracing::info!(
                 mailbox = mailbox.name(),
@@ -219,7 +222,10 @@ fn quarantine_unhandled(
     error: &anyhow::Error,
     now: DateTime<Utc>,
 ) -> Result<Handled> {
-    let why = format!("could not be handled: {}", error.to_string().chars().take(200).collect::<String>());
+    let why = format!(
+        "could not be handled: {}",
+        error.to_string().chars().take(200).collect::<String>()
+    );
     let from = crate::mail::classify::from_of(raw).unwrap_or_default();
     let record = message_record(
         mailbox,
@@ -233,7 +239,11 @@ fn quarantine_unhandled(
     );
     let mut writes = Writes::default();
     record_message(&mut writes, &record, raw)?;
-    Ok(Handled { writes, record, folder: Folder::Quarantine })
+    Ok(Handled {
+        writes,
+        record,
+        folder: Folder::Quarantine,
+    })
 }
 
 fn tally(report: &mut PassReport, outcome: &Outcome) {

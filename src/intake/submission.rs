@@ -9,16 +9,16 @@ use super::notices::{NoticeRequest, queue_notice};
 use super::{Handled, Intake, Mailbox, PassState, illinois_day, message_record, record_message};
 use crate::forms::schema::{PROVIDER_FIELDS, REGISTRANT_FIELDS, claim};
 use crate::forms::{
-    self, Completeness, Complaint, ComplaintReport, Kind, LineOutcome, Problem, ReadError, Reason, Record, Status,
-    Unusable, Workbook,
+    self, Complaint, ComplaintReport, Completeness, Kind, LineOutcome, Problem, ReadError, Reason,
+    Record, Status, Unusable, Workbook,
 };
 use crate::mail::classify::{self, Parsed};
 use crate::mail::notice::NoticeKind;
 use crate::mail::{Folder, Waiting};
 use crate::rules::add_business_days;
 use crate::store::{
-    ClaimKey, Correspondence, Inquiry, Outcome, Provider, RECORD_VERSION, Registration, RegistrationStatus, Ticket,
-    Tree, Writes,
+    ClaimKey, Correspondence, Inquiry, Outcome, Provider, RECORD_VERSION, Registration,
+    RegistrationStatus, Ticket, Tree, Writes,
 };
 
 /// At most this many spreadsheets are taken from one message.
@@ -48,13 +48,50 @@ pub(crate) fn handle(
     let config = intake.config;
     let message_id = classify::message_id_of(raw);
 
-    let finish = |writes: Writes, from: &str, outcome: Outcome, notices: Vec<u64>, raw: &[u8]| -> Result<Handled> {
-        let folder = if outcome.is_quarantined() { Folder::Quarantine } else { Folder::Processed };
-        let record = message_record(mailbox, waiting, digest, message_id.clone(), from, outcome, notices, now);
+    let finish = |writes: Writes,
+                  from: &str,
+                  outcome: Outcome,
+                  notices: Vec<u64>,
+                  raw: &[u8]|
+     -> Result<Handled> {
+        let folder = if outcome.is_quarantined() {
+            Folder::Quarantine
+        } else {
+            Folder::Processed
+        };
+        let record = message_record(
+            mailbox,
+            waiting,
+            digest,
+            message_id.clone(),
+            from,
+            outcome,
+            notices,
+            now,
+        );
         let mut writes = writes;
         record_message(&mut writes, &record, raw)?;
-        writes.audit(intake.store, now, &format!("message_{}", record.outcome.label().split(' ').next().unwrap_or("handled")), &digest[..12], None, None)?;
-        Ok(Handled { writes, record, folder })
+        writes.audit(
+            intake.store,
+            now,
+            &format!(
+                "message_{}",
+                record
+                    .outcome
+                    .label()
+                    .split(' ')
+                    .next()
+                    .unwrap_or("handled")
+            ),
+            &digest[..12],
+            None,
+            None,
+        )?;
+        Ok(Handled {
+            writes,
+            record,
+            folder,
+        })
     };
 
     // Too large: quarantined unread, with a notice to a human sender.
@@ -77,44 +114,109 @@ pub(crate) fn handle(
                 attachment: None,
                 limited: true,
             };
-            notices.extend(queue_notice(intake, &mut writes, &mut state.sent_counts, request, now)?);
+            notices.extend(queue_notice(
+                intake,
+                &mut writes,
+                &mut state.sent_counts,
+                request,
+                now,
+            )?);
         }
-        return finish(writes, &from, Outcome::Quarantined { why: "too large".to_owned() }, notices, raw);
+        return finish(
+            writes,
+            &from,
+            Outcome::Quarantined {
+                why: "too large".to_owned(),
+            },
+            notices,
+            raw,
+        );
     }
 
     let Some(parsed) = classify::parse(raw) else {
-        return finish(writes, "", Outcome::Quarantined { why: "not a mail message".to_owned() }, notices, raw);
+        return finish(
+            writes,
+            "",
+            Outcome::Quarantined {
+                why: "not a mail message".to_owned(),
+            },
+            notices,
+            raw,
+        );
     };
     let Some(from) = parsed.from.clone() else {
-        return finish(writes, "", Outcome::Quarantined { why: "no sender address".to_owned() }, notices, raw);
+        return finish(
+            writes,
+            "",
+            Outcome::Quarantined {
+                why: "no sender address".to_owned(),
+            },
+            notices,
+            raw,
+        );
     };
     if parsed.automatic.is_some() || is_own(intake, &from) {
         return finish(writes, &from, Outcome::Automatic, notices, raw);
     }
     let received_on = illinois_day(waiting.received_at);
-    let reply = Reply { to: &from, message_id: message_id.as_deref(), references: &parsed.references };
+    let reply = Reply {
+        to: &from,
+        message_id: message_id.as_deref(),
+        references: &parsed.references,
+    };
 
     if mailbox == Mailbox::Inquiries {
-        let outcome = inquiry(intake, &mut writes, state, &parsed, &reply, waiting, digest, &mut notices, now)?;
+        let outcome = inquiry(
+            intake,
+            &mut writes,
+            state,
+            &parsed,
+            &reply,
+            waiting,
+            digest,
+            &mut notices,
+            now,
+        )?;
         return finish(writes, &from, outcome, notices, raw);
     }
 
-    let sheets = spreadsheets(&parsed);
+    // Too many files: quarantined before any is opened (reading up to 100 workbooks,
+    // each up to its unpacking limit, only to quarantine the message is wasted work).
+    let sheets = if parsed.attachments_cut {
+        Vec::new()
+    } else {
+        spreadsheets(&parsed)
+    };
     if parsed.attachments_cut || sheets.len() > MAX_WORKBOOKS {
         let request = NoticeRequest {
             kind: NoticeKind::Quarantined,
             to: &from,
-            subject: "Your email to the Provider Resolution Portal carried too many files".to_owned(),
+            subject: "Your email to the Provider Resolution Portal carried too many files"
+                .to_owned(),
             about: None,
             is_reply: true,
             in_reply_to: reply.message_id,
             references: reply.references,
-            context: json!({ "why": format!("The email carried more files than the portal takes from one message ({MAX_WORKBOOKS} spreadsheets at most)."), "too_large": false }),
+            context: json!({ "why": format!("The email carried more files than the portal takes from one message (at most {} files, of which at most {MAX_WORKBOOKS} spreadsheets).", classify::MAX_ATTACHMENTS), "too_large": false }),
             attachment: None,
             limited: true,
         };
-        notices.extend(queue_notice(intake, &mut writes, &mut state.sent_counts, request, now)?);
-        return finish(writes, &from, Outcome::Quarantined { why: "too many attachments".to_owned() }, notices, raw);
+        notices.extend(queue_notice(
+            intake,
+            &mut writes,
+            &mut state.sent_counts,
+            request,
+            now,
+        )?);
+        return finish(
+            writes,
+            &from,
+            Outcome::Quarantined {
+                why: "too many attachments".to_owned(),
+            },
+            notices,
+            raw,
+        );
     }
 
     // Registration forms: anyone may send one (R7).
@@ -122,22 +224,51 @@ pub(crate) fn handle(
     let mut complaints = Vec::new();
     for sheet in sheets {
         match sheet {
-            Sheet::Known(kind @ (Kind::RegistrationForm | Kind::MultipleRegistration), workbook) => {
+            Sheet::Known(
+                kind @ (Kind::RegistrationForm | Kind::MultipleRegistration),
+                workbook,
+            ) => {
                 registrations.push((kind, workbook));
             }
             other => complaints.push(other),
         }
     }
     if let Some((kind, workbook)) = registrations.into_iter().next() {
-        let id = register(intake, &mut writes, state, kind, &workbook, &reply, waiting, digest, &mut notices, now)?;
+        let id = register(
+            intake,
+            &mut writes,
+            state,
+            kind,
+            &workbook,
+            &reply,
+            waiting,
+            digest,
+            &mut notices,
+            now,
+        )?;
         return finish(writes, &from, Outcome::Registration { id }, notices, raw);
     }
 
     if complaints.is_empty() {
         // A reply to one of our notices is kept with what it answers (R3).
         if let Some(about) = answered(intake, &parsed)? {
-            correspondence(intake, &mut writes, state, &about, &reply, digest, &mut notices, now)?;
-            return finish(writes, &from, Outcome::Correspondence { about }, notices, raw);
+            correspondence(
+                intake,
+                &mut writes,
+                state,
+                &about,
+                &reply,
+                digest,
+                &mut notices,
+                now,
+            )?;
+            return finish(
+                writes,
+                &from,
+                Outcome::Correspondence { about },
+                notices,
+                raw,
+            );
         }
         let request = NoticeRequest {
             kind: NoticeKind::Help,
@@ -151,7 +282,13 @@ pub(crate) fn handle(
             attachment: None,
             limited: true,
         };
-        notices.extend(queue_notice(intake, &mut writes, &mut state.sent_counts, request, now)?);
+        notices.extend(queue_notice(
+            intake,
+            &mut writes,
+            &mut state.sent_counts,
+            request,
+            now,
+        )?);
         return finish(writes, &from, Outcome::Help, notices, raw);
     }
 
@@ -178,15 +315,40 @@ pub(crate) fn handle(
             attachment: None,
             limited: true,
         };
-        notices.extend(queue_notice(intake, &mut writes, &mut state.sent_counts, request, now)?);
-        writes.audit(intake.store, now, "not_registered", &digest[..12], None, None)?;
+        notices.extend(queue_notice(
+            intake,
+            &mut writes,
+            &mut state.sent_counts,
+            request,
+            now,
+        )?);
+        writes.audit(
+            intake.store,
+            now,
+            "not_registered",
+            &digest[..12],
+            None,
+            None,
+        )?;
         return finish(writes, &from, Outcome::NotRegistered, notices, raw);
     };
 
     let mut ids = Vec::new();
     for sheet in complaints {
         let id = intake.store.allocate("PRP", received_on)?;
-        file_ticket(intake, &mut writes, state, &id, sheet, &registration, &reply, waiting, digest, &mut notices, now)?;
+        file_ticket(
+            intake,
+            &mut writes,
+            state,
+            &id,
+            sheet,
+            &registration,
+            &reply,
+            waiting,
+            digest,
+            &mut notices,
+            now,
+        )?;
         ids.push(id);
     }
     finish(writes, &from, Outcome::Tickets { ids }, notices, raw)
@@ -203,22 +365,32 @@ struct Reply<'a> {
 fn is_own(intake: &Intake<'_>, address: &str) -> bool {
     let config = intake.config;
     let own = intake.composer.from().email.to_string();
-    [config.mail.intake.address.as_str(), config.mail.inquiries.address.as_str(), own.as_str()]
-        .iter()
-        .any(|known| known.eq_ignore_ascii_case(address))
+    [
+        config.mail.intake.address.as_str(),
+        config.mail.inquiries.address.as_str(),
+        own.as_str(),
+    ]
+    .iter()
+    .any(|known| known.eq_ignore_ascii_case(address))
 }
 
 /// The spreadsheets among the attachments, told by content (the workbook marker or
-/// the header row), never by file name.
+/// the header row), never by file name. Stops at one past [`MAX_WORKBOOKS`]: the
+/// message is refused then, whatever the others are.
 fn spreadsheets(parsed: &Parsed) -> Vec<Sheet> {
     let mut sheets = Vec::new();
     for attachment in &parsed.attachments {
+        if sheets.len() > MAX_WORKBOOKS {
+            break;
+        }
         match forms::read_workbook(&attachment.bytes, attachment.name.as_deref()) {
             Ok(workbook) => match forms::identify(&workbook) {
                 Some(kind) => sheets.push(Sheet::Known(kind, workbook)),
                 // A readable spreadsheet that is none of ours; CSV and text files that
                 // are not templates are ordinary attachments.
-                None if workbook.format != forms::Format::Csv => sheets.push(Sheet::Unusable(Unusable::UnknownTemplate)),
+                None if workbook.format != forms::Format::Csv => {
+                    sheets.push(Sheet::Unusable(Unusable::UnknownTemplate))
+                }
                 None => {}
             },
             Err(ReadError::NotSpreadsheet | ReadError::Pdf | ReadError::Empty) => {}
@@ -233,7 +405,9 @@ fn spreadsheets(parsed: &Parsed) -> Vec<Sheet> {
 fn answered(intake: &Intake<'_>, parsed: &Parsed) -> Result<Option<String>> {
     for reference in &parsed.references {
         if intake.composer.is_ours(reference)
-            && let Some(about) = intake.store.get_bytes(Tree::MessageIds, format!("notice:{reference}"))?
+            && let Some(about) = intake
+                .store
+                .get_bytes(Tree::MessageIds, format!("notice:{reference}"))?
         {
             return Ok(Some(String::from_utf8_lossy(&about).into_owned()));
         }
@@ -264,7 +438,10 @@ fn correspondence(
     notices: &mut Vec<u64>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let entry = Correspondence { at: now, message: digest.to_owned() };
+    let entry = Correspondence {
+        at: now,
+        message: digest.to_owned(),
+    };
     if let Some(mut ticket) = intake.store.get::<Ticket>(Tree::Tickets, about)? {
         ticket.correspondence.push(entry);
         writes.put(Tree::Tickets, about, &ticket)?;
@@ -281,7 +458,13 @@ fn correspondence(
                 attachment: None,
                 limited: true,
             };
-            notices.extend(queue_notice(intake, writes, &mut state.sent_counts, request, now)?);
+            notices.extend(queue_notice(
+                intake,
+                writes,
+                &mut state.sent_counts,
+                request,
+                now,
+            )?);
         }
     }
     writes.audit(intake.store, now, "correspondence", about, None, None)?;
@@ -366,31 +549,47 @@ fn register(
     }
     let complete = validated.report.status == Completeness::Complete && missing.is_empty();
     let id = intake.store.allocate("REG", received_on)?;
-    let earliest_completion =
-        add_business_days(received_on, config.rules.registration_business_days, &config.rules.closure_days);
+    let earliest_completion = add_business_days(
+        received_on,
+        config.rules.registration_business_days,
+        &config.rules.closure_days,
+    );
     let text = |record: &Record, index: usize| record.text(index).unwrap_or("").to_owned();
     let choice = |record: &Record, index: usize, list: &[&str]| {
-        record.choice(index).and_then(|i| list.get(i)).map_or(String::new(), |s| (*s).to_owned())
+        record
+            .choice(index)
+            .and_then(|i| list.get(i))
+            .map_or(String::new(), |s| (*s).to_owned())
     };
     let registrant = &validated.registrant;
     let registration = Registration {
         v: RECORD_VERSION,
         id: id.clone(),
-        status: if complete { RegistrationStatus::Pending } else { RegistrationStatus::Denied },
+        status: if complete {
+            RegistrationStatus::Pending
+        } else {
+            RegistrationStatus::Denied
+        },
         email: reply.to.to_owned(),
         npis: validated.report.npis.clone(),
         earliest_completion,
         missing: missing.clone(),
         received_on,
         received_at: waiting.received_at,
-        registrant_name: format!("{} {}", text(registrant, 0), text(registrant, 1)).trim().to_owned(),
+        registrant_name: format!("{} {}", text(registrant, 0), text(registrant, 1))
+            .trim()
+            .to_owned(),
         organization: text(registrant, 6),
         role: choice(registrant, 5, &crate::forms::schema::ROLES),
         username: text(registrant, 4),
         providers: validated
             .providers
             .iter()
-            .map(|provider| Provider { name: text(provider, 0), npi: text(provider, 1), medicaid_id: text(provider, 2) })
+            .map(|provider| Provider {
+                name: text(provider, 0),
+                npi: text(provider, 1),
+                medicaid_id: text(provider, 2),
+            })
             .collect(),
         message: digest.to_owned(),
         decided_by: None,
@@ -401,9 +600,15 @@ fn register(
     debug_assert_eq!(PROVIDER_FIELDS[2].header, "Provider Medicaid ID");
     writes.put(Tree::Registrations, &id, &registration)?;
     let (kind, subject) = if complete {
-        (NoticeKind::RegistrationReceived, format!("[{id}] Registration received"))
+        (
+            NoticeKind::RegistrationReceived,
+            format!("[{id}] Registration received"),
+        )
     } else {
-        (NoticeKind::RegistrationDenied, format!("[{id}] Registration denied: information missing"))
+        (
+            NoticeKind::RegistrationDenied,
+            format!("[{id}] Registration denied: information missing"),
+        )
     };
     let request = NoticeRequest {
         kind,
@@ -423,8 +628,25 @@ fn register(
         attachment: None,
         limited: true,
     };
-    notices.extend(queue_notice(intake, writes, &mut state.sent_counts, request, now)?);
-    writes.audit(intake.store, now, if complete { "registration_pending" } else { "registration_denied" }, &id, None, None)?;
+    notices.extend(queue_notice(
+        intake,
+        writes,
+        &mut state.sent_counts,
+        request,
+        now,
+    )?);
+    writes.audit(
+        intake.store,
+        now,
+        if complete {
+            "registration_pending"
+        } else {
+            "registration_denied"
+        },
+        &id,
+        None,
+        None,
+    )?;
     Ok(id)
 }
 
@@ -455,7 +677,10 @@ fn file_ticket(
     };
     let Complaint { mut report, lines } = match sheet {
         Sheet::Known(_, workbook) => forms::validate::validate_complaint(&workbook, &context),
-        Sheet::Unusable(unusable) => Complaint { report: unusable_report(&unusable, received_on), lines: Vec::new() },
+        Sheet::Unusable(unusable) => Complaint {
+            report: unusable_report(&unusable, received_on),
+            lines: Vec::new(),
+        },
     };
 
     // R6 per line, then duplicates, for lines still on their way to the MCO.
@@ -467,33 +692,78 @@ fn file_ticket(
         }
         let npi = line.text(claim::PROVIDER_NPI).unwrap_or("");
         if !registration.npis.iter().any(|covered| covered == npi) {
-            close_line(&mut report, line.row, Reason::NpiNotRegistered, "Provider NPI",
-                format!("The NPI {npi} is not covered by your registration {}", registration.id));
+            close_line(
+                &mut report,
+                line.row,
+                Reason::NpiNotRegistered,
+                "Provider NPI",
+                format!(
+                    "The NPI {npi} is not covered by your registration {}",
+                    registration.id
+                ),
+            );
             continue;
         }
-        let tracking = line.text(claim::TRACKING_NUMBER).unwrap_or("").trim().to_owned();
-        let claim_number = line.text(claim::CLAIM_NUMBER).unwrap_or("").trim().to_owned();
-        let key = format!("{}|{}|{}", mco.as_deref().unwrap_or(""), tracking.to_uppercase(), claim_number.to_uppercase());
+        let tracking = line
+            .text(claim::TRACKING_NUMBER)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let claim_number = line
+            .text(claim::CLAIM_NUMBER)
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        let key = format!(
+            "{}|{}|{}",
+            mco.as_deref().unwrap_or(""),
+            tracking.to_uppercase(),
+            claim_number.to_uppercase()
+        );
         let earlier = match state.forwarded.get(&key) {
             Some(ticket) => Some(ticket.clone()),
             None => intake.store.forwarded_claim(&key)?,
         };
         if let Some(earlier) = earlier {
-            close_line(&mut report, line.row, Reason::Duplicate, "Claim Number",
-                format!("This claim (MCO tracking number {tracking}) was already sent to the MCO with ticket {earlier}"));
+            close_line(
+                &mut report,
+                line.row,
+                Reason::Duplicate,
+                "Claim Number",
+                format!(
+                    "This claim (MCO tracking number {tracking}) was already sent to the MCO with ticket {earlier}"
+                ),
+            );
             continue;
         }
         state.forwarded.insert(key.clone(), id.to_owned());
         writes.put_bytes(Tree::Forwarded, &key, id.as_bytes().to_vec());
-        forwarded_claims.push(ClaimKey { row: line.row, tracking_number: tracking, claim_number });
+        forwarded_claims.push(ClaimKey {
+            row: line.row,
+            tracking_number: tracking,
+            claim_number,
+        });
     }
-    report.status = if report.lines.iter().any(|line| line.status == Status::Forwarded) { Status::Forwarded } else { Status::Closed };
+    report.status = if report
+        .lines
+        .iter()
+        .any(|line| line.status == Status::Forwarded)
+    {
+        Status::Forwarded
+    } else {
+        Status::Closed
+    };
 
     let forwarded = report.status == Status::Forwarded;
     let presented_by = forwarded.then(|| {
-        add_business_days(received_on, config.rules.presented_within_business_days, &config.rules.closure_days)
+        add_business_days(
+            received_on,
+            config.rules.presented_within_business_days,
+            &config.rules.closure_days,
+        )
     });
-    let response_due = forwarded.then(|| received_on + Days::new(u64::from(config.rules.response_days)));
+    let response_due =
+        forwarded.then(|| received_on + Days::new(u64::from(config.rules.response_days)));
     let ticket = Ticket {
         v: RECORD_VERSION,
         id: id.to_owned(),
@@ -513,18 +783,45 @@ fn file_ticket(
         correspondence: Vec::new(),
     };
     writes.put(Tree::Tickets, id, &ticket)?;
-    writes.audit(intake.store, now, if forwarded { "ticket_forwarded" } else { "ticket_closed" }, id, None, None)?;
+    writes.audit(
+        intake.store,
+        now,
+        if forwarded {
+            "ticket_forwarded"
+        } else {
+            "ticket_closed"
+        },
+        id,
+        None,
+        None,
+    )?;
 
-    let mco_record = report.mco.as_deref().and_then(|code| config.mcos.iter().find(|mco| mco.code == code));
+    let mco_record = report
+        .mco
+        .as_deref()
+        .and_then(|code| config.mcos.iter().find(|mco| mco.code == code));
     let mco_name = mco_record.map_or_else(|| "the MCO".to_owned(), |mco| mco.name.clone());
     let view = ticket_view(&ticket, &forwarded_claims, &mco_name);
-    let all_forwarded = report.lines.iter().all(|line| line.status == Status::Forwarded) && forwarded;
+    let all_forwarded = report
+        .lines
+        .iter()
+        .all(|line| line.status == Status::Forwarded)
+        && forwarded;
     let (kind, subject) = if all_forwarded {
-        (NoticeKind::Accepted, format!("[{id}] Complaint accepted and sent to {mco_name}"))
+        (
+            NoticeKind::Accepted,
+            format!("[{id}] Complaint accepted and sent to {mco_name}"),
+        )
     } else if forwarded {
-        (NoticeKind::Closed, format!("[{id}] Complaint partly closed: some lines need your attention"))
+        (
+            NoticeKind::Closed,
+            format!("[{id}] Complaint partly closed: some lines need your attention"),
+        )
     } else {
-        (NoticeKind::Closed, format!("[{id}] Complaint closed: please correct and send again"))
+        (
+            NoticeKind::Closed,
+            format!("[{id}] Complaint closed: please correct and send again"),
+        )
     };
     let request = NoticeRequest {
         kind,
@@ -538,18 +835,32 @@ fn file_ticket(
         attachment: None,
         limited: true,
     };
-    notices.extend(queue_notice(intake, writes, &mut state.sent_counts, request, now)?);
+    notices.extend(queue_notice(
+        intake,
+        writes,
+        &mut state.sent_counts,
+        request,
+        now,
+    )?);
 
     // R9: the accepted lines go to the MCO's dispute mailbox as a workbook.
     if let Some(mco) = mco_record.filter(|_| forwarded) {
-        let accepted: Vec<Record> = lines.iter().filter(|line| line_forwarded(&report, line.row)).cloned().collect();
-        let workbook = forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &accepted)
-            .map_err(|error| anyhow::anyhow!("cannot write the MCO's workbook: {error}"))?;
+        let accepted: Vec<Record> = lines
+            .iter()
+            .filter(|line| line_forwarded(&report, line.row))
+            .cloned()
+            .collect();
+        let workbook =
+            forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &accepted)
+                .map_err(|error| anyhow::anyhow!("cannot write the MCO's workbook: {error}"))?;
         let request = NoticeRequest {
             kind: NoticeKind::McoForward,
             to: &mco.dispute_address,
-            subject: format!("[{id}] Provider complaint forwarded by Illinois HFS ({} line{})",
-                accepted.len(), if accepted.len() == 1 { "" } else { "s" }),
+            subject: format!(
+                "[{id}] Provider complaint forwarded by Illinois HFS ({} line{})",
+                accepted.len(),
+                if accepted.len() == 1 { "" } else { "s" }
+            ),
             about: Some(id.to_owned()),
             is_reply: false,
             in_reply_to: None,
@@ -558,19 +869,38 @@ fn file_ticket(
             attachment: Some((format!("{id}.xlsx"), workbook, XLSX_MIME)),
             limited: false,
         };
-        notices.extend(queue_notice(intake, writes, &mut state.sent_counts, request, now)?);
+        notices.extend(queue_notice(
+            intake,
+            writes,
+            &mut state.sent_counts,
+            request,
+            now,
+        )?);
     }
     Ok(())
 }
 
 fn line_forwarded(report: &ComplaintReport, row: u32) -> bool {
-    report.lines.iter().any(|line| line.row == row && line.status == Status::Forwarded)
+    report
+        .lines
+        .iter()
+        .any(|line| line.row == row && line.status == Status::Forwarded)
 }
 
 /// Closes one line for a rule intake applies after validation.
-fn close_line(report: &mut ComplaintReport, row: u32, reason: Reason, column: &str, message: String) {
+fn close_line(
+    report: &mut ComplaintReport,
+    row: u32,
+    reason: Reason,
+    column: &str,
+    message: String,
+) {
     if let Some(line) = report.lines.iter_mut().find(|line| line.row == row) {
-        *line = LineOutcome { row, status: Status::Closed, reason: Some(reason) };
+        *line = LineOutcome {
+            row,
+            status: Status::Closed,
+            reason: Some(reason),
+        };
     }
     report.problems.push(Problem {
         sheet: Some("Claims".to_owned()),
@@ -579,13 +909,19 @@ fn close_line(report: &mut ComplaintReport, row: u32, reason: Reason, column: &s
         reason,
         message: format!("{message}."),
     });
-    report.problems.sort_by_key(|problem| (problem.row.is_some(), problem.row));
+    report
+        .problems
+        .sort_by_key(|problem| (problem.row.is_some(), problem.row));
 }
 
 /// An attachment that is no known workbook: a closed ticket (`unknown_template`).
 fn unusable_report(unusable: &Unusable, received_on: chrono::NaiveDate) -> ComplaintReport {
     let text = unusable.to_string();
-    let mut message: String = text.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    let mut message: String = text
+        .chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
     message.push_str(&text.chars().skip(1).collect::<String>());
     message.push('.');
     ComplaintReport {
@@ -594,7 +930,13 @@ fn unusable_report(unusable: &Unusable, received_on: chrono::NaiveDate) -> Compl
         received_on,
         reason: Some(Reason::UnknownTemplate),
         lines: Vec::new(),
-        problems: vec![Problem { sheet: None, row: None, column: None, reason: Reason::UnknownTemplate, message }],
+        problems: vec![Problem {
+            sheet: None,
+            row: None,
+            column: None,
+            reason: Reason::UnknownTemplate,
+            message,
+        }],
     }
 }
 
@@ -609,13 +951,15 @@ fn ticket_view(ticket: &Ticket, forwarded: &[ClaimKey], mco_name: &str) -> serde
     let problems: Vec<_> = ticket
         .problems
         .iter()
-        .map(|problem| json!({
-            "row": problem.row,
-            "column": problem.column,
-            "message": problem.message,
-            "reason": problem.reason,
-            "fix": problem.reason.fix(),
-        }))
+        .map(|problem| {
+            json!({
+                "row": problem.row,
+                "column": problem.column,
+                "message": problem.message,
+                "reason": problem.reason,
+                "fix": problem.reason.fix(),
+            })
+        })
         .collect();
     json!({
         "id": ticket.id,

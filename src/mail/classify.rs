@@ -327,7 +327,10 @@ mod tests {
         assert_eq!(parsed.references.len(), MAX_REFERENCES);
         assert_eq!(parsed.references[0], "first@x.example");
         assert_eq!(parsed.references[1], "r81@x.example");
-        assert_eq!(parsed.references.last().map(String::as_str), Some("r99@x.example"));
+        assert_eq!(
+            parsed.references.last().map(String::as_str),
+            Some("r99@x.example")
+        );
         let spaced = message("From: a@b.example\r\nMessage-ID: <a b@x.example>", "x");
         assert_eq!(message_id_of(&spaced), None);
     }

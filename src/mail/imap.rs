@@ -72,7 +72,9 @@ pub struct Imap {
 
 impl std::fmt::Debug for Imap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Imap").field("uid_validity", &self.uid_validity).finish()
+        f.debug_struct("Imap")
+            .field("uid_validity", &self.uid_validity)
+            .finish()
     }
 }
 
@@ -80,53 +82,83 @@ impl Imap {
     /// Connects, authenticates, creates the folders when missing and selects INBOX.
     pub fn connect(config: &Mailbox, name: &str) -> Result<Imap> {
         let what = format!("mail.{name}");
-        let host = config.host.as_deref().with_context(|| format!("{what}: no host"))?;
-        let user = config.user.as_deref().with_context(|| format!("{what}: no user"))?;
+        let host = config
+            .host
+            .as_deref()
+            .with_context(|| format!("{what}: no host"))?;
+        let user = config
+            .user
+            .as_deref()
+            .with_context(|| format!("{what}: no user"))?;
         let port = config.port.unwrap_or(match config.tls {
             Tls::Implicit => 993,
             Tls::Starttls | Tls::None => 143,
         });
-        let tcp = TcpStream::connect((host, port)).with_context(|| format!("{what}: cannot connect to {host}:{port}"))?;
+        let tcp = TcpStream::connect((host, port))
+            .with_context(|| format!("{what}: cannot connect to {host}:{port}"))?;
         tcp.set_read_timeout(Some(TIMEOUT))?;
         tcp.set_write_timeout(Some(TIMEOUT))?;
         let tls = |tcp: TcpStream| -> Result<Stream> {
             let server = rustls_pki_types::ServerName::try_from(host.to_owned())
                 .with_context(|| format!("{what}: {host} is not a host name"))?;
-            let connection = rustls::ClientConnection::new(client_config(config.ca_file.as_deref())?, server)
-                .with_context(|| format!("{what}: cannot start TLS"))?;
-            Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(connection, tcp))))
+            let connection =
+                rustls::ClientConnection::new(client_config(config.ca_file.as_deref())?, server)
+                    .with_context(|| format!("{what}: cannot start TLS"))?;
+            Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(
+                connection, tcp,
+            ))))
         };
         let mut client = match config.tls {
             Tls::Implicit => imap::Client::new(tls(tcp)?),
             Tls::None => imap::Client::new(Stream::Plain(tcp)),
             Tls::Starttls => {
                 let mut tcp = tcp;
-                starttls(&mut tcp).with_context(|| format!("{what}: STARTTLS with {host} failed"))?;
+                starttls(&mut tcp)
+                    .with_context(|| format!("{what}: STARTTLS with {host} failed"))?;
                 // After STARTTLS the server sends no second greeting.
                 return login(imap::Client::new(tls(tcp)?), user, config, &what);
             }
         };
-        client.read_greeting().with_context(|| format!("{what}: no greeting from {host} (is TLS right?)"))?;
+        client
+            .read_greeting()
+            .with_context(|| format!("{what}: no greeting from {host} (is TLS right?)"))?;
         login(client, user, config, &what)
     }
 }
 
 fn login(client: imap::Client<Stream>, user: &str, config: &Mailbox, what: &str) -> Result<Imap> {
-    let secret = secret(config.password_env.as_deref(), config.oauth2_token_command.as_deref(), what)?
-        .with_context(|| format!("{what}: set password_env or oauth2_token_command"))?;
+    let secret = secret(
+        config.password_env.as_deref(),
+        config.oauth2_token_command.as_deref(),
+        what,
+    )?
+    .with_context(|| format!("{what}: set password_env or oauth2_token_command"))?;
     let mut session = match secret {
         Secret::Password(password) => client.login(user, password),
-        Secret::Token(token) => client.authenticate("XOAUTH2", &XOAuth2 { response: xoauth2(user, &token) }),
+        Secret::Token(token) => client.authenticate(
+            "XOAUTH2",
+            &XOAuth2 {
+                response: xoauth2(user, &token),
+            },
+        ),
     }
     .map_err(|(error, _)| anyhow!("{what}: login refused for {user}: {error}"))?;
-    let capabilities = session.capabilities().with_context(|| format!("{what}: CAPABILITY failed"))?;
+    let capabilities = session
+        .capabilities()
+        .with_context(|| format!("{what}: CAPABILITY failed"))?;
     let can_move = capabilities.has_str("MOVE");
     for folder in [Folder::Processed, Folder::Quarantine] {
         // CREATE fails when the folder exists; that is fine.
         let _ = session.create(folder.name());
     }
-    let mailbox = session.select("INBOX").with_context(|| format!("{what}: cannot select INBOX"))?;
-    Ok(Imap { session, can_move, uid_validity: mailbox.uid_validity })
+    let mailbox = session
+        .select("INBOX")
+        .with_context(|| format!("{what}: cannot select INBOX"))?;
+    Ok(Imap {
+        session,
+        can_move,
+        uid_validity: mailbox.uid_validity,
+    })
 }
 
 /// Reads the greeting and asks for STARTTLS on a plain connection (RFC 3501 6.2.1).
@@ -166,36 +198,66 @@ fn read_line(tcp: &mut TcpStream) -> Result<String> {
 
 impl MailSource for Imap {
     fn list(&mut self) -> Result<Vec<Waiting>> {
-        let uids = self.session.uid_search("ALL").context("UID SEARCH failed")?;
+        let uids = self
+            .session
+            .uid_search("ALL")
+            .context("UID SEARCH failed")?;
         let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
         let mut waiting = Vec::with_capacity(uids.len());
         for chunk in uids.chunks(LIST_BATCH) {
-            let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let fetches = self.session.uid_fetch(&set, "(UID INTERNALDATE RFC822.SIZE)").context("UID FETCH failed")?;
+            let set = chunk
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let fetches = self
+                .session
+                .uid_fetch(&set, "(UID INTERNALDATE RFC822.SIZE)")
+                .context("UID FETCH failed")?;
             for fetch in fetches.iter() {
                 let Some(uid) = fetch.uid else { continue };
-                let received_at = fetch.internal_date().map_or_else(Utc::now, DateTime::<Utc>::from);
-                waiting.push(Waiting { id: uid.to_string(), received_at, size: u64::from(fetch.size.unwrap_or(0)) });
+                let received_at = fetch
+                    .internal_date()
+                    .map_or_else(Utc::now, DateTime::<Utc>::from);
+                waiting.push(Waiting {
+                    id: uid.to_string(),
+                    received_at,
+                    size: u64::from(fetch.size.unwrap_or(0)),
+                });
             }
         }
-        waiting.sort_by_key(|waiting| (waiting.received_at, waiting.id.parse::<u32>().unwrap_or(0)));
+        waiting
+            .sort_by_key(|waiting| (waiting.received_at, waiting.id.parse::<u32>().unwrap_or(0)));
         Ok(waiting)
     }
 
     fn fetch(&mut self, id: &str) -> Result<Vec<u8>> {
-        let fetches = self.session.uid_fetch(id, "BODY.PEEK[]").with_context(|| format!("cannot fetch message {id}"))?;
-        let body = fetches.iter().find_map(|fetch| fetch.body().map(<[u8]>::to_vec));
+        let fetches = self
+            .session
+            .uid_fetch(id, "BODY.PEEK[]")
+            .with_context(|| format!("cannot fetch message {id}"))?;
+        let body = fetches
+            .iter()
+            .find_map(|fetch| fetch.body().map(<[u8]>::to_vec));
         body.with_context(|| format!("message {id} is no longer in the inbox"))
     }
 
     fn finish(&mut self, id: &str, folder: Folder) -> Result<()> {
         if self.can_move {
-            self.session.uid_mv(id, folder.name()).with_context(|| format!("cannot move message {id} to {}", folder.name()))
+            self.session
+                .uid_mv(id, folder.name())
+                .with_context(|| format!("cannot move message {id} to {}", folder.name()))
         } else {
-            self.session.uid_copy(id, folder.name()).with_context(|| format!("cannot copy message {id} to {}", folder.name()))?;
-            self.session.uid_store(id, "+FLAGS.SILENT (\\Deleted)").context("cannot flag a moved message")?;
-            self.session.uid_expunge(id).context("cannot expunge a moved message")?;
+            self.session
+                .uid_copy(id, folder.name())
+                .with_context(|| format!("cannot copy message {id} to {}", folder.name()))?;
+            self.session
+                .uid_store(id, "+FLAGS.SILENT (\\Deleted)")
+                .context("cannot flag a moved message")?;
+            self.session
+                .uid_expunge(id)
+                .context("cannot expunge a moved message")?;
             Ok(())
         }
     }
@@ -206,7 +268,10 @@ impl MailSource for Imap {
 
     fn release(&mut self, id: &str, folder: Folder) -> Result<()> {
         let _ = (id, folder);
-        bail!("releasing a message over IMAP is done in the mail client: move it from {} back to INBOX", folder.name())
+        bail!(
+            "releasing a message over IMAP is done in the mail client: move it from {} back to INBOX",
+            folder.name()
+        )
     }
 }
 

@@ -16,9 +16,14 @@ pub fn roots(ca_file: Option<&Path>) -> Result<RootCertStore> {
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
         let mut added = 0;
-        for certificate in CertificateDer::pem_file_iter(path).with_context(|| format!("cannot read the CA file {}", path.display()))? {
-            let certificate = certificate.with_context(|| format!("a damaged certificate in {}", path.display()))?;
-            roots.add(certificate).with_context(|| format!("an unusable certificate in {}", path.display()))?;
+        for certificate in CertificateDer::pem_file_iter(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?
+        {
+            let certificate = certificate
+                .with_context(|| format!("a damaged certificate in {}", path.display()))?;
+            roots
+                .add(certificate)
+                .with_context(|| format!("an unusable certificate in {}", path.display()))?;
             added += 1;
         }
         if added == 0 {
@@ -48,7 +53,11 @@ pub enum Secret {
 }
 
 /// The secret named by `password_env` or `oauth2_token_command`.
-pub fn secret(password_env: Option<&str>, token_command: Option<&str>, what: &str) -> Result<Option<Secret>> {
+pub fn secret(
+    password_env: Option<&str>,
+    token_command: Option<&str>,
+    what: &str,
+) -> Result<Option<Secret>> {
     if let Some(variable) = password_env {
         let password = std::env::var(variable)
             .with_context(|| format!("{what}: the password variable {variable} is not set"))?;
@@ -64,7 +73,10 @@ pub fn secret(password_env: Option<&str>, token_command: Option<&str>, what: &st
         if !output.status.success() {
             bail!("{what}: the token command failed ({})", output.status);
         }
-        let token = String::from_utf8(output.stdout).context("the token is not text")?.trim().to_owned();
+        let token = String::from_utf8(output.stdout)
+            .context("the token is not text")?
+            .trim()
+            .to_owned();
         if token.is_empty() {
             bail!("{what}: the token command printed nothing");
         }
