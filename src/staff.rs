@@ -1055,7 +1055,7 @@ pub fn outbox(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Res
                             attempts: 0,
                             last_error: Some(error.clone()),
                         };
-                        writes.put(Tree::Outbox, notice.id.to_be_bytes(), &notice)?;
+                        crate::store::put_notice(&mut writes, &notice)?;
                         writes.audit(
                             &store,
                             now,
@@ -1074,7 +1074,7 @@ pub fn outbox(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Res
             let intake = services.intake(config, None);
             let mut report = PassReport::default();
             deliver_pending(&intake, &mut report, now)?;
-            let waiting = services.store.pending_notices()?.len();
+            let waiting = services.store.pending_count();
             if json {
                 print_json(
                     out,

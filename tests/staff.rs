@@ -933,17 +933,13 @@ fn outbox_lists_notices_without_their_bytes_and_retries() {
             attempts: 2,
             last_error: Some("connection refused".to_owned()),
         };
-        writes
-            .put(Tree::Outbox, waiting.id.to_be_bytes(), &waiting)
-            .unwrap();
+        portal::store::put_notice(&mut writes, &waiting).unwrap();
         let mut failed = stored[1].clone();
         failed.delivery = Delivery::Failed {
             at: chrono::Utc::now(),
             error: "550 no such user".to_owned(),
         };
-        writes
-            .put(Tree::Outbox, failed.id.to_be_bytes(), &failed)
-            .unwrap();
+        portal::store::put_notice(&mut writes, &failed).unwrap();
         store.apply(writes).unwrap();
         store.flush().unwrap();
     }

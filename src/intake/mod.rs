@@ -133,7 +133,7 @@ impl Intake<'_> {
                 self.batch(*mailbox, &mut **source, batch, &mut state, &mut report, now)?;
             }
         }
-        report.notices_waiting = self.store.pending_notices()?.len();
+        report.notices_waiting = self.store.pending_count();
         tracing::info!(
             messages = report.messages as u64,
             tickets = report.tickets.len() as u64,
@@ -161,8 +161,12 @@ impl Intake<'_> {
             }
             let raw = match source.fetch(&waiting.id) {
                 Ok(raw) => raw,
-                // Gone since it was listed (another client moved it): nothing to do.
-                Err(_) => continue,
+                // Gone since it was listed (another client moved it), or unreadable
+                // for now: it stays in the inbox for the next pass.
+                Err(error) => {
+                    tracing::warn!(mailbox = mailbox.name(), id = %waiting.id, error = %format!("{error:#}"), "message not fetched; left in the inbox");
+                    continue;
+                }
             };
             report.messages += 1;
             let digest = hash(&raw);

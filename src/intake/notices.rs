@@ -130,7 +130,7 @@ pub fn queue_notice(
         },
         raw: composed.raw,
     };
-    writes.put(Tree::Outbox, id.to_be_bytes(), &notice)?;
+    crate::store::put_notice(writes, &notice)?;
     // A reply quoting this Message-ID is correspondence on what the notice is about.
     if let Some(about) = &request.about {
         writes.put_bytes(
@@ -209,7 +209,7 @@ pub fn deliver_pending(
                 )?;
             }
         }
-        writes.put(Tree::Outbox, notice.id.to_be_bytes(), &notice)?;
+        crate::store::put_notice(&mut writes, &notice)?;
         store.apply(writes)?;
         // Durable before the next notice goes out: a crash can then send only the
         // notice in flight twice, never every notice of the batch.

@@ -48,9 +48,12 @@ pub enum Tree {
     Forwarded,
     /// `address|date` → notices sent that day.
     SenderCounts,
+    /// Ids of the notices still to deliver (kept with the outbox in one transaction),
+    /// so a pass never reads the whole outbox.
+    Pending,
 }
 
-const TREES: [Tree; 11] = [
+const TREES: [Tree; 12] = [
     Tree::Meta,
     Tree::Tickets,
     Tree::Registrations,
@@ -62,6 +65,7 @@ const TREES: [Tree; 11] = [
     Tree::Audit,
     Tree::Forwarded,
     Tree::SenderCounts,
+    Tree::Pending,
 ];
 
 impl Tree {
@@ -78,6 +82,7 @@ impl Tree {
             Tree::Audit => "audit",
             Tree::Forwarded => "forwarded",
             Tree::SenderCounts => "sender_counts",
+            Tree::Pending => "pending",
         }
     }
 
@@ -173,7 +178,8 @@ impl Store {
 
         let started = Instant::now();
         let db = loop {
-            match sled::Config::new().path(path).open() {
+            // A bounded page cache: memory stays flat however old the store grows.
+            match sled::Config::new().path(path).cache_capacity(64 * 1024 * 1024).open() {
                 Ok(db) => break db,
                 Err(error) if is_locked(&error) && started.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(Duration::from_millis(100));
@@ -375,12 +381,31 @@ impl Store {
 
     /// Notices not yet delivered, oldest first.
     pub fn pending_notices(&self) -> Result<Vec<Notice>> {
-        Ok(self
-            .all::<Notice>(Tree::Outbox)?
-            .into_iter()
-            .filter(|notice| matches!(notice.delivery, Delivery::Pending { .. }))
-            .collect())
+        let mut notices = Vec::new();
+        for key in self.tree(Tree::Pending).iter().keys() {
+            let key = key.context("cannot read the store")?;
+            if let Some(notice) = self.get::<Notice>(Tree::Outbox, &key)? {
+                notices.push(notice);
+            }
+        }
+        Ok(notices)
     }
+
+    /// How many notices wait for delivery.
+    pub fn pending_count(&self) -> usize {
+        self.tree(Tree::Pending).len()
+    }
+}
+
+/// Records a notice in the outbox, indexed as pending when it still has to go out.
+pub fn put_notice(writes: &mut Writes, notice: &Notice) -> Result<()> {
+    let key = notice.id.to_be_bytes();
+    writes.put(Tree::Outbox, key, notice)?;
+    match notice.delivery {
+        Delivery::Pending { .. } => writes.put_bytes(Tree::Pending, key, Vec::new()),
+        Delivery::Sent { .. } | Delivery::Failed { .. } => writes.remove(Tree::Pending, key),
+    }
+    Ok(())
 }
 
 /// The key of a sender's daily notice count.

@@ -252,12 +252,16 @@ mod base64_bytes {
         let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
         let mut buffer = 0u32;
         let mut bits = 0;
+        let mut table = [u8::MAX; 256];
+        for (value, symbol) in ALPHABET.iter().enumerate() {
+            table[usize::from(*symbol)] = value as u8;
+        }
         for c in text.bytes().filter(|c| *c != b'=') {
-            let value = ALPHABET
-                .iter()
-                .position(|a| *a == c)
-                .ok_or_else(|| serde::de::Error::custom("invalid base64"))?
-                as u32;
+            let value = table[usize::from(c)];
+            if value == u8::MAX {
+                return Err(serde::de::Error::custom("invalid base64"));
+            }
+            let value = u32::from(value);
             buffer = (buffer << 6) | value;
             bits += 6;
             if bits >= 8 {
