@@ -188,19 +188,13 @@ pub(crate) fn handle(
         spreadsheets(&parsed)
     };
     if parsed.attachments_cut || sheets.len() > MAX_WORKBOOKS {
-        let request = NoticeRequest {
-            kind: NoticeKind::Quarantined,
-            to: &from,
-            subject: "Your email to the Provider Resolution Portal carried too many files"
+        let request = reply.answer(
+            NoticeKind::Quarantined,
+            "Your email to the Provider Resolution Portal carried too many files"
                 .to_owned(),
-            about: None,
-            is_reply: true,
-            in_reply_to: reply.message_id,
-            references: reply.references,
-            context: json!({ "why": format!("The email carried more files than the portal takes from one message (at most {} files, of which at most {MAX_WORKBOOKS} spreadsheets).", classify::MAX_ATTACHMENTS), "too_large": false }),
-            attachment: None,
-            limited: true,
-        };
+            None,
+            json!({ "why": format!("The email carried more files than the portal takes from one message (at most {} files, of which at most {MAX_WORKBOOKS} spreadsheets).", classify::MAX_ATTACHMENTS), "too_large": false }),
+        );
         notices.extend(queue_notice(
             intake,
             &mut writes,
@@ -270,18 +264,12 @@ pub(crate) fn handle(
                 raw,
             );
         }
-        let request = NoticeRequest {
-            kind: NoticeKind::Help,
-            to: &from,
-            subject: "How to send a complaint to the Provider Resolution Portal".to_owned(),
-            about: None,
-            is_reply: true,
-            in_reply_to: reply.message_id,
-            references: reply.references,
-            context: json!({}),
-            attachment: None,
-            limited: true,
-        };
+        let request = reply.answer(
+            NoticeKind::Help,
+            "How to send a complaint to the Provider Resolution Portal".to_owned(),
+            None,
+            json!({}),
+        );
         notices.extend(queue_notice(
             intake,
             &mut writes,
@@ -303,18 +291,12 @@ pub(crate) fn handle(
             }),
             None => json!({ "status": "none" }),
         };
-        let request = NoticeRequest {
-            kind: NoticeKind::NotRegistered,
-            to: &from,
-            subject: "Your complaint could not be accepted: please register first".to_owned(),
-            about: None,
-            is_reply: true,
-            in_reply_to: reply.message_id,
-            references: reply.references,
-            context: json!({ "sender": from, "registration": registration }),
-            attachment: None,
-            limited: true,
-        };
+        let request = reply.answer(
+            NoticeKind::NotRegistered,
+            "Your complaint could not be accepted: please register first".to_owned(),
+            None,
+            json!({ "sender": from, "registration": registration }),
+        );
         notices.extend(queue_notice(
             intake,
             &mut writes,
@@ -359,6 +341,31 @@ struct Reply<'a> {
     to: &'a str,
     message_id: Option<&'a str>,
     references: &'a [String],
+}
+
+impl<'a> Reply<'a> {
+    /// An answer to this message: an auto-reply in its thread, counted toward the
+    /// sender's daily notice limit.
+    fn answer(
+        &self,
+        kind: NoticeKind,
+        subject: String,
+        about: Option<String>,
+        context: serde_json::Value,
+    ) -> NoticeRequest<'a> {
+        NoticeRequest {
+            kind,
+            to: self.to,
+            subject,
+            about,
+            is_reply: true,
+            in_reply_to: self.message_id,
+            references: self.references,
+            context,
+            attachment: None,
+            limited: true,
+        }
+    }
 }
 
 /// One of our own addresses: never answered (no loops).
@@ -446,18 +453,12 @@ fn correspondence(
         ticket.correspondence.push(entry);
         writes.put(Tree::Tickets, about, &ticket)?;
         if ticket.status == Status::Closed {
-            let request = NoticeRequest {
-                kind: NoticeKind::NewSubmissionNeeded,
-                to: reply.to,
-                subject: format!("[{about}] Closed tickets are not reopened"),
-                about: Some(about.to_owned()),
-                is_reply: true,
-                in_reply_to: reply.message_id,
-                references: reply.references,
-                context: json!({ "about": about }),
-                attachment: None,
-                limited: true,
-            };
+            let request = reply.answer(
+                NoticeKind::NewSubmissionNeeded,
+                format!("[{about}] Closed tickets are not reopened"),
+                Some(about.to_owned()),
+                json!({ "about": about }),
+            );
             notices.extend(queue_notice(
                 intake,
                 writes,
@@ -494,18 +495,12 @@ fn inquiry(
         }),
         None => json!({ "status": "none" }),
     };
-    let request = NoticeRequest {
-        kind: NoticeKind::InquiryAnswer,
-        to: reply.to,
-        subject: format!("[{id}] We received your question about the Provider Resolution Portal"),
-        about: Some(id.clone()),
-        is_reply: true,
-        in_reply_to: reply.message_id,
-        references: reply.references,
-        context: json!({ "inquiry": { "id": id, "from": reply.to }, "registration": registration }),
-        attachment: None,
-        limited: true,
-    };
+    let request = reply.answer(
+        NoticeKind::InquiryAnswer,
+        format!("[{id}] We received your question about the Provider Resolution Portal"),
+        Some(id.clone()),
+        json!({ "inquiry": { "id": id, "from": reply.to }, "registration": registration }),
+    );
     let queued = queue_notice(intake, writes, &mut state.sent_counts, request, now)?;
     notices.extend(queued);
     let record = Inquiry {
@@ -610,24 +605,18 @@ fn register(
             format!("[{id}] Registration denied: information missing"),
         )
     };
-    let request = NoticeRequest {
+    let request = reply.answer(
         kind,
-        to: reply.to,
         subject,
-        about: Some(id.clone()),
-        is_reply: true,
-        in_reply_to: reply.message_id,
-        references: reply.references,
-        context: json!({ "registration": {
+        Some(id.clone()),
+        json!({ "registration": {
             "id": id,
             "email": registration.email,
             "npis": registration.npis,
             "earliest_completion": earliest_completion.to_string(),
             "missing": missing,
         }}),
-        attachment: None,
-        limited: true,
-    };
+    );
     notices.extend(queue_notice(
         intake,
         writes,
@@ -823,18 +812,12 @@ fn file_ticket(
             format!("[{id}] Complaint closed: please correct and send again"),
         )
     };
-    let request = NoticeRequest {
+    let request = reply.answer(
         kind,
-        to: reply.to,
         subject,
-        about: Some(id.to_owned()),
-        is_reply: true,
-        in_reply_to: reply.message_id,
-        references: reply.references,
-        context: json!({ "ticket": view }),
-        attachment: None,
-        limited: true,
-    };
+        Some(id.to_owned()),
+        json!({ "ticket": view }),
+    );
     notices.extend(queue_notice(
         intake,
         writes,
