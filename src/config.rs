@@ -57,8 +57,8 @@ pub struct Site {
     pub output_dir: PathBuf,
 }
 
-/// `[rules]`
-#[derive(Debug, Clone, Deserialize)]
+/// `[rules]` (also the `rules` value of the page and notice templates).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     /// R1: the earliest day after filing with the MCO that HFS accepts a complaint. Default 30.

@@ -53,14 +53,7 @@ pub fn base_context(config: &Config) -> serde_json::Value {
             "inquiries_address": config.mail.inquiries.address,
             "fee_for_service_phone": FEE_FOR_SERVICE_PHONE,
         },
-        "rules": {
-            "window_min_days": rules.window_min_days,
-            "window_max_days": rules.window_max_days,
-            "max_lines": rules.max_lines,
-            "registration_business_days": rules.registration_business_days,
-            "presented_within_business_days": rules.presented_within_business_days,
-            "response_days": rules.response_days,
-        },
+        "rules": rules,
     })
 }
 

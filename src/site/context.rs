@@ -174,14 +174,7 @@ pub fn shared(
             "base_url": config.site.base_url.trim_end_matches('/'),
             "lang": "en",
         },
-        "rules": {
-            "window_min_days": rules.window_min_days,
-            "window_max_days": rules.window_max_days,
-            "max_lines": rules.max_lines,
-            "registration_business_days": rules.registration_business_days,
-            "presented_within_business_days": rules.presented_within_business_days,
-            "response_days": rules.response_days,
-        },
+        "rules": rules,
         "contact": {
             "fee_for_service_phone": FEE_FOR_SERVICE_PHONE,
             "intake_address": config.mail.intake.address,
