@@ -179,7 +179,11 @@ impl Store {
         let started = Instant::now();
         let db = loop {
             // A bounded page cache: memory stays flat however old the store grows.
-            match sled::Config::new().path(path).cache_capacity(64 * 1024 * 1024).open() {
+            match sled::Config::new()
+                .path(path)
+                .cache_capacity(64 * 1024 * 1024)
+                .open()
+            {
                 Ok(db) => break db,
                 Err(error) if is_locked(&error) && started.elapsed() < LOCK_WAIT => {
                     std::thread::sleep(Duration::from_millis(100));
