@@ -98,12 +98,19 @@ impl Imap {
             .with_context(|| format!("{what}: cannot connect to {host}:{port}"))?;
         tcp.set_read_timeout(Some(TIMEOUT))?;
         tcp.set_write_timeout(Some(TIMEOUT))?;
-        let tls = |tcp: TcpStream| -> Result<Stream> {
+        let tls = |mut tcp: TcpStream| -> Result<Stream> {
             let server = rustls_pki_types::ServerName::try_from(host.to_owned())
                 .with_context(|| format!("{what}: {host} is not a host name"))?;
-            let connection =
+            let mut connection =
                 rustls::ClientConnection::new(client_config(config.ca_file.as_deref())?, server)
                     .with_context(|| format!("{what}: cannot start TLS"))?;
+            // The handshake now, so that a refused certificate is reported as a TLS
+            // failure rather than as a missing greeting.
+            while connection.is_handshaking() {
+                connection
+                    .complete_io(&mut tcp)
+                    .with_context(|| format!("{what}: TLS with {host}:{port} failed"))?;
+            }
             Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(
                 connection, tcp,
             ))))
