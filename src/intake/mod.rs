@@ -206,11 +206,22 @@ impl Intake<'_> {
         self.store.flush()?;
         failpoint::hit("after_flush");
         deliver_pending(self, report, now)?;
-        for (id, folder) in moves {
+        // One move per folder for the whole batch (one IMAP round trip, not one each).
+        for folder in [Folder::Processed, Folder::Quarantine] {
+            let ids: Vec<String> = moves
+                .iter()
+                .filter(|(_, to)| *to == folder)
+                .map(|(id, _)| id.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
             source
-                .finish(&id, folder)
-                .with_context(|| format!("cannot move a message to {}", folder.name()))?;
-            failpoint::hit("after_move");
+                .finish_many(&ids, folder)
+                .with_context(|| format!("cannot move messages to {}", folder.name()))?;
+            for _ in &ids {
+                failpoint::hit("after_move");
+            }
         }
         Ok(())
     }

@@ -17,6 +17,8 @@ use crate::config::{Mailbox, Tls};
 
 /// How long a server may stay silent before the pass gives up on it.
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// UIDs moved per command.
+const MOVE_BATCH: usize = 200;
 /// UIDs fetched per round trip when listing.
 const LIST_BATCH: usize = 500;
 
@@ -267,6 +269,14 @@ impl MailSource for Imap {
                 .context("cannot expunge a moved message")?;
             Ok(())
         }
+    }
+
+    fn finish_many(&mut self, ids: &[String], folder: Folder) -> Result<()> {
+        // A UID set per command; UIDs no longer in INBOX are ignored by the server.
+        for chunk in ids.chunks(MOVE_BATCH) {
+            self.finish(&chunk.join(","), folder)?;
+        }
+        Ok(())
     }
 
     fn validity(&self) -> Option<u32> {

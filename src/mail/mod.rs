@@ -45,6 +45,15 @@ pub trait MailSource {
     fn fetch(&mut self, id: &str) -> anyhow::Result<Vec<u8>>;
     /// Moves a handled message out of the inbox.
     fn finish(&mut self, id: &str, folder: Folder) -> anyhow::Result<()>;
+
+    /// Moves several handled messages out of the inbox, in one round trip where the
+    /// mailbox allows it.
+    fn finish_many(&mut self, ids: &[String], folder: Folder) -> anyhow::Result<()> {
+        for id in ids {
+            self.finish(id, folder)?;
+        }
+        Ok(())
+    }
     /// Puts a message from `folder` back into the inbox (staff `messages release`).
     fn release(&mut self, id: &str, folder: Folder) -> anyhow::Result<()>;
 
