@@ -23,11 +23,12 @@ pub enum LogFormat {
 /// Messages a backlog must hold before a progress bar is worth showing.
 const BAR_FROM: u64 = 20;
 
-/// Sets up logging for the process.
-pub fn init(format: LogFormat) {
+/// Sets up logging for the process; `quiet` keeps only warnings (for commands that
+/// tell their own story, like the demo).
+pub fn init(format: LogFormat, quiet: bool) {
     let terminal = std::io::stderr().is_terminal() && format == LogFormat::Text;
     // On a terminal the bar shows progress; lines would tear it, so only warnings print.
-    let level = if terminal {
+    let level = if terminal || quiet {
         LevelFilter::WARN
     } else {
         LevelFilter::INFO

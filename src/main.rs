@@ -9,7 +9,8 @@ use portal::commands::{self, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    portal::logging::init(cli.log_format);
+    let quiet = matches!(cli.command, portal::cli::Command::Demo);
+    portal::logging::init(cli.log_format, quiet);
     let stdout = std::io::stdout();
     match commands::run(cli, &mut stdout.lock()) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
