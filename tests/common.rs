@@ -299,3 +299,70 @@ pub fn complaint(sample: portal::samples::Sample, count: usize) -> Vec<u8> {
         portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), 4, count);
     portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap()
 }
+
+/// How a `portal` run under resource limits ended.
+#[derive(Debug)]
+pub struct BoundedRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: std::time::Duration,
+}
+
+impl std::fmt::Display for BoundedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?} after {:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `portal ARGS` under prlimit's address-space and CPU limits (util-linux), so a
+/// blown memory fails the test rather than the machine, and waits at most `wait`.
+pub fn portal_bounded(
+    memory_bytes: u64,
+    cpu_seconds: u64,
+    wait: std::time::Duration,
+    cwd: Option<&std::path::Path>,
+    args: &[&std::ffi::OsStr],
+) -> BoundedRun {
+    use std::process::{Command, Stdio};
+    let started = std::time::Instant::now();
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--as={memory_bytes}"))
+        .arg(format!("--cpu={cpu_seconds}"))
+        .arg("--")
+        .arg(portal_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let child = command.spawn().expect("prlimit (util-linux) runs portal");
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let output = match receiver.recv_timeout(wait) {
+        Ok(output) => output.expect("portal ran"),
+        Err(_) => {
+            // prlimit execs portal: the process is portal itself.
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("portal {args:?} did not finish within {wait:?}");
+        }
+    };
+    BoundedRun {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        elapsed: started.elapsed(),
+    }
+}

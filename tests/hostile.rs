@@ -7,8 +7,6 @@
 //! `tests/fixtures/hostile/`, and `make.sh` there makes them again.
 
 use std::io::{Cursor, Read, Write};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use portal::forms::read::{
@@ -23,7 +21,8 @@ use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
-use crate::common::{check_bytes, config, date, fixture, portal_bin};
+use crate::common::BoundedRun as Run;
+use crate::common::{check_bytes, config, date, fixture, portal_bounded};
 
 /// The day every case is checked as received.
 const RECEIVED: &str = "2026-11-25";
@@ -42,64 +41,22 @@ const CLAIMS: &str = "Claims";
 // Running a case: the CLI under limits, then the library.
 // ---------------------------------------------------------------------------------
 
-/// What `portal check` did.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// Runs `portal check FILE --received 2026-11-25` on `bytes` saved as `name`, under the
 /// memory and CPU limits (prlimit, from util-linux), and waits for it.
 fn run_check(bytes: &[u8], name: &str) -> Run {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).expect("the file is written");
-    let child = Command::new("prlimit")
-        .arg(format!("--as={MEMORY_BYTES}"))
-        .arg(format!("--cpu={CPU_SECONDS}"))
-        .arg("--")
-        .arg(portal_bin())
-        .arg("--config")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/portal.toml"))
-        .arg("check")
-        .arg(&path)
-        .args(["--received", RECEIVED])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("prlimit (util-linux) runs portal");
-    let pid = child.id();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    let output = match receiver.recv_timeout(WAIT) {
-        Ok(output) => output.expect("portal ran"),
-        Err(_) => {
-            // prlimit execs portal: the process is portal itself.
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("portal check {name} did not finish within {WAIT:?}");
-        }
-    };
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/portal.toml");
+    let args: [&std::ffi::OsStr; 6] = [
+        "--config".as_ref(),
+        config.as_ref(),
+        "check".as_ref(),
+        path.as_os_str(),
+        "--received".as_ref(),
+        RECEIVED.as_ref(),
+    ];
+    portal_bounded(MEMORY_BYTES, CPU_SECONDS, WAIT, None, &args)
 }
 
 fn capitalised(text: &str) -> String {

@@ -15,9 +15,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use portal::forms::schema::claim;
 use portal::forms::{Kind, Reason, Status, Value};
@@ -28,7 +26,8 @@ use portal::mail::maildir::Maildir;
 use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{Delivery, MessageRecord, Notice, Outcome, Store, Ticket, Tree};
 
-use crate::common::{Mailroom, PROVIDER, Sent, config, fixture, message, portal_bin};
+use crate::common::BoundedRun as Run;
+use crate::common::{Mailroom, PROVIDER, Sent, config, fixture, message, portal_bounded};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
@@ -54,63 +53,22 @@ const PHI_LINE: &str = "Patient Jane Roe, DOB 1962-04-01, Medicaid ID 987654321,
 // Running the binary under limits.
 // ---------------------------------------------------------------------------------
 
-/// What `portal intake --once` did.
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {:?} after {:?}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.elapsed, self.stdout, self.stderr
-        )
-    }
-}
-
 /// `Mailroom::cli(&["intake", "--once"])`, under prlimit's address-space and CPU limits
 /// (util-linux), with a wall-clock wait.
 fn intake_once(room: &Mailroom) -> Run {
-    let started = Instant::now();
-    let child = Command::new("prlimit")
-        .arg(format!("--as={MEMORY_BYTES}"))
-        .arg(format!("--cpu={CPU_SECONDS}"))
-        .arg("--")
-        .arg(portal_bin())
-        .arg("--config")
-        .arg(&room.config_path)
-        .args(["intake", "--once"])
-        .current_dir(room.dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("prlimit (util-linux) runs portal");
-    let pid = child.id();
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    let output = match receiver.recv_timeout(WAIT) {
-        Ok(output) => output.expect("portal ran"),
-        Err(_) => {
-            // prlimit execs portal: the process is portal itself.
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("portal intake --once did not finish within {WAIT:?}");
-        }
-    };
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
+    let args: [&std::ffi::OsStr; 4] = [
+        "--config".as_ref(),
+        room.config_path.as_os_str(),
+        "intake".as_ref(),
+        "--once".as_ref(),
+    ];
+    portal_bounded(
+        MEMORY_BYTES,
+        CPU_SECONDS,
+        WAIT,
+        Some(room.dir.path()),
+        &args,
+    )
 }
 
 // ---------------------------------------------------------------------------------
