@@ -13,7 +13,7 @@ use std::io::{Cursor, Read};
 use calamine::{Data, DataRef, Ods, Reader, SheetVisible, Xls, Xlsb, Xlsx};
 use chrono::NaiveDate;
 
-use crate::rules::{parse_date_text, serial_to_date};
+use crate::rules::parse_date_text;
 
 /// The largest file read at all, in any format.
 pub const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
@@ -804,11 +804,6 @@ pub fn column_name(column: u32) -> String {
 /// `XFD1048576` for a zero-based (row, column).
 pub fn cell_name(row: u32, column: u32) -> String {
     format!("{}{}", column_name(column), u64::from(row) + 1)
-}
-
-/// A serial number in a date column.
-pub fn cell_serial_date(value: f64) -> Option<NaiveDate> {
-    serial_to_date(value)
 }
 
 #[cfg(test)]
