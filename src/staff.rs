@@ -295,6 +295,23 @@ fn show_ticket(config: &Config, ticket: &Ticket, out: &mut dyn Write) -> Result<
     for problem in &ticket.problems {
         writeln!(out, "  {}", plain(&problem.describe(true)))?;
     }
+    if !ticket.notice_failures.is_empty() {
+        writeln!(
+            out,
+            "Notices refused for good ({}):",
+            ticket.notice_failures.len()
+        )?;
+        for failure in &ticket.notice_failures {
+            writeln!(
+                out,
+                "  notice {} ({}) at {}: {}",
+                failure.notice,
+                failure.kind,
+                failure.at.format("%Y-%m-%d %H:%M UTC"),
+                plain(&failure.error)
+            )?;
+        }
+    }
     Ok(())
 }
 

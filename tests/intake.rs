@@ -502,3 +502,85 @@ fn the_cli_pass_reports_and_exits_zero() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("intake: 1 message(s)"), "{stdout}");
 }
+
+/// A stand-in SMTP server that refuses every recipient for good (550).
+fn refusing_smtp_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let _ = stream.write_all(b"220 refusing.example ESMTP\r\n");
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                let command = line.to_ascii_uppercase();
+                let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
+                    b"250 refusing.example\r\n"
+                } else if command.starts_with("RCPT") {
+                    b"550 5.1.1 no such user\r\n"
+                } else if command.starts_with("QUIT") {
+                    let _ = stream.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                let _ = stream.write_all(reply);
+                line.clear();
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_notice_refused_for_good_is_recorded_on_its_ticket_and_not_retried() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let port = refusing_smtp_server();
+    let text = std::fs::read_to_string(&room.config_path).unwrap().replace(
+        "[smtp]\nkind = \"file\"",
+        &format!("[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n# was file"),
+    );
+    let config = portal::config::Config::parse(&text).unwrap();
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::Good, 1))],
+    ));
+    let report = portal::commands::run_pass(&config, None).unwrap();
+    assert_eq!(report.tickets.len(), 1);
+    assert_eq!(
+        report.notices_failed, 2,
+        "the acceptance and the MCO forward"
+    );
+    assert_eq!(
+        report.notices_waiting, 0,
+        "a permanent refusal is not retried"
+    );
+    let ticket = &tickets(&room)[0];
+    assert_eq!(ticket.notice_failures.len(), 2);
+    assert!(
+        ticket
+            .notice_failures
+            .iter()
+            .all(|failure| failure.error.contains("550")),
+        "{:?}",
+        ticket.notice_failures
+    );
+    let kinds: Vec<&str> = ticket
+        .notice_failures
+        .iter()
+        .map(|failure| failure.kind.as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"accepted") && kinds.contains(&"mco_forward"),
+        "{kinds:?}"
+    );
+    // The next pass sends nothing again.
+    let again = portal::commands::run_pass(&config, None).unwrap();
+    assert_eq!((again.notices_sent, again.notices_failed), (0, 0));
+}

@@ -394,6 +394,7 @@ fn csv_export_neutralises_cells_a_spreadsheet_would_run() {
         message: "0".repeat(64),
         attachment: None,
         correspondence: Vec::new(),
+        notice_failures: Vec::new(),
     };
     let mut out = Vec::new();
     portal::staff::write_tickets_csv(&[ticket], &mut out).unwrap();

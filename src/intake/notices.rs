@@ -187,6 +187,22 @@ pub fn deliver_pending(
             }
             Err(error) => {
                 tracing::error!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice refused for good");
+                // Staff see the refusal on the ticket it concerns.
+                if let Some(about) = notice
+                    .about
+                    .as_deref()
+                    .filter(|about| about.starts_with("PRP-"))
+                    && let Some(mut ticket) =
+                        store.get::<crate::store::Ticket>(Tree::Tickets, about)?
+                {
+                    ticket.notice_failures.push(crate::store::NoticeFailure {
+                        notice: notice.id,
+                        kind: notice.kind.clone(),
+                        at: now,
+                        error: error.message.clone(),
+                    });
+                    writes.put(Tree::Tickets, about, &ticket)?;
+                }
                 notice.delivery = Delivery::Failed {
                     at: now,
                     error: error.message,

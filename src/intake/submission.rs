@@ -770,6 +770,7 @@ fn file_ticket(
         message: digest.to_owned(),
         attachment: None,
         correspondence: Vec::new(),
+        notice_failures: Vec::new(),
     };
     writes.put(Tree::Tickets, id, &ticket)?;
     writes.audit(

@@ -31,6 +31,18 @@ pub struct Ticket {
     pub attachment: Option<String>,
     /// Replies kept with the ticket: hashes of their raw messages.
     pub correspondence: Vec<Correspondence>,
+    /// Notices about this ticket that a mail server refused for good.
+    #[serde(default)]
+    pub notice_failures: Vec<NoticeFailure>,
+}
+
+/// A notice refused for good (a permanent SMTP error), kept on its ticket for staff.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NoticeFailure {
+    pub notice: u64,
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    pub error: String,
 }
 
 /// What makes two claim lines the same complaint (R: `duplicate`).
