@@ -25,8 +25,8 @@ use anyhow::{Context, Result, bail};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 use portal::config::Config;
+use portal::forms::Value;
 use portal::forms::schema::claim;
-use portal::forms::{Record, Value};
 use portal::mail::maildir::Maildir;
 use portal::samples::{SAMPLE_NPI, Sample, complaint_lines};
 
@@ -253,37 +253,11 @@ fn mail(dir: &Path, first: usize, count: usize, providers: usize) -> Result<()> 
 
 /// A complete individual registration form for `email`, covering the sample NPI.
 fn registration_form(config: &Config, email: &str) -> Result<Vec<u8>> {
-    let texts = [
-        "Pat",
-        "Example",
-        email,
-        "217-555-0100",
-        "pexample",
-        "",
-        "Prairie Example Billing",
-        "Prairie Example Clinic",
-        SAMPLE_NPI,
-        "000123456",
-        "1 Example Way",
-        "Springfield",
-        "IL",
-        "62701",
-    ];
-    let values = texts
-        .iter()
-        .enumerate()
-        .map(|(index, text)| {
-            if index == 5 {
-                Some(Value::Choice(2))
-            } else {
-                Some(Value::Text((*text).to_owned()))
-            }
-        })
-        .collect();
+    let values = portal::samples::registration_values(email, SAMPLE_NPI);
     Ok(portal::forms::write::registration_form_with(
         &config.mcos,
         config.rules.max_lines,
-        &Record { row: 1, values },
+        &values,
     )?)
 }
 

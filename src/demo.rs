@@ -11,8 +11,6 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 
 use crate::config::{Config, MailboxKind, TransportKind};
-use crate::forms::schema::REGISTRATION;
-use crate::forms::{Record, Value};
 use crate::intake::{Intake, Mailbox, PassReport};
 use crate::mail::maildir::Maildir;
 use crate::samples::{self, SAMPLE_NPI, Sample};
@@ -80,7 +78,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
     let form = crate::forms::write::registration_form_with(
         &config.mcos,
         config.rules.max_lines,
-        &registration_values(),
+        &samples::registration_values(PROVIDER, SAMPLE_NPI),
     )?;
     intake_box.deliver(&incoming(
         PROVIDER,
@@ -208,36 +206,6 @@ fn pass(
         ],
         Utc::now(),
     )
-}
-
-/// A made-up registrant and provider.
-fn registration_values() -> Record {
-    let values = [
-        "Pat",
-        "Example",
-        PROVIDER,
-        "217-555-0100",
-        "pexample",
-        "Billing agent",
-        "Prairie Example Billing",
-        "Prairie Example Clinic",
-        SAMPLE_NPI,
-        "000123456",
-        "1 Example Way",
-        "Springfield",
-        "IL",
-        "62701",
-    ];
-    debug_assert_eq!(values.len(), REGISTRATION.len());
-    let values = values
-        .iter()
-        .enumerate()
-        .map(|(index, text)| match index {
-            5 => Some(Value::Choice(2)),
-            _ => Some(Value::Text((*text).to_owned())),
-        })
-        .collect();
-    Record { row: 1, values }
 }
 
 /// A message as a provider's mail client would send it.

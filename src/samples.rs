@@ -70,3 +70,35 @@ pub fn complaint_lines(
         })
         .collect()
 }
+
+/// A complete individual registration form's values (by
+/// [`crate::forms::schema::REGISTRATION`] index): a made-up billing agent at `email`
+/// registering the provider with `npi`.
+pub fn registration_values(email: &str, npi: &str) -> Record {
+    use crate::forms::schema::{REGISTRATION, ROLES};
+    let texts = [
+        "Pat",
+        "Example",
+        email,
+        "217-555-0100",
+        "pexample",
+        "Billing agent",
+        "Prairie Example Billing",
+        "Prairie Example Clinic",
+        npi,
+        "000123456",
+        "1 Example Way",
+        "Springfield",
+        "IL",
+        "62701",
+    ];
+    debug_assert_eq!(texts.len(), REGISTRATION.len());
+    let values = texts
+        .iter()
+        .map(|text| match ROLES.iter().position(|role| role == text) {
+            Some(role) => Some(Value::Choice(role)),
+            None => Some(Value::Text((*text).to_owned())),
+        })
+        .collect();
+    Record { row: 1, values }
+}

@@ -259,37 +259,9 @@ pub fn message(
 
 /// A complete individual registration form (.xlsx) for `email` and `npi`.
 pub fn registration_form(email: &str, npi: &str) -> Vec<u8> {
-    use portal::forms::{Record, Value};
-    let texts = [
-        "Pat",
-        "Example",
-        email,
-        "217-555-0100",
-        "pexample",
-        "",
-        "Prairie Example Billing",
-        "Prairie Example Clinic",
-        npi,
-        "000123456",
-        "1 Example Way",
-        "Springfield",
-        "IL",
-        "62701",
-    ];
-    let values = texts
-        .iter()
-        .enumerate()
-        .map(|(index, text)| {
-            if index == 5 {
-                Some(Value::Choice(2))
-            } else {
-                Some(Value::Text((*text).to_owned()))
-            }
-        })
-        .collect();
     let config = config();
-    portal::forms::write::registration_form_with(&config.mcos, 100, &Record { row: 1, values })
-        .unwrap()
+    let values = portal::samples::registration_values(email, npi);
+    portal::forms::write::registration_form_with(&config.mcos, 100, &values).unwrap()
 }
 
 /// A complaint template of `count` sample lines received today, for MOLINA.
