@@ -22,7 +22,7 @@ use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;
 
 use crate::common::BoundedRun as Run;
-use crate::common::{check_bytes, config, date, fixture, portal_bounded};
+use crate::common::{check_bytes, config, crc32, date, fixture, portal_bounded};
 
 /// The day every case is checked as received.
 const RECEIVED: &str = "2026-11-25";
@@ -160,31 +160,6 @@ fn zip_of<N: AsRef<str>, D: AsRef<[u8]>>(parts: impl IntoIterator<Item = (N, D)>
         .finish()
         .expect("the archive is finished")
         .into_inner()
-}
-
-/// The CRC-32 of zip archives.
-fn crc32(crc: u32, data: &[u8]) -> u32 {
-    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut table = [0u32; 256];
-        for (n, slot) in table.iter_mut().enumerate() {
-            let mut c = n as u32;
-            for _ in 0..8 {
-                c = if c & 1 == 1 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            *slot = c;
-        }
-        table
-    });
-    let mut c = !crc;
-    for byte in data {
-        c = table[((c ^ u32::from(*byte)) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
 }
 
 /// Bits into bytes, least significant first, as deflate packs them.

@@ -27,7 +27,7 @@ use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{Delivery, MessageRecord, Notice, Outcome, Store, Ticket, Tree};
 
 use crate::common::BoundedRun as Run;
-use crate::common::{Mailroom, PROVIDER, Sent, config, fixture, message, portal_bounded};
+use crate::common::{Mailroom, PROVIDER, Sent, config, crc32, fixture, message, portal_bounded};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
@@ -197,31 +197,6 @@ fn complaint_from(first: usize, count: usize) -> Vec<u8> {
     }
     portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines)
         .expect("the complaint is written")
-}
-
-/// The CRC-32 of zip archives.
-fn crc32(crc: u32, data: &[u8]) -> u32 {
-    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut table = [0u32; 256];
-        for (n, slot) in table.iter_mut().enumerate() {
-            let mut c = n as u32;
-            for _ in 0..8 {
-                c = if c & 1 == 1 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            *slot = c;
-        }
-        table
-    });
-    let mut c = !crc;
-    for byte in data {
-        c = table[((c ^ u32::from(*byte)) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
 }
 
 /// A raw deflate stream of `1 + 258 * matches` zero bytes: one fixed-Huffman block, a
