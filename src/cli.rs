@@ -232,7 +232,8 @@ pub enum OutboxAction {
         #[arg(long)]
         json: bool,
     },
-    /// Send every waiting notice now (and failed ones again with --failed).
+    /// Send every waiting notice now, without waiting for its backoff (and failed
+    /// ones again with --failed).
     Retry {
         /// Also retry notices that failed permanently.
         #[arg(long)]

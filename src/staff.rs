@@ -17,7 +17,7 @@ use crate::commands::Outcome;
 use crate::config::{Config, MailboxKind};
 use crate::forms::{LineOutcome, Problem, Reason, Status, neutralise_formula};
 use crate::intake::notices::NoticeRequest;
-use crate::intake::{Intake, PassReport, deliver_pending, queue_notice};
+use crate::intake::{Backoff, Intake, PassReport, deliver_pending, queue_notice};
 use crate::mail::maildir::Maildir;
 use crate::mail::notice::NoticeKind;
 use crate::mail::{Folder, MailSource as _};
@@ -114,7 +114,7 @@ pub fn decide(
     queue_notice(intake, &mut writes, &mut Default::default(), request, now)?;
     store.apply(writes)?;
     store.flush().context("cannot record the decision")?;
-    deliver_pending(intake, &mut PassReport::default(), now)?;
+    deliver_pending(intake, &mut PassReport::default(), now, Backoff::Respect)?;
     Ok(registration)
 }
 
@@ -1071,6 +1071,7 @@ pub fn outbox(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Res
                         notice.delivery = Delivery::Pending {
                             attempts: 0,
                             last_error: Some(error.clone()),
+                            next_attempt: None,
                         };
                         crate::store::put_notice(&mut writes, &notice)?;
                         writes.audit(
@@ -1090,7 +1091,7 @@ pub fn outbox(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Res
             let services = Services::with_store(config, store)?;
             let intake = services.intake(config, None);
             let mut report = PassReport::default();
-            deliver_pending(&intake, &mut report, now)?;
+            deliver_pending(&intake, &mut report, now, Backoff::Ignore)?;
             let waiting = services.store.pending_count();
             if json {
                 print_json(
@@ -1129,10 +1130,14 @@ fn delivery_text(delivery: &Delivery) -> String {
         Delivery::Pending {
             attempts,
             last_error,
+            next_attempt,
         } => format!(
-            "pending ({attempts} attempt{}: {})",
+            "pending ({attempts} attempt{}: {}{})",
             plural(*attempts as usize),
-            last_error.as_deref().unwrap_or("-")
+            last_error.as_deref().unwrap_or("-"),
+            next_attempt
+                .map(|at| format!("; next try {}", at.format("%Y-%m-%d %H:%M")))
+                .unwrap_or_default()
         ),
         Delivery::Sent { at } => format!("sent {}", at.format("%Y-%m-%d %H:%M")),
         Delivery::Failed { at, error } => {

@@ -680,11 +680,31 @@ fn with_postfix_stopped_notices_wait_in_the_outbox_then_go_out() {
         "{report}"
     );
 
+    // Two failures in a row: the notices now wait five minutes before a pass tries
+    // them again (tests/intake.rs follows the whole schedule with a pinned clock).
+    let outbox = portal.json(&["outbox", "list", "--json"]);
+    let waiting: Vec<&serde_json::Value> = array(&outbox)
+        .iter()
+        .filter(|notice| notice["delivery"]["state"] == "pending")
+        .collect();
+    assert_eq!(waiting.len(), 2, "{outbox:#}");
+    for notice in waiting {
+        assert_eq!(notice["delivery"]["attempts"], 2, "{notice:#}");
+        assert!(notice["delivery"]["next_attempt"].is_string(), "{notice:#}");
+    }
+
     control.start_postfix();
     let report = portal.pass();
     assert!(
-        report.contains("0 message(s)") && report.contains("2 sent, 0 waiting"),
-        "{report}"
+        report.contains("0 message(s)") && report.contains("0 sent, 2 waiting"),
+        "a pass leaves them to their wait: {report}"
+    );
+    // Staff need not wait: `outbox retry` sends every waiting notice now.
+    let retry = portal.run(&["outbox", "retry"]);
+    let said = String::from_utf8_lossy(&retry.stdout);
+    assert!(
+        retry.status.success() && said.contains("Sent 2 notices; 0 still waiting"),
+        "{retry:?}"
     );
     let outbox = portal.json(&["outbox", "list", "--json"]);
     assert!(

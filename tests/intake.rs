@@ -503,6 +503,26 @@ fn the_cli_pass_reports_and_exits_zero() {
     assert!(stdout.contains("intake: 1 message(s)"), "{stdout}");
 }
 
+/// The mailroom's config with notices sent over plain SMTP to 127.0.0.1:`port`.
+fn smtp_config(room: &Mailroom, port: u16) -> portal::config::Config {
+    let text = std::fs::read_to_string(&room.config_path).unwrap().replace(
+        "[smtp]\nkind = \"file\"",
+        &format!("[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n# was file"),
+    );
+    portal::config::Config::parse(&text).unwrap()
+}
+
+/// A good one-line complaint from the registered provider, in the intake mailbox.
+fn deliver_claims(room: &Mailroom) {
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::Good, 1))],
+    ));
+}
+
 /// A stand-in SMTP server that refuses every recipient for good (550).
 fn refusing_smtp_server() -> u16 {
     use std::io::{BufRead, BufReader, Write};
@@ -538,19 +558,8 @@ fn refusing_smtp_server() -> u16 {
 fn a_notice_refused_for_good_is_recorded_on_its_ticket_and_not_retried() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
-    let port = refusing_smtp_server();
-    let text = std::fs::read_to_string(&room.config_path).unwrap().replace(
-        "[smtp]\nkind = \"file\"",
-        &format!("[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n# was file"),
-    );
-    let config = portal::config::Config::parse(&text).unwrap();
-    room.deliver(&message(
-        PROVIDER,
-        INTAKE,
-        "Claims",
-        "x",
-        &[("claims.xlsx", complaint(Sample::Good, 1))],
-    ));
+    let config = smtp_config(&room, refusing_smtp_server());
+    deliver_claims(&room);
     let report = portal::commands::run_pass(&config, None).unwrap();
     assert_eq!(report.tickets.len(), 1);
     assert_eq!(
@@ -583,4 +592,128 @@ fn a_notice_refused_for_good_is_recorded_on_its_ticket_and_not_retried() {
     // The next pass sends nothing again.
     let again = portal::commands::run_pass(&config, None).unwrap();
     assert_eq!((again.notices_sent, again.notices_failed), (0, 0));
+}
+
+/// A stand-in SMTP server that hangs up on every connection before its greeting,
+/// counting them.
+fn hanging_up_smtp_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (port, connections)
+}
+
+/// One pass through the library with the clock at `now`.
+fn pass_at(
+    room: &Mailroom,
+    config: &portal::config::Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> portal::intake::PassReport {
+    use portal::intake::Mailbox;
+    use portal::mail::maildir::Maildir;
+    let services = portal::services::Services::open(config).unwrap();
+    let mut intake_box = Maildir::open(&room.path("mail/intake")).unwrap();
+    let mut inquiries_box = Maildir::open(&room.path("mail/inquiries")).unwrap();
+    services
+        .intake(config, None)
+        .pass(
+            &mut [
+                (Mailbox::Intake, &mut intake_box),
+                (Mailbox::Inquiries, &mut inquiries_box),
+            ],
+            now,
+        )
+        .unwrap()
+}
+
+/// The waiting notices' attempts and next attempt, from the store.
+fn waiting(room: &Mailroom) -> Vec<(u32, Option<chrono::DateTime<chrono::Utc>>)> {
+    Store::open(&room.config.store.path)
+        .unwrap()
+        .pending_notices()
+        .unwrap()
+        .into_iter()
+        .map(|notice| match notice.delivery {
+            portal::store::Delivery::Pending {
+                attempts,
+                next_attempt,
+                ..
+            } => (attempts, next_attempt),
+            other => panic!("not pending: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn notices_wait_with_growing_backoff_while_the_server_is_down_then_go_out() {
+    use std::sync::atomic::Ordering;
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let (port, connections) = hanging_up_smtp_server();
+    let down = smtp_config(&room, port);
+    deliver_claims(&room);
+    let start = chrono::Utc::now();
+    let minutes = |n: i64| start + chrono::Duration::minutes(n);
+
+    // The server hangs up: the ticket is filed, both notices wait, and the second is
+    // not even tried once the first found the server down.
+    let report = pass_at(&room, &down, start);
+    assert_eq!(report.tickets.len(), 1);
+    assert_eq!((report.notices_sent, report.notices_waiting), (0, 2));
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one connection a pass"
+    );
+    assert_eq!(
+        waiting(&room),
+        [(1, Some(start)), (1, Some(start))],
+        "the next pass tries again"
+    );
+
+    // Still down a minute later: tried again, then left alone for 5 minutes.
+    pass_at(&room, &down, minutes(1));
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        waiting(&room),
+        [(2, Some(minutes(6))), (2, Some(minutes(6)))]
+    );
+    let report = pass_at(&room, &down, minutes(3));
+    assert_eq!(connections.load(Ordering::SeqCst), 2, "not due: not tried");
+    assert_eq!((report.notices_sent, report.notices_waiting), (0, 2));
+
+    // Due again and still down: the wait doubles.
+    pass_at(&room, &down, minutes(6));
+    assert_eq!(connections.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        waiting(&room),
+        [(3, Some(minutes(16))), (3, Some(minutes(16)))]
+    );
+
+    // The server is back (here: the file transport); before the wait is over nothing
+    // goes, after it both go, once.
+    let up = room.config.clone();
+    let before = room.outbox().len();
+    assert_eq!(pass_at(&room, &up, minutes(15)).notices_sent, 0);
+    assert_eq!(room.outbox().len(), before);
+    let report = pass_at(&room, &up, minutes(16));
+    assert_eq!((report.notices_sent, report.notices_waiting), (2, 0));
+    assert_eq!(room.outbox().len(), before + 2);
+    assert_eq!(pass_at(&room, &up, minutes(90)).notices_sent, 0);
+}
+
+#[test]
+fn the_retry_delay_grows_to_an_hour_and_stays_there() {
+    let delays: Vec<i64> = (1..=9)
+        .map(|attempts| portal::intake::retry_delay(attempts).num_minutes())
+        .collect();
+    assert_eq!(delays, [0, 5, 10, 20, 40, 60, 60, 60, 60]);
 }

@@ -926,6 +926,7 @@ fn outbox_lists_notices_without_their_bytes_and_retries() {
 
     // One notice waiting after a transient error, one refused for good.
     let stored = notices(&room);
+    let next_attempt = chrono::Utc::now() + chrono::Duration::minutes(5);
     {
         let store = Store::open(&room.config.store.path).unwrap();
         let mut writes = Writes::default();
@@ -933,6 +934,7 @@ fn outbox_lists_notices_without_their_bytes_and_retries() {
         waiting.delivery = Delivery::Pending {
             attempts: 2,
             last_error: Some("connection refused".to_owned()),
+            next_attempt: Some(next_attempt),
         };
         portal::store::put_notice(&mut writes, &waiting).unwrap();
         let mut failed = stored[1].clone();
@@ -947,7 +949,8 @@ fn outbox_lists_notices_without_their_bytes_and_retries() {
     let list = json(&room, &["outbox", "list", "--json"]);
     assert_eq!(
         list[0]["delivery"],
-        serde_json::json!({"state": "pending", "attempts": 2, "last_error": "connection refused"})
+        serde_json::json!({"state": "pending", "attempts": 2, "last_error": "connection refused",
+                           "next_attempt": next_attempt})
     );
     assert_eq!(list[1]["delivery"]["state"], "failed");
     assert_eq!(list[1]["delivery"]["error"], "550 no such user");

@@ -27,7 +27,7 @@ use crate::mail::transport::Transport;
 use crate::mail::{Folder, MailSource, Waiting};
 use crate::store::{Delivery, MessageRecord, Notice, Outcome, RECORD_VERSION, Store, Tree, Writes};
 
-pub use notices::{deliver_pending, queue_notice};
+pub use notices::{Backoff, deliver_pending, queue_notice, retry_delay};
 
 /// Messages recorded before one shared flush.
 const BATCH: usize = 32;
@@ -121,7 +121,7 @@ impl Intake<'_> {
         let mut report = PassReport::default();
         let mut state = PassState::default();
         // Notices left from an earlier run go out first.
-        deliver_pending(self, &mut report, now)?;
+        deliver_pending(self, &mut report, now, Backoff::Respect)?;
         for (mailbox, source) in mailboxes.iter_mut() {
             let waiting = source
                 .list()
@@ -205,7 +205,7 @@ impl Intake<'_> {
         }
         self.store.flush()?;
         failpoint::hit("after_flush");
-        deliver_pending(self, report, now)?;
+        deliver_pending(self, report, now, Backoff::Respect)?;
         // One move per folder for the whole batch (one IMAP round trip, not one each).
         for folder in [Folder::Processed, Folder::Quarantine] {
             let ids: Vec<String> = moves

@@ -120,6 +120,7 @@ pub fn queue_notice(
         delivery: Delivery::Pending {
             attempts: 0,
             last_error: None,
+            next_attempt: None,
         },
         raw: composed.raw,
     };
@@ -143,12 +144,36 @@ pub fn queue_notice(
     Ok(Some(id))
 }
 
-/// Sends every notice still waiting in the outbox, marking each sent (durably) as soon
-/// as it went out.
+/// Which waiting notices a delivery tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backoff {
+    /// Those due: never tried, or past the wait after their last failure (a pass).
+    Respect,
+    /// All of them, now (`portal outbox retry`).
+    Ignore,
+}
+
+/// How long a notice waits after its `attempts`-th transient failure in a row: the
+/// next pass after the first, then 5, 10, 20 and 40 minutes, then an hour at most. It
+/// is never given up: a notice refused only for now (a full mailbox, greylisting, a
+/// server down) goes out once the server takes it.
+pub fn retry_delay(attempts: u32) -> chrono::Duration {
+    let minutes = match attempts {
+        0 | 1 => 0,
+        n => (5i64 << (n - 2).min(4)).min(60),
+    };
+    chrono::Duration::minutes(minutes)
+}
+
+/// Sends the notices waiting in the outbox (those due, or all with
+/// [`Backoff::Ignore`]), marking each sent (durably) as soon as it went out. When the
+/// server cannot be reached at all, the notices after the first are not tried in this
+/// run: they wait with the same error.
 pub fn deliver_pending(
     intake: &Intake<'_>,
     report: &mut PassReport,
     now: DateTime<Utc>,
+    backoff: Backoff,
 ) -> Result<()> {
     let store = intake.store;
     let pending = store.pending_notices()?;
@@ -156,7 +181,18 @@ pub fn deliver_pending(
         return Ok(());
     }
     let from = intake.composer.from().email.to_string();
+    // Set once the server could not be reached: the error the rest wait with.
+    let mut unreachable: Option<String> = None;
+    let mut untried = Writes::default();
     for mut notice in pending {
+        if backoff == Backoff::Respect && !notice.delivery.is_due(now) {
+            continue;
+        }
+        if let Some(error) = &unreachable {
+            defer(&mut notice, error.clone(), now);
+            crate::store::put_notice(&mut untried, &notice)?;
+            continue;
+        }
         let result = intake.transport.send(&from, &notice.to, &notice.raw);
         failpoint::hit("after_send");
         let mut writes = Writes::default();
@@ -175,15 +211,13 @@ pub fn deliver_pending(
                 )?;
             }
             Err(error) if error.transient => {
-                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice not sent; it waits for the next pass");
-                let attempts = match notice.delivery {
-                    Delivery::Pending { attempts, .. } => attempts + 1,
-                    _ => 1,
-                };
-                notice.delivery = Delivery::Pending {
-                    attempts,
-                    last_error: Some(error.message),
-                };
+                defer(&mut notice, error.message.clone(), now);
+                if error.unreachable {
+                    tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "the mail server cannot be reached; notices wait for a later pass");
+                    unreachable = Some(error.message);
+                } else {
+                    tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice not sent; it waits for a later pass");
+                }
             }
             Err(error) => {
                 tracing::error!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice refused for good");
@@ -225,5 +259,22 @@ pub fn deliver_pending(
         store.flush()?;
         failpoint::hit("after_mark_sent");
     }
+    if unreachable.is_some() {
+        store.apply(untried)?;
+        store.flush()?;
+    }
     Ok(())
+}
+
+/// Records a transient failure on a waiting notice and when to try it again.
+fn defer(notice: &mut Notice, error: String, now: DateTime<Utc>) {
+    let attempts = match notice.delivery {
+        Delivery::Pending { attempts, .. } => attempts + 1,
+        Delivery::Sent { .. } | Delivery::Failed { .. } => 1,
+    };
+    notice.delivery = Delivery::Pending {
+        attempts,
+        last_error: Some(error),
+        next_attempt: Some(now + retry_delay(attempts)),
+    };
 }

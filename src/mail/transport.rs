@@ -1,42 +1,42 @@
 //! How notices leave: `.eml` files in a folder (the embedded default) or SMTP.
 //!
-//! A failure is transient (retried on the next pass) or permanent (recorded, not
+//! A failure is transient (retried on a later pass) or permanent (recorded, not
 //! retried). It is permanent only when the server refuses the message itself with a
 //! 5xx reply to MAIL, RCPT or DATA. A failure to connect, to set up TLS or to log in
 //! is transient: it says nothing about the notice, and the notices wait in the outbox
 //! until the server or the config is fixed.
 //!
-//! The SMTP client is this module's own, small and synchronous: one connection for the
-//! run (opened again after a failure) with TCP_NODELAY; EHLO; implicit TLS or
-//! STARTTLS (required) through rustls, trusting the web PKI plus `ca_file` exactly as
-//! IMAP does, or plain text only when `tls = "none"`; AUTH PLAIN or LOGIN with a
-//! password, XOAUTH2 with a token; and each message sent after DATA in one write,
-//! dot-stuffed, with its final dot. (lettre's client, used before, wrote the message
-//! and its final dot separately on a socket without TCP_NODELAY: Nagle's algorithm held
-//! the dot back until the server's delayed ACK, some 40 ms for every notice.)
+//! SMTP is lettre's synchronous client ([`SmtpConnection`]): one connection for the
+//! run, opened again after a failure; implicit TLS or STARTTLS (required) through
+//! rustls, trusting the web PKI plus `ca_file` exactly as IMAP does, or plain text only
+//! when `tls = "none"`; AUTH PLAIN or LOGIN with a password, XOAUTH2 with a token. Each
+//! message goes after DATA in one write, dot-stuffed, with its final dot.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use lettre::Address;
+use lettre::transport::smtp::Error as SmtpError;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, SmtpConnection, TlsParameters};
+use lettre::transport::smtp::commands::{Auth, Data, Mail, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
-use super::imap::Stream;
-use super::tls::{Secret, client_config, secret, xoauth2};
+use super::tls::{Secret, secret};
 use crate::config::{Smtp, Tls, TransportKind};
 
 /// How long an SMTP server may stay silent before a send gives up.
 const TIMEOUT: Duration = Duration::from_secs(60);
-/// A reply longer than this is no SMTP server's.
-const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 /// A failed send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendError {
     pub transient: bool,
+    /// No session could be had at all (no connection, TLS or login; an unwritable
+    /// folder): the notices after this one would fail the same way.
+    pub unreachable: bool,
     pub message: String,
 }
 
@@ -78,6 +78,7 @@ impl Transport {
     pub fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
         let permanent = |message: String| SendError {
             transient: false,
+            unreachable: false,
             message,
         };
         let from: Address = from
@@ -89,25 +90,30 @@ impl Transport {
         match self {
             Transport::File { dir } => write_eml(dir, raw).map_err(|error| SendError {
                 transient: true,
+                unreachable: true,
                 message: format!("cannot write into {}: {error}", dir.display()),
             }),
-            Transport::Smtp(client) => client.send(from.as_ref(), to.as_ref(), raw),
+            Transport::Smtp(client) => client.send(&from, &to, raw),
         }
     }
 }
 
-/// An SMTP server from `[smtp]`, and the connection to it while the run lasts.
+/// An SMTP server from `[smtp]`, and lettre's connection to it while the run lasts.
 pub struct SmtpClient {
     host: String,
     port: u16,
     tls: Tls,
-    /// The TLS client configuration; `None` with `tls = "none"`.
-    tls_config: Option<Arc<rustls::ClientConfig>>,
+    /// The TLS parameters; `None` with `tls = "none"`.
+    tls_parameters: Option<TlsParameters>,
     /// The login and its secret, when the config names one.
     login: Option<(String, Secret)>,
+    hello: ClientId,
     /// `SMTP host:port`, for messages.
     what: String,
-    connection: Mutex<Option<Connection>>,
+    connection: Mutex<Option<SmtpConnection>>,
+    /// Why no session could be opened, once that happened: the run does not try again
+    /// (a server that drops packets would cost a timeout for every notice).
+    down: OnceLock<String>,
 }
 
 impl SmtpClient {
@@ -118,11 +124,12 @@ impl SmtpClient {
             Tls::Starttls => 587,
             Tls::None => 25,
         });
-        let tls_config = match smtp.tls {
+        let tls_parameters = match smtp.tls {
             Tls::None => None,
-            Tls::Implicit | Tls::Starttls => {
-                Some(client_config(smtp.ca_file.as_deref()).context("[smtp]: cannot set up TLS")?)
-            }
+            Tls::Implicit | Tls::Starttls => Some(
+                tls_parameters(&host, smtp.ca_file.as_deref())
+                    .context("[smtp]: cannot set up TLS")?,
+            ),
         };
         let secret = secret(
             smtp.password_env.as_deref(),
@@ -139,36 +146,52 @@ impl SmtpClient {
             host,
             port,
             tls: smtp.tls,
-            tls_config,
+            tls_parameters,
             login,
+            hello: ClientId::default(),
             connection: Mutex::new(None),
+            down: OnceLock::new(),
         })
     }
 
-    fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
-        let transient = |message: String| SendError {
+    fn send(&self, from: &Address, to: &Address, raw: &[u8]) -> Result<(), SendError> {
+        let unreachable = |message: String| SendError {
             transient: true,
+            unreachable: true,
             message,
         };
+        if let Some(message) = self.down.get() {
+            return Err(unreachable(message.clone()));
+        }
         let mut slot = self
             .connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_some_and(SmtpConnection::has_broken) {
+            *slot = None;
+        }
         let mut reused = slot.is_some();
         loop {
             let connection = match slot.as_mut() {
                 Some(connection) => connection,
-                None => slot.insert(Connection::open(self).map_err(transient)?),
+                None => match self.open() {
+                    Ok(connection) => slot.insert(connection),
+                    Err(message) => {
+                        let _ = self.down.set(message.clone());
+                        return Err(unreachable(message));
+                    }
+                },
             };
-            match connection.send_message(from, to, raw) {
+            match self.transaction(connection, from, to, raw) {
                 Ok(()) => return Ok(()),
                 Err(Failure::Refused { permanent, message }) => {
                     // The transaction is reset; the connection serves the next notice.
-                    if !connection.command("RSET").is_ok_and(|reply| reply.is(2)) {
+                    if connection.command(Rset).is_err() {
                         *slot = None;
                     }
                     return Err(SendError {
                         transient: !permanent,
+                        unreachable: false,
                         message,
                     });
                 }
@@ -176,7 +199,9 @@ impl SmtpClient {
                     message,
                     maybe_sent,
                 }) => {
-                    *slot = None;
+                    if let Some(mut connection) = slot.take() {
+                        connection.abort();
+                    }
                     // A connection kept from the notice before may have been closed by
                     // the server meanwhile: once, and only when nothing of this message
                     // can have been taken, try again on a new one.
@@ -184,10 +209,155 @@ impl SmtpClient {
                         reused = false;
                         continue;
                     }
-                    return Err(transient(message));
+                    return Err(SendError {
+                        transient: true,
+                        unreachable: false,
+                        message,
+                    });
                 }
             }
         }
+    }
+
+    /// Connects (greeting and EHLO), starts TLS as the config says, and logs in. Any
+    /// failure is a plain message (a transient one).
+    fn open(&self) -> Result<SmtpConnection, String> {
+        let what = &self.what;
+        let implicit = match self.tls {
+            Tls::Implicit => self.tls_parameters.as_ref(),
+            Tls::Starttls | Tls::None => None,
+        };
+        let mut connection = SmtpConnection::connect(
+            (self.host.as_str(), self.port),
+            Some(TIMEOUT),
+            &self.hello,
+            implicit,
+            None,
+        )
+        .map_err(|error| format!("{what}: cannot connect: {}", chain(&error)))?;
+        if self.tls == Tls::Starttls {
+            let Some(parameters) = &self.tls_parameters else {
+                return Err(format!("{what}: TLS is off"));
+            };
+            if !connection.can_starttls() {
+                return Err(format!("{what}: the server offers no STARTTLS"));
+            }
+            connection
+                .starttls(parameters, &self.hello)
+                .map_err(|error| format!("{what}: STARTTLS failed: {}", chain(&error)))?;
+        }
+        if let Some((user, secret)) = &self.login {
+            self.authenticate(&mut connection, user, secret)?;
+        }
+        Ok(connection)
+    }
+
+    fn authenticate(
+        &self,
+        connection: &mut SmtpConnection,
+        user: &str,
+        secret: &Secret,
+    ) -> Result<(), String> {
+        let what = &self.what;
+        let refused = |error: SmtpError| format!("{what}: login refused for {user}: {error}");
+        match secret {
+            Secret::Token(token) => {
+                if !connection
+                    .server_info()
+                    .supports_auth_mechanism(Mechanism::Xoauth2)
+                {
+                    return Err(format!(
+                        "{what}: the server offers no AUTH XOAUTH2 ({})",
+                        connection.server_info()
+                    ));
+                }
+                let credentials = Credentials::new(user.to_owned(), token.clone());
+                let auth = Auth::new(Mechanism::Xoauth2, credentials, None).map_err(refused)?;
+                // A refused token is answered with a 334 challenge holding the details;
+                // an empty line ends the exchange with the final (negative) reply.
+                let reply = connection.command(auth).map_err(refused)?;
+                if reply.has_code(334) {
+                    connection.command(EmptyLine).map_err(refused)?;
+                    return Err(format!("{what}: login refused for {user}"));
+                }
+            }
+            Secret::Password(password) => {
+                let mechanisms = [Mechanism::Plain, Mechanism::Login];
+                if connection
+                    .server_info()
+                    .get_auth_mechanism(&mechanisms)
+                    .is_none()
+                {
+                    return Err(format!(
+                        "{what}: the server offers neither AUTH PLAIN nor LOGIN ({})",
+                        connection.server_info()
+                    ));
+                }
+                let credentials = Credentials::new(user.to_owned(), password.clone());
+                connection
+                    .auth(&mechanisms, &credentials)
+                    .map_err(refused)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// MAIL, RCPT, DATA, then the whole message and its final dot in one write.
+    ///
+    /// lettre's own `message` writes the message and the final dot separately, and its
+    /// socket has Nagle's algorithm on: the dot would wait for the server's delayed ACK
+    /// (some 40 ms a notice). Written at once, the dot goes with the message.
+    fn transaction(
+        &self,
+        connection: &mut SmtpConnection,
+        from: &Address,
+        to: &Address,
+        raw: &[u8],
+    ) -> Result<(), Failure> {
+        let what = &self.what;
+        let supports = |connection: &SmtpConnection, extension| {
+            connection.server_info().supports_feature(extension)
+        };
+        let mut parameters = Vec::new();
+        if !raw.is_ascii() {
+            if !supports(connection, Extension::EightBitMime) {
+                return Err(Failure::Refused {
+                    permanent: true,
+                    message: format!(
+                        "{what}: the message is 8-bit and the server takes no 8BITMIME"
+                    ),
+                });
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if !(AsRef::<str>::as_ref(from).is_ascii() && AsRef::<str>::as_ref(to).is_ascii()) {
+            if !supports(connection, Extension::SmtpUtfEight) {
+                return Err(Failure::Refused {
+                    permanent: true,
+                    message: format!(
+                        "{what}: a non-ASCII address and the server takes no SMTPUTF8"
+                    ),
+                });
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
+        }
+        connection
+            .command(Mail::new(Some(from.clone()), parameters))
+            .map_err(|error| failure(what, "MAIL FROM refused", false, &error))?;
+        connection
+            .command(Rcpt::new(to.clone(), Vec::new()))
+            .map_err(|error| failure(what, "RCPT TO refused", false, &error))?;
+        connection
+            .command(Data)
+            .map_err(|error| failure(what, "DATA refused", false, &error))?;
+        let data = data(raw);
+        let sent = match std::str::from_utf8(&data) {
+            Ok(text) => connection.command(Raw(text)),
+            // Not UTF-8 (no notice is, they are built 7-bit): lettre's own writer.
+            Err(_) => connection.message(raw),
+        };
+        sent.map_err(|error| failure(what, "the message was refused", true, &error))?;
+        Ok(())
     }
 }
 
@@ -198,33 +368,9 @@ impl Drop for SmtpClient {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(mut connection) = slot.take() {
-            let tcp = match &connection.stream {
-                Stream::Plain(tcp) => tcp,
-                Stream::Tls(stream) => &stream.sock,
-            };
-            let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
-            let _ = connection.command("QUIT");
+            let _ = connection.set_timeout(Some(Duration::from_secs(2)));
+            let _ = connection.quit();
         }
-    }
-}
-
-/// One SMTP reply: its code and its lines' texts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Reply {
-    code: u16,
-    lines: Vec<String>,
-}
-
-impl Reply {
-    /// True for a reply of the class `class` (2 for 2xx, …).
-    fn is(&self, class: u16) -> bool {
-        self.code / 100 == class
-    }
-}
-
-impl std::fmt::Display for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.code, self.lines.join(" / "))
     }
 }
 
@@ -236,336 +382,70 @@ enum Failure {
     Broken { message: String, maybe_sent: bool },
 }
 
-/// A connection, greeted, secured and logged in.
-struct Connection {
-    stream: Stream,
-    /// Bytes read and not yet consumed.
-    buffer: Vec<u8>,
-    /// The EHLO keywords and parameters, upper-cased.
-    extensions: Vec<String>,
-    what: String,
-}
-
-impl Connection {
-    /// Connects, reads the greeting, says EHLO, starts TLS when the config says so, and
-    /// logs in. Any failure is a plain message (a transient one).
-    fn open(client: &SmtpClient) -> Result<Connection, String> {
-        let what = client.what.clone();
-        let tcp = TcpStream::connect((client.host.as_str(), client.port))
-            .map_err(|error| format!("{what}: cannot connect: {error}"))?;
-        let settings = tcp
-            .set_nodelay(true)
-            .and_then(|()| tcp.set_read_timeout(Some(TIMEOUT)))
-            .and_then(|()| tcp.set_write_timeout(Some(TIMEOUT)));
-        settings.map_err(|error| format!("{what}: {error}"))?;
-        let hello = hello_name(tcp.local_addr().ok());
-        let stream = match client.tls {
-            Tls::Implicit => start_tls(client, tcp)?,
-            Tls::Starttls | Tls::None => Stream::Plain(tcp),
-        };
-        let mut connection = Connection {
-            stream,
-            buffer: Vec::new(),
-            extensions: Vec::new(),
-            what,
-        };
-        let greeting = connection.read_reply()?;
-        if !greeting.is(2) {
-            return Err(format!(
-                "{}: the server turned us away: {greeting}",
-                connection.what
-            ));
-        }
-        connection.ehlo(&hello)?;
-        if client.tls == Tls::Starttls {
-            if !connection.offers("STARTTLS") {
-                return Err(format!(
-                    "{}: the server offers no STARTTLS",
-                    connection.what
-                ));
-            }
-            let reply = connection.command("STARTTLS")?;
-            if !reply.is(2) {
-                return Err(format!("{}: STARTTLS refused: {reply}", connection.what));
-            }
-            let Connection {
-                stream: Stream::Plain(tcp),
-                buffer,
-                what,
-                ..
-            } = connection
-            else {
-                unreachable!("STARTTLS starts on a plain connection");
-            };
-            if !buffer.is_empty() {
-                return Err(format!(
-                    "{what}: the server sent data before the TLS handshake"
-                ));
-            }
-            connection = Connection {
-                stream: start_tls(client, tcp)?,
-                buffer,
-                extensions: Vec::new(),
-                what,
-            };
-            // The extensions may differ once the connection is secure (AUTH often does).
-            connection.ehlo(&hello)?;
-        }
-        if let Some((user, secret)) = &client.login {
-            connection.authenticate(user, secret)?;
-        }
-        Ok(connection)
-    }
-
-    fn ehlo(&mut self, hello: &str) -> Result<(), String> {
-        let reply = self.command(&format!("EHLO {hello}"))?;
-        if !reply.is(2) {
-            return Err(format!("{}: EHLO refused: {reply}", self.what));
-        }
-        self.extensions = reply
-            .lines
-            .iter()
-            .skip(1)
-            .map(|line| line.to_ascii_uppercase())
-            .collect();
-        Ok(())
-    }
-
-    /// True when EHLO listed `keyword`.
-    fn offers(&self, keyword: &str) -> bool {
-        self.extensions
-            .iter()
-            .any(|line| line.split([' ', '=']).next() == Some(keyword))
-    }
-
-    /// The SASL mechanisms EHLO listed (`AUTH PLAIN LOGIN`, or the old `AUTH=…`).
-    fn mechanisms(&self) -> Vec<&str> {
-        self.extensions
-            .iter()
-            .filter_map(|line| {
-                line.strip_prefix("AUTH")
-                    .filter(|rest| rest.starts_with([' ', '=']))
-            })
-            .flat_map(|rest| rest[1..].split_whitespace())
-            .collect()
-    }
-
-    fn authenticate(&mut self, user: &str, secret: &Secret) -> Result<(), String> {
-        let mechanisms = self.mechanisms();
-        let offered = mechanisms.join(" ");
-        let offers = |mechanism: &str| mechanisms.contains(&mechanism);
-        let reply = match secret {
-            Secret::Token(token) if offers("XOAUTH2") => {
-                let reply = self.command(&format!(
-                    "AUTH XOAUTH2 {}",
-                    base64(xoauth2(user, token).as_bytes())
-                ))?;
-                // A refused token is answered with a 334 challenge holding the details;
-                // an empty line ends the exchange with the final reply.
-                if reply.code == 334 {
-                    self.command("")?
-                } else {
-                    reply
-                }
-            }
-            Secret::Token(_) => {
-                return Err(format!(
-                    "{}: the server offers no AUTH XOAUTH2 (it offers: {offered})",
-                    self.what
-                ));
-            }
-            Secret::Password(password) if offers("PLAIN") => {
-                let credentials = format!("\0{user}\0{password}");
-                self.command(&format!("AUTH PLAIN {}", base64(credentials.as_bytes())))?
-            }
-            Secret::Password(password) if offers("LOGIN") => {
-                let mut reply = self.command("AUTH LOGIN")?;
-                for answer in [user, password.as_str()] {
-                    if reply.code != 334 {
-                        break;
-                    }
-                    reply = self.command(&base64(answer.as_bytes()))?;
-                }
-                reply
-            }
-            Secret::Password(_) => {
-                return Err(format!(
-                    "{}: the server offers neither AUTH PLAIN nor LOGIN (it offers: {offered})",
-                    self.what
-                ));
-            }
-        };
-        if reply.code != 235 {
-            return Err(format!("{}: login refused for {user}: {reply}", self.what));
-        }
-        Ok(())
-    }
-
-    /// MAIL, RCPT, DATA, then the whole message and its final dot in one write.
-    fn send_message(&mut self, from: &str, to: &str, raw: &[u8]) -> Result<(), Failure> {
-        let mut parameters = String::new();
-        if !raw.is_ascii() {
-            if !self.offers("8BITMIME") {
-                return Err(Failure::Refused {
-                    permanent: true,
-                    message: format!(
-                        "{}: the message is 8-bit and the server takes no 8BITMIME",
-                        self.what
-                    ),
-                });
-            }
-            parameters.push_str(" BODY=8BITMIME");
-        }
-        if !(from.is_ascii() && to.is_ascii()) {
-            if !self.offers("SMTPUTF8") {
-                return Err(Failure::Refused {
-                    permanent: true,
-                    message: format!(
-                        "{}: a non-ASCII address and the server takes no SMTPUTF8",
-                        self.what
-                    ),
-                });
-            }
-            parameters.push_str(" SMTPUTF8");
-        }
-        for (command, class, step) in [
-            (format!("MAIL FROM:<{from}>{parameters}"), 2, "MAIL FROM"),
-            (format!("RCPT TO:<{to}>"), 2, "RCPT TO"),
-            ("DATA".to_owned(), 3, "DATA"),
-        ] {
-            let reply = self.command(&command).map_err(|message| Failure::Broken {
-                message,
-                maybe_sent: false,
-            })?;
-            if !reply.is(class) {
-                return Err(Failure::Refused {
-                    permanent: reply.is(5),
-                    message: format!("{}: {step} refused: {reply}", self.what),
-                });
-            }
-        }
-        let broken = |message: String| Failure::Broken {
+/// A failed step of a transaction: refused by the server (a 4xx or 5xx reply), or
+/// the connection broke.
+fn failure(what: &str, step: &str, maybe_sent: bool, error: &SmtpError) -> Failure {
+    let message = format!("{what}: {step}: {}", chain(error));
+    if error.is_permanent() || error.is_transient() {
+        Failure::Refused {
+            permanent: error.is_permanent(),
             message,
-            maybe_sent: true,
-        };
-        self.write(&data(raw)).map_err(broken)?;
-        let reply = self.read_reply().map_err(broken)?;
-        if !reply.is(2) {
-            return Err(Failure::Refused {
-                permanent: reply.is(5),
-                message: format!("{}: the message was refused: {reply}", self.what),
-            });
         }
-        Ok(())
-    }
-
-    fn command(&mut self, line: &str) -> Result<Reply, String> {
-        self.write(format!("{line}\r\n").as_bytes())?;
-        self.read_reply()
-    }
-
-    fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.stream
-            .write_all(bytes)
-            .and_then(|()| self.stream.flush())
-            .map_err(|error| format!("{}: cannot write: {error}", self.what))
-    }
-
-    /// One line, without its line end.
-    fn read_line(&mut self) -> Result<String, String> {
-        loop {
-            if let Some(end) = self.buffer.iter().position(|byte| *byte == b'\n') {
-                let line: Vec<u8> = self.buffer.drain(..=end).collect();
-                let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                return Ok(String::from_utf8_lossy(line).into_owned());
-            }
-            if self.buffer.len() > MAX_REPLY_BYTES {
-                return Err(format!("{}: an overlong reply", self.what));
-            }
-            let mut chunk = [0u8; 4096];
-            let read = self
-                .stream
-                .read(&mut chunk)
-                .map_err(|error| format!("{}: cannot read: {error}", self.what))?;
-            if read == 0 {
-                return Err(format!("{}: the server closed the connection", self.what));
-            }
-            self.buffer.extend_from_slice(&chunk[..read]);
-        }
-    }
-
-    /// One reply, all its lines (`250-…` continues, `250 …` ends).
-    fn read_reply(&mut self) -> Result<Reply, String> {
-        let mut lines = Vec::new();
-        loop {
-            let line = self.read_line()?;
-            let code = line
-                .get(..3)
-                .filter(|code| code.bytes().all(|byte| byte.is_ascii_digit()))
-                .and_then(|code| code.parse::<u16>().ok())
-                .ok_or_else(|| {
-                    format!(
-                        "{}: not an SMTP reply: {:?}",
-                        self.what,
-                        line.chars().take(80).collect::<String>()
-                    )
-                })?;
-            lines.push(line.get(4..).unwrap_or("").to_owned());
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return Ok(Reply { code, lines });
-            }
-            if lines.len() > 1000 {
-                return Err(format!("{}: an endless reply", self.what));
-            }
+    } else {
+        Failure::Broken {
+            message,
+            maybe_sent,
         }
     }
 }
 
-/// TLS on a connected socket, the handshake done at once so that a refused
-/// certificate is named here.
-fn start_tls(client: &SmtpClient, mut tcp: TcpStream) -> Result<Stream, String> {
-    let what = &client.what;
-    let config = client
-        .tls_config
-        .clone()
-        .ok_or_else(|| format!("{what}: TLS is off"))?;
-    let server = rustls_pki_types::ServerName::try_from(client.host.clone())
-        .map_err(|error| format!("{what}: {} is not a host name: {error}", client.host))?;
-    let mut connection = rustls::ClientConnection::new(config, server)
-        .map_err(|error| format!("{what}: cannot start TLS: {error}"))?;
-    while connection.is_handshaking() {
-        connection
-            .complete_io(&mut tcp)
-            .map_err(|error| format!("{what}: the TLS handshake failed: {error}"))?;
+/// Text written as it is: the dot-stuffed message with its final dot.
+struct Raw<'a>(&'a str);
+
+impl std::fmt::Display for Raw<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
-    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(
-        connection, tcp,
-    ))))
 }
 
-/// The EHLO name: the host name when it is a full one (it has a dot), otherwise our
-/// address as a literal (`[192.0.2.1]`), which every server accepts.
-fn hello_name(local: Option<SocketAddr>) -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname writes at most that.
-    let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    let name: String = buffer
-        .iter()
-        .take_while(|byte| **byte != 0)
-        .map(|byte| *byte as char)
-        .collect();
-    let valid = status == 0
-        && name.contains('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    match local {
-        _ if valid => name,
-        Some(SocketAddr::V4(address)) => format!("[{}]", address.ip()),
-        Some(SocketAddr::V6(address)) => format!("[IPv6:{}]", address.ip()),
-        None => "localhost".to_owned(),
+/// The empty line that ends a SASL exchange the server answered with a challenge.
+struct EmptyLine;
+
+impl std::fmt::Display for EmptyLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\r\n")
     }
+}
+
+/// An error and its causes on one line.
+fn chain(error: &SmtpError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let words = cause.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// lettre's TLS parameters for `host`: the web PKI roots plus every certificate in
+/// `ca_file`, as IMAP trusts.
+fn tls_parameters(host: &str, ca_file: Option<&std::path::Path>) -> Result<TlsParameters> {
+    let mut builder = TlsParameters::builder(host.to_owned());
+    if let Some(path) = ca_file {
+        // Read and checked as IMAP reads it, so both name a bad file the same way.
+        super::tls::roots(Some(path))?;
+        let pem = std::fs::read(path)
+            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        let certificate = Certificate::from_pem(&pem)
+            .with_context(|| format!("a damaged certificate in {}", path.display()))?;
+        builder = builder.add_root_certificate(certificate);
+    }
+    Ok(builder.build_rustls()?)
 }
 
 /// The message as DATA carries it: CRLF line ends, a dot doubled at the start of a
@@ -590,25 +470,6 @@ fn data(raw: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(b".\r\n");
     out
-}
-
-/// Standard base64 with padding, for SASL.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (index, byte)| {
-            n | (u32::from(*byte) << (16 - 8 * index))
-        });
-        for index in 0..4 {
-            text.push(if index <= chunk.len() {
-                ALPHABET[(n >> (18 - 6 * index)) as usize & 63] as char
-            } else {
-                '='
-            });
-        }
-    }
-    text
 }
 
 /// Writes one message as `<unique>.eml`: temporary file, sync, rename.
@@ -646,19 +507,6 @@ mod tests {
         assert_eq!(data(b".first\nbare\n"), b"..first\r\nbare\r\n.\r\n");
         assert_eq!(data(b"no end"), b"no end\r\n.\r\n");
         assert_eq!(data(b""), b".\r\n");
-    }
-
-    #[test]
-    fn base64_matches_rfc_4648() {
-        for (plain, encoded) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-        ] {
-            assert_eq!(base64(plain.as_bytes()), encoded);
-        }
     }
 
     /// A scripted SMTP server on 127.0.0.1: answers each command as `answer` says and
@@ -746,7 +594,8 @@ mod tests {
         assert!(!error.transient, "{error:?}");
         drop(transport);
         let seen = handle.join().unwrap();
-        let token = base64(b"user=portal\x01auth=Bearer tok\x01\x01");
+        // `user=portal^Aauth=Bearer tok^A^A`, base64 (RFC 4648) by coreutils.
+        let token = "dXNlcj1wb3J0YWwBYXV0aD1CZWFyZXIgdG9rAQE=";
         assert!(seen[0].starts_with("EHLO "), "{seen:?}");
         assert_eq!(
             seen[1],
@@ -810,11 +659,24 @@ mod tests {
             .unwrap_err();
         assert!(
             error.transient
+                && error.unreachable
                 && error.message.contains("login refused")
                 && error.message.contains("535"),
             "{error:?}"
         );
+        // The run does not try that server again: the next notice fails at once.
+        let again = transport
+            .send("a@portal.example.gov", "c@clinic.example", b"x\r\n")
+            .unwrap_err();
+        assert_eq!(again, error);
         drop(transport);
-        drop(handle);
+        let seen = handle.join().unwrap();
+        assert_eq!(
+            seen.iter()
+                .filter(|command| command.starts_with("EHLO"))
+                .count(),
+            1,
+            "one connection: {seen:?}"
+        );
     }
 }

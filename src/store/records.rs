@@ -192,8 +192,13 @@ pub struct MessageRecord {
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum Delivery {
     Pending {
+        /// Failed attempts so far (transient failures only).
         attempts: u32,
         last_error: Option<String>,
+        /// Not tried again by a pass before this instant: the backoff after a
+        /// transient failure. `None` (never tried, or requeued by staff) means now.
+        #[serde(default)]
+        next_attempt: Option<DateTime<Utc>>,
     },
     Sent {
         at: DateTime<Utc>,
@@ -203,6 +208,16 @@ pub enum Delivery {
         at: DateTime<Utc>,
         error: String,
     },
+}
+
+impl Delivery {
+    /// Waiting, and due for an attempt at `now`.
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        match self {
+            Delivery::Pending { next_attempt, .. } => next_attempt.is_none_or(|at| at <= now),
+            Delivery::Sent { .. } | Delivery::Failed { .. } => false,
+        }
+    }
 }
 
 /// A mail the program sends, rendered in full before it is recorded.
