@@ -31,6 +31,8 @@ pub use notices::{Backoff, deliver_pending, queue_notice, retry_delay};
 
 /// Messages recorded before one shared flush.
 const BATCH: usize = 32;
+/// The most message bytes of a batch fetched ahead in one round trip.
+const PREFETCH_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Which mailbox a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -155,6 +157,17 @@ impl Intake<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut moves: Vec<(String, Folder)> = Vec::with_capacity(batch.len());
+        // The batch's messages fetched in one round trip, as far as a memory budget goes.
+        let mut budget = PREFETCH_BYTES;
+        let ahead: Vec<&str> = batch
+            .iter()
+            .take_while(|waiting| {
+                budget = budget.saturating_sub(waiting.size);
+                budget > 0
+            })
+            .map(|waiting| waiting.id.as_str())
+            .collect();
+        source.prefetch(&ahead);
         for waiting in batch {
             if self.stopping() {
                 break;

@@ -4,6 +4,7 @@
 //! moved with `UID MOVE` (or COPY, `\Deleted` and `UID EXPUNGE` where MOVE is missing)
 //! to `Processed` or `Quarantine`, which are created when missing.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub struct Imap {
     can_move: bool,
     /// The UIDVALIDITY of INBOX when it was selected.
     pub uid_validity: Option<u32>,
+    /// Bodies fetched ahead by [`MailSource::prefetch`], taken by `fetch`.
+    prefetched: HashMap<String, Vec<u8>>,
 }
 
 impl std::fmt::Debug for Imap {
@@ -167,6 +170,7 @@ fn login(client: imap::Client<Stream>, user: &str, config: &Mailbox, what: &str)
         session,
         can_move,
         uid_validity: mailbox.uid_validity,
+        prefetched: HashMap::new(),
     })
 }
 
@@ -242,6 +246,9 @@ impl MailSource for Imap {
     }
 
     fn fetch(&mut self, id: &str) -> Result<Vec<u8>> {
+        if let Some(raw) = self.prefetched.remove(id) {
+            return Ok(raw);
+        }
         let fetches = self
             .session
             .uid_fetch(id, "BODY.PEEK[]")
@@ -250,6 +257,21 @@ impl MailSource for Imap {
             .iter()
             .find_map(|fetch| fetch.body().map(<[u8]>::to_vec));
         body.with_context(|| format!("message {id} is no longer in the inbox"))
+    }
+
+    fn prefetch(&mut self, ids: &[&str]) {
+        self.prefetched.clear();
+        if ids.len() < 2 {
+            return;
+        }
+        let Ok(fetches) = self.session.uid_fetch(ids.join(","), "BODY.PEEK[]") else {
+            return;
+        };
+        for fetch in fetches.iter() {
+            if let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) {
+                self.prefetched.insert(uid.to_string(), body.to_vec());
+            }
+        }
     }
 
     fn finish(&mut self, id: &str, folder: Folder) -> Result<()> {

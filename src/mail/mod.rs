@@ -43,6 +43,12 @@ pub trait MailSource {
     fn list(&mut self) -> anyhow::Result<Vec<Waiting>>;
     /// A message's raw bytes.
     fn fetch(&mut self, id: &str) -> anyhow::Result<Vec<u8>>;
+
+    /// Says that these messages will be fetched next, so that a remote mailbox can
+    /// fetch them in one round trip. A failure here only means `fetch` asks again.
+    fn prefetch(&mut self, ids: &[&str]) {
+        let _ = ids;
+    }
     /// Moves a handled message out of the inbox.
     fn finish(&mut self, id: &str, folder: Folder) -> anyhow::Result<()>;
 
