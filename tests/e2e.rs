@@ -26,7 +26,9 @@ use portal::store::{
 };
 
 use crate::common::{Sent, check_bytes, message};
-use crate::mailstack::{self, Account, Letter, MailStack, Portal, Tls, Wiring, wait_until};
+use crate::mailstack::{
+    self, Account, ImapAuth, Letter, MailStack, Portal, Tls, Wiring, wait_until,
+};
 
 /// Index of each MCO in the shipped list (the order of `[[mco]]` in the config).
 const MCO_AETNA: usize = 0;
@@ -294,6 +296,119 @@ fn without_the_test_ca_tls_is_refused_and_with_it_accepted() {
     assert_eq!(
         provider_mail[0].in_reply_to.as_deref(),
         Some(message_id.as_str())
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// OAuth2 bearer tokens
+// ---------------------------------------------------------------------------------
+
+/// With `oauth2_token_command` instead of a password, the portal logs in to both
+/// mailboxes with AUTHENTICATE XOAUTH2 and Dovecot checks each token at the OAuth2
+/// provider. A token the provider never issued, or one issued to the other mailbox,
+/// is refused: the pass stops with exit status 2 and a sentence naming the refused
+/// login, never the token, and no mail is touched. With the right tokens the inquiry
+/// is answered.
+#[test]
+fn imap_logins_with_oauth2_bearer_tokens_and_a_wrong_token_refused() {
+    let stack = mailstack::shared();
+    let _sharing = stack.share();
+    let wiring = Wiring {
+        imap_auth: ImapAuth::OAuth2,
+        ..Wiring::default()
+    };
+    let portal = Portal::wired(&stack, "oauth2", wiring);
+    let letter = Letter {
+        from: &portal.provider.address,
+        to: &portal.inquiries.address,
+        subject: "Do you take tokens?",
+        body: "Thank you.",
+        ..Letter::default()
+    };
+    let message_id = stack.send_and_wait(&letter, &portal.inquiries);
+
+    let inquiries_token = portal.token_file(&portal.inquiries);
+    let intake_token = std::fs::read_to_string(portal.token_file(&portal.intake)).unwrap();
+    for wrong in ["tok-never-issued-0", intake_token.as_str()] {
+        std::fs::write(&inquiries_token, wrong).unwrap();
+        let output = portal.run(&["intake", "--once"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(
+            stderr.contains(&format!(
+                "mail.inquiries: login refused for {}",
+                portal.inquiries.user
+            )),
+            "the error names the refused login: {stderr}"
+        );
+        assert!(
+            stderr.to_lowercase().contains("authentication failed"),
+            "the error gives Dovecot's reason: {stderr}"
+        );
+        assert!(
+            !stderr.contains(wrong),
+            "the error shows no token: {stderr}"
+        );
+        assert_eq!(
+            stack.message_ids(&portal.inquiries, "INBOX"),
+            vec![message_id.clone()]
+        );
+        assert!(array(&portal.json(&["inquiries", "list", "--json"])).is_empty());
+    }
+
+    // Tokens of their own for both mailboxes: the inquiry is answered.
+    portal.rewire(wiring);
+    let report = portal.pass();
+    assert!(
+        report.contains("1 inquiry(ies)") && report.contains("1 sent"),
+        "{report}"
+    );
+    let inquiries = portal.json(&["inquiries", "list", "--json"]);
+    let [inquiry] = array(&inquiries).as_slice() else {
+        panic!("one inquiry: {inquiries:#}")
+    };
+    assert_eq!(inquiry["answered"], true, "{inquiry:#}");
+    let id = inquiry["id"].as_str().unwrap();
+    stack.wait_until_delivered();
+    let provider_mail = stack.notices(&portal.provider, "INBOX");
+    let [answer] = provider_mail.as_slice() else {
+        panic!("one answer: {:#?}", subjects(&provider_mail))
+    };
+    assert!(
+        answer.subject.starts_with(&format!("[{id}]")),
+        "{}",
+        answer.subject
+    );
+    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id.as_str()));
+    assert_eq!(
+        stack.message_ids(&portal.inquiries, "Processed"),
+        vec![message_id]
+    );
+
+    // Dovecot's side: three passes each logged in to intake with XOAUTH2; inquiries
+    // refused XOAUTH2 twice (logged when the connection closed), then let it in once.
+    // (The test's own reads log in with passwords beside them: both kinds of login
+    // work on the one server.)
+    let xoauth2 = |account: &Account, event: &str| {
+        let user = format!("user=<{}>, method=XOAUTH2,", account.user);
+        stack
+            .dovecot_log()
+            .lines()
+            .filter(|line| line.contains(event) && line.contains(&user))
+            .count()
+    };
+    wait_until(
+        "Dovecot to log both refused XOAUTH2 logins",
+        || xoauth2(&portal.inquiries, "(auth failed,") == 2,
+        || stack.logs(),
+    );
+    assert_eq!(xoauth2(&portal.intake, "Login: "), 3, "{}", stack.logs());
+    assert_eq!(xoauth2(&portal.inquiries, "Login: "), 1, "{}", stack.logs());
+    assert_eq!(
+        xoauth2(&portal.intake, "(auth failed,"),
+        0,
+        "{}",
+        stack.logs()
     );
 }
 

@@ -8,6 +8,11 @@
 //!   CLI. Dovecot has `ssl = required` and two listeners: implicit TLS (`imaps_port`)
 //!   and STARTTLS (`imap_port`). Postfix offers STARTTLS (`smtp_port`) and implicit TLS
 //!   (`smtps_port`), and SMTP AUTH (after TLS only) through Dovecot's auth socket.
+//! - **OAuth2.** Besides passwords (PLAIN, LOGIN), Dovecot takes bearer tokens
+//!   (XOAUTH2, OAUTHBEARER) through its oauth2 passdb, which asks a small token
+//!   introspection endpoint (RFC 7662) served here on a loopback port about each token;
+//!   [`MailStack::issue_token`] makes a token for one user. Each passdb serves only its
+//!   own mechanisms, so a password is never accepted as a token or a token as a password.
 //! - **Users.** Every user has a passwd-file of its own (`users/%n`), so a user added
 //!   while Dovecot runs is found at its first login (Dovecot re-reads a changed file
 //!   at most once a second; a new file needs no re-read). Postfix's
@@ -29,6 +34,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::{PermissionsExt as _, chown};
 use std::os::unix::process::CommandExt as _;
@@ -328,6 +334,85 @@ impl Drop for Server {
 }
 
 // ---------------------------------------------------------------------------------
+// The OAuth2 provider
+// ---------------------------------------------------------------------------------
+
+/// Bearer tokens issued to the stack's users, each → the user it was issued to.
+type Tokens = Arc<Mutex<BTreeMap<String, String>>>;
+
+/// Serves RFC 7662 token introspection on a free loopback port, in a thread of the test
+/// binary, for Dovecot's oauth2 passdb: `POST` with the form `token=…`, answered
+/// `{"active": true, "username": USER}` for a token in `tokens` and `{"active": false}`
+/// for any other. Returns the port.
+fn serve_introspection(tokens: Tokens) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port for introspection");
+    let port = listener.local_addr().unwrap().port();
+    std::thread::Builder::new()
+        .name("oauth2-introspection".to_owned())
+        .spawn(move || {
+            for connection in listener.incoming().filter_map(Result::ok) {
+                let tokens = Arc::clone(&tokens);
+                // A connection of its own thread: a slow client holds up no other.
+                std::thread::spawn(move || {
+                    // A client that goes away mid-request gets no answer; Dovecot then
+                    // fails the login, as it would with a provider that is down.
+                    let _ = answer_introspection(connection, &tokens);
+                });
+            }
+        })
+        .expect("the introspection thread starts");
+    port
+}
+
+/// Reads one HTTP request (the body by its Content-Length) and answers it, then closes
+/// the connection.
+fn answer_introspection(
+    connection: TcpStream,
+    tokens: &Mutex<BTreeMap<String, String>>,
+) -> std::io::Result<()> {
+    connection.set_read_timeout(Some(PATIENCE))?;
+    let mut reader = BufReader::new(connection.try_clone()?);
+    let mut content_length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            content_length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; content_length.min(64 * 1024)];
+    reader.read_exact(&mut body)?;
+    let form = String::from_utf8_lossy(&body);
+    // Issued tokens are letters, digits and dashes, which form encoding leaves alone;
+    // any other token is unknown either way.
+    let user = form
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+        .and_then(|token| lock(tokens).get(token).cloned());
+    let answer = match user {
+        Some(user) => serde_json::json!({ "active": true, "username": user }),
+        None => serde_json::json!({ "active": false }),
+    }
+    .to_string();
+    let mut connection = connection;
+    write!(
+        connection,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{answer}",
+        answer.len()
+    )?;
+    connection.flush()
+}
+
+// ---------------------------------------------------------------------------------
 // The stack
 // ---------------------------------------------------------------------------------
 
@@ -358,6 +443,8 @@ pub struct MailStack {
     postfix: Mutex<Server>,
     /// Every address Postfix delivers to → its Dovecot user.
     addresses: Mutex<BTreeMap<String, String>>,
+    /// What the introspection endpoint knows (see [`serve_introspection`]).
+    tokens: Tokens,
     gate: RwLock<()>,
     sequence: AtomicU64,
 }
@@ -440,7 +527,15 @@ impl MailStack {
         }
         let ca_file = make_certificates(&root.join("tls"), owner);
         let [imap_port, imaps_port, smtp_port, smtps_port] = free_ports::<4>();
+        let tokens = Tokens::default();
+        let introspection_port = serve_introspection(Arc::clone(&tokens));
 
+        write_file(
+            &root.join("dovecot/oauth2.conf.ext"),
+            dovecot_oauth2_conf_text(introspection_port).as_bytes(),
+            0o644,
+            Some(owner),
+        );
         let dovecot_conf = root.join("dovecot/dovecot.conf");
         write_file(
             &dovecot_conf,
@@ -490,6 +585,7 @@ impl MailStack {
                 child: None,
             }),
             addresses: Mutex::new(BTreeMap::new()),
+            tokens,
             gate: RwLock::new(()),
             sequence: AtomicU64::new(0),
             dir,
@@ -594,6 +690,19 @@ impl MailStack {
 
     pub fn account(&self, user: &str, domain: &str) -> Account {
         self.accounts(&[(user, domain)]).remove(0)
+    }
+
+    /// A new OAuth2 bearer token for `account`'s user, valid from now on (XOAUTH2 or
+    /// OAUTHBEARER as that user only).
+    pub fn issue_token(&self, account: &Account) -> String {
+        let number = self.sequence.fetch_add(1, Ordering::SeqCst);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let token = format!("tok-{}-{number}-{nanos:08x}", account.user);
+        lock(&self.tokens).insert(token.clone(), account.user.clone());
+        token
     }
 
     /// Rebuilds `virtual_mailbox_maps` beside the live table and renames it over it.
@@ -996,9 +1105,14 @@ fn dovecot_conf_text(root: &Path, imap_port: u16, imaps_port: u16) -> String {
          ssl = required\n\
          ssl_cert = <{root}/tls/server.pem\n\
          ssl_key = <{root}/tls/server.key\n\
-         auth_mechanisms = plain login\n\
+         auth_mechanisms = plain login xoauth2 oauthbearer\n\
          mail_location = maildir:~/Maildir\n\
-         passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%n {root}/dovecot/users/%n\n}}\n\
+         # Passwords for the password mechanisms only, and bearer tokens for the token\n\
+         # mechanisms only: neither passdb is asked about the other's secrets.\n\
+         passdb {{\n  driver = passwd-file\n  mechanisms = plain login\n  \
+           args = scheme=PLAIN username_format=%n {root}/dovecot/users/%n\n}}\n\
+         passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
+           args = {root}/dovecot/oauth2.conf.ext\n}}\n\
          userdb {{\n  driver = passwd-file\n  args = username_format=%n {root}/dovecot/users/%n\n  \
            default_fields = home={root}/mail/%n\n}}\n\
          protocol imap {{\n  mail_max_userip_connections = 100\n}}\n\
@@ -1008,6 +1122,20 @@ fn dovecot_conf_text(root: &Path, imap_port: u16, imaps_port: u16) -> String {
          service anvil {{\n  chroot =\n}}\n\
          # Postfix's smtpd (user postfix) authenticates SMTP clients here.\n\
          service auth {{\n  unix_listener auth-client {{\n    mode = 0666\n  }}\n}}\n"
+    )
+}
+
+/// The oauth2 passdb's settings: every token is looked up at the introspection
+/// endpoint (RFC 7662, `token=…` posted), which must call it active and name the
+/// user who logs in.
+fn dovecot_oauth2_conf_text(introspection_port: u16) -> String {
+    format!(
+        "# Written by tests/mailstack.rs: tokens are checked by the test binary.\n\
+         introspection_mode = post\n\
+         introspection_url = http://127.0.0.1:{introspection_port}/introspect\n\
+         username_attribute = username\n\
+         active_attribute = active\n\
+         active_value = true\n"
     )
 }
 
@@ -1124,12 +1252,23 @@ pub enum Tls {
     Starttls,
 }
 
+/// How the portal logs in to its two IMAP mailboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapAuth {
+    /// `password_env`: LOGIN with the mailbox's password.
+    Password,
+    /// `oauth2_token_command`: AUTHENTICATE XOAUTH2 with the bearer token the command
+    /// prints, which is the mailbox's [token file](Portal::token_file).
+    OAuth2,
+}
+
 /// How a portal reaches the stack.
 #[derive(Debug, Clone, Copy)]
 pub struct Wiring {
     pub imap: Tls,
     /// `ca_file` set for both mailboxes.
     pub imap_trusts_ca: bool,
+    pub imap_auth: ImapAuth,
     pub smtp: Tls,
     /// `ca_file` set in `[smtp]`.
     pub smtp_trusts_ca: bool,
@@ -1141,6 +1280,7 @@ impl Default for Wiring {
         Wiring {
             imap: Tls::Implicit,
             imap_trusts_ca: true,
+            imap_auth: ImapAuth::Password,
             smtp: Tls::Starttls,
             smtp_trusts_ca: true,
             notices_per_sender_per_day: 20,
@@ -1206,7 +1346,8 @@ impl<'a> Portal<'a> {
             .account(&format!("{}-{role}", self.name), CLINIC_DOMAIN)
     }
 
-    /// Writes portal.toml for IMAP and SMTP on the stack.
+    /// Writes portal.toml for IMAP and SMTP on the stack; with [`ImapAuth::OAuth2`],
+    /// also a newly issued token into each IMAP mailbox's token file.
     pub fn rewire(&self, wiring: Wiring) {
         let repository = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let stack = self.stack;
@@ -1226,9 +1367,19 @@ impl<'a> Portal<'a> {
             Tls::Starttls => ("starttls", stack.smtp_port),
         };
         let mailbox = |account: &Account, variable: &str| {
+            let secret = match wiring.imap_auth {
+                ImapAuth::Password => format!("password_env = \"{variable}\"\n"),
+                ImapAuth::OAuth2 => {
+                    let token_file = self.token_file(account);
+                    let token = stack.issue_token(account);
+                    write_file(&token_file, token.as_bytes(), 0o600, None);
+                    let command = format!("cat '{}'", token_file.display());
+                    format!("oauth2_token_command = {command:?}\n")
+                }
+            };
             format!(
                 "address = {:?}\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {imap_port}\ntls = \"{imap_tls}\"\n{}\
-                 user = {:?}\npassword_env = \"{variable}\"\n",
+                 user = {:?}\n{secret}",
                 account.address,
                 ca(wiring.imap_trusts_ca),
                 account.user
@@ -1272,6 +1423,12 @@ impl<'a> Portal<'a> {
 
     pub fn store_path(&self) -> PathBuf {
         self.dir.path().join("store")
+    }
+
+    /// The file whose contents the portal's `oauth2_token_command` prints for one of
+    /// its IMAP mailboxes, as a token helper would: a test may put another token in it.
+    pub fn token_file(&self, account: &Account) -> PathBuf {
+        self.dir.path().join(format!("{}.token", account.user))
     }
 
     /// `portal --config … ARGS`, with the passwords in its environment only.
