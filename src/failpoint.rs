@@ -8,14 +8,36 @@
 //! durable, no notice sent), `after_send` (a notice handed to the transport, not yet
 //! marked sent), `after_mark_sent` (a notice durably marked sent) and `after_move`
 //! (a message moved out of the inbox).
+//!
+//! An error point fails instead of aborting: `handle_error` makes the handling of a
+//! complaint fail after its claims were checked for duplicates, as an unforeseen
+//! error would.
 
 /// Aborts the process here when the named point is armed.
 #[cfg(feature = "failpoints")]
 pub fn hit(name: &str) {
+    if let Some(count) = armed_now(name) {
+        eprintln!("failpoint {name}@{count}: aborting");
+        std::process::abort();
+    }
+}
+
+/// Fails here when the named point is armed.
+#[cfg(feature = "failpoints")]
+pub fn fail(name: &str) -> anyhow::Result<()> {
+    if let Some(count) = armed_now(name) {
+        anyhow::bail!("failpoint {name}@{count}");
+    }
+    Ok(())
+}
+
+/// Counts a pass through the point; its count when this pass is an armed one.
+#[cfg(feature = "failpoints")]
+fn armed_now(name: &str) -> Option<u64> {
     use std::sync::Mutex;
     static HITS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
     let Ok(spec) = std::env::var("PORTAL_FAILPOINTS") else {
-        return;
+        return None;
     };
     let armed: Vec<u64> = spec
         .split(',')
@@ -27,7 +49,7 @@ pub fn hit(name: &str) {
         })
         .collect();
     if armed.is_empty() {
-        return;
+        return None;
     }
     // Counted once per pass through the point, however often it is armed.
     let count = {
@@ -43,13 +65,17 @@ pub fn hit(name: &str) {
             }
         }
     };
-    if armed.contains(&count) {
-        eprintln!("failpoint {name}@{count}: aborting");
-        std::process::abort();
-    }
+    armed.contains(&count).then_some(count)
 }
 
 /// Aborts the process here when the named point is armed.
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
 pub fn hit(_name: &str) {}
+
+/// Fails here when the named point is armed.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn fail(_name: &str) -> anyhow::Result<()> {
+    Ok(())
+}

@@ -143,12 +143,13 @@ fn a_good_complaint_is_forwarded_with_one_notice_and_the_mco_gets_the_workbook()
         INTAKE,
         "Claims",
         "See attached.",
-        &[("claims.xlsx", complaint(Sample::Good, 3))],
+        &[("Q4 claims.xlsx", complaint(Sample::Good, 3))],
     ));
     let report = room.pass();
     assert_eq!(report.tickets.len(), 1);
     let ticket = &tickets(&room)[0];
     assert_eq!(ticket.status, Status::Forwarded);
+    assert_eq!(ticket.attachment.as_deref(), Some("Q4 claims.xlsx"));
     assert_eq!(ticket.mco.as_deref(), Some("MOLINA"));
     assert_eq!(ticket.sender, PROVIDER);
     assert!(
@@ -716,4 +717,40 @@ fn the_retry_delay_grows_to_an_hour_and_stays_there() {
         .map(|attempts| portal::intake::retry_delay(attempts).num_minutes())
         .collect();
     assert_eq!(delays, [0, 5, 10, 20, 40, 60, 60, 60, 60]);
+}
+
+/// A complaint whose handling fails half-way is quarantined, and leaves nothing behind
+/// for the rest of the pass: the same claim in the next message is forwarded, not
+/// closed as a duplicate of a ticket that was never filed.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_message_that_fails_half_way_leaves_no_claim_behind_for_the_pass() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    for subject in ["Claims A", "Claims B"] {
+        room.deliver(&message(
+            PROVIDER,
+            INTAKE,
+            subject,
+            "x",
+            &[("claims.xlsx", complaint(Sample::Good, 1))],
+        ));
+    }
+    let output = std::process::Command::new(crate::common::portal_bin())
+        .arg("--config")
+        .arg(&room.config_path)
+        .args(["intake", "--once"])
+        .env("PORTAL_FAILPOINTS", "handle_error@1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "quarantined: {stdout}");
+    assert!(
+        stdout.contains("2 message(s): 1 ticket(s)") && stdout.contains("1 quarantined"),
+        "{stdout}"
+    );
+    let [ticket] = tickets(&room).try_into().expect("one ticket");
+    assert_eq!(ticket.status, Status::Forwarded, "{ticket:?}");
+    assert_eq!(room.intake_folder(Some(Folder::Quarantine)).len(), 1);
 }

@@ -90,13 +90,71 @@ pub(crate) struct Handled {
     pub folder: Folder,
 }
 
-/// Per-pass bookkeeping shared by the messages of a pass.
+/// Per-pass bookkeeping shared by the messages of a pass. What a message adds is
+/// kept only when its handling succeeds: a message that fails half-way (and is
+/// quarantined) leaves no claim or notice count behind for the messages after it.
 #[derive(Default)]
-pub(crate) struct PassState {
+pub struct PassState {
     /// Notices queued per `address|day` in this pass, on top of the stored counts.
-    pub sent_counts: HashMap<String, u32>,
+    pub sent_counts: Journaled<u32>,
     /// Claims forwarded in this pass (`MCO|tracking|claim` → ticket).
-    pub forwarded: HashMap<String, String>,
+    pub forwarded: Journaled<String>,
+}
+
+impl PassState {
+    /// Keeps what the message in hand added.
+    fn commit(&mut self) {
+        self.sent_counts.commit();
+        self.forwarded.commit();
+    }
+
+    /// Forgets what the message in hand added.
+    fn roll_back(&mut self) {
+        self.sent_counts.roll_back();
+        self.forwarded.roll_back();
+    }
+}
+
+/// A map that remembers what changed since its last commit, so the changes can be
+/// undone.
+#[derive(Debug)]
+pub struct Journaled<V> {
+    map: HashMap<String, V>,
+    /// Each key changed since the commit, with its value before.
+    undo: Vec<(String, Option<V>)>,
+}
+
+impl<V> Default for Journaled<V> {
+    fn default() -> Self {
+        Journaled {
+            map: HashMap::new(),
+            undo: Vec::new(),
+        }
+    }
+}
+
+impl<V> Journaled<V> {
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    pub fn insert(&mut self, key: String, value: V) {
+        let before = self.map.insert(key.clone(), value);
+        self.undo.push((key, before));
+    }
+
+    pub fn commit(&mut self) {
+        self.undo.clear();
+    }
+
+    pub fn roll_back(&mut self) {
+        while let Some((key, before)) = self.undo.pop() {
+            match before {
+                Some(value) => self.map.insert(key, value),
+                None => self.map.remove(&key),
+            };
+        }
+    }
 }
 
 /// The day in Illinois of an instant: the R1 received date.
@@ -200,8 +258,12 @@ impl Intake<'_> {
             // the run or to block the messages behind it.
             let handled =
                 match submission::handle(self, mailbox, waiting, &raw, &digest, state, now) {
-                    Ok(handled) => handled,
+                    Ok(handled) => {
+                        state.commit();
+                        handled
+                    }
                     Err(error) => {
+                        state.roll_back();
                         quarantine_unhandled(mailbox, waiting, &raw, &digest, &error, now)?
                     }
                 };
@@ -334,4 +396,26 @@ pub(crate) fn record_message(
 /// True when a notice is still to be delivered.
 pub fn is_pending(notice: &Notice) -> bool {
     matches!(notice.delivery, Delivery::Pending { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Journaled;
+
+    #[test]
+    fn a_journaled_map_rolls_back_to_its_last_commit() {
+        let mut map = Journaled::default();
+        map.insert("a".to_owned(), 1);
+        map.commit();
+        map.insert("a".to_owned(), 2);
+        map.insert("b".to_owned(), 3);
+        map.insert("b".to_owned(), 4);
+        map.roll_back();
+        assert_eq!(map.get("a"), Some(&1));
+        assert_eq!(map.get("b"), None);
+        map.insert("b".to_owned(), 5);
+        map.commit();
+        map.roll_back();
+        assert_eq!(map.get("b"), Some(&5));
+    }
 }

@@ -1,13 +1,11 @@
 //! Queuing notices in the outbox (rendered in full, inside the same transaction as
 //! the change they announce) and delivering them afterwards.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{Intake, PassReport, illinois_day};
+use super::{Intake, Journaled, PassReport, illinois_day};
 use crate::config::Config;
 use crate::failpoint;
 use crate::mail::notice::{Draft, NoticeKind};
@@ -62,7 +60,7 @@ pub fn base_context(config: &Config) -> serde_json::Value {
 pub fn queue_notice(
     intake: &Intake<'_>,
     writes: &mut Writes,
-    counts: &mut HashMap<String, u32>,
+    counts: &mut Journaled<u32>,
     request: NoticeRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<u64>> {

@@ -33,6 +33,19 @@ enum Sheet {
     Unusable(Unusable),
 }
 
+/// A spreadsheet and the name it was attached under.
+struct Found {
+    name: Option<String>,
+    sheet: Sheet,
+}
+
+/// An attachment's name as staff see it on a ticket: without any folder part or
+/// control characters, and at most 200 characters.
+fn file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    base.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
 /// Handles one message.
 pub(crate) fn handle(
     intake: &Intake<'_>,
@@ -216,7 +229,7 @@ pub(crate) fn handle(
     // Registration forms: anyone may send one (R7).
     let mut registrations = Vec::new();
     let mut complaints = Vec::new();
-    for sheet in sheets {
+    for Found { name, sheet } in sheets {
         match sheet {
             Sheet::Known(
                 kind @ (Kind::RegistrationForm | Kind::MultipleRegistration),
@@ -224,7 +237,7 @@ pub(crate) fn handle(
             ) => {
                 registrations.push((kind, workbook));
             }
-            other => complaints.push(other),
+            other => complaints.push((name, other)),
         }
     }
     if let Some((kind, workbook)) = registrations.into_iter().next() {
@@ -316,7 +329,7 @@ pub(crate) fn handle(
     };
 
     let mut ids = Vec::new();
-    for sheet in complaints {
+    for (attachment, sheet) in complaints {
         let id = intake.store.allocate("PRP", received_on)?;
         file_ticket(
             intake,
@@ -324,6 +337,7 @@ pub(crate) fn handle(
             state,
             &id,
             sheet,
+            attachment,
             &registration,
             &reply,
             waiting,
@@ -384,25 +398,29 @@ fn is_own(intake: &Intake<'_>, address: &str) -> bool {
 /// The spreadsheets among the attachments, told by content (the workbook marker or
 /// the header row), never by file name. Stops at one past [`MAX_WORKBOOKS`]: the
 /// message is refused then, whatever the others are.
-fn spreadsheets(parsed: &Parsed) -> Vec<Sheet> {
+fn spreadsheets(parsed: &Parsed) -> Vec<Found> {
     let mut sheets = Vec::new();
     for attachment in &parsed.attachments {
         if sheets.len() > MAX_WORKBOOKS {
             break;
         }
-        match forms::read_workbook(&attachment.bytes, attachment.name.as_deref()) {
+        let sheet = match forms::read_workbook(&attachment.bytes, attachment.name.as_deref()) {
             Ok(workbook) => match forms::identify(&workbook) {
-                Some(kind) => sheets.push(Sheet::Known(kind, workbook)),
+                Some(kind) => Sheet::Known(kind, workbook),
                 // A readable spreadsheet that is none of ours; CSV and text files that
                 // are not templates are ordinary attachments.
                 None if workbook.format != forms::Format::Csv => {
-                    sheets.push(Sheet::Unusable(Unusable::UnknownTemplate))
+                    Sheet::Unusable(Unusable::UnknownTemplate)
                 }
-                None => {}
+                None => continue,
             },
-            Err(ReadError::NotSpreadsheet | ReadError::Pdf | ReadError::Empty) => {}
-            Err(error) => sheets.push(Sheet::Unusable(Unusable::Unreadable(error))),
-        }
+            Err(ReadError::NotSpreadsheet | ReadError::Pdf | ReadError::Empty) => continue,
+            Err(error) => Sheet::Unusable(Unusable::Unreadable(error)),
+        };
+        sheets.push(Found {
+            name: attachment.name.as_deref().map(file_name),
+            sheet,
+        });
     }
     sheets
 }
@@ -649,6 +667,7 @@ fn file_ticket(
     state: &mut PassState,
     id: &str,
     sheet: Sheet,
+    attachment: Option<String>,
     registration: &Registration,
     reply: &Reply<'_>,
     waiting: &Waiting,
@@ -733,6 +752,7 @@ fn file_ticket(
             claim_number,
         });
     }
+    crate::failpoint::fail("handle_error")?;
     report.status = if report
         .lines
         .iter()
@@ -768,7 +788,7 @@ fn file_ticket(
         problems: report.problems.clone(),
         forwarded_claims: forwarded_claims.clone(),
         message: digest.to_owned(),
-        attachment: None,
+        attachment,
         correspondence: Vec::new(),
         notice_failures: Vec::new(),
     };
@@ -958,4 +978,17 @@ fn ticket_view(ticket: &Ticket, forwarded: &[ClaimKey], mco_name: &str) -> serde
         "closed": closed,
         "problems": problems,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn an_attachment_name_loses_folders_and_control_characters() {
+        assert_eq!(file_name("claims.xlsx"), "claims.xlsx");
+        assert_eq!(file_name("../../etc/claims\u{7}\r\n.xlsx"), "claims.xlsx");
+        assert_eq!(file_name("C:\\Users\\x\\Q4 claims.xlsx"), "Q4 claims.xlsx");
+        assert_eq!(file_name(&"a".repeat(500)).len(), 200);
+    }
 }
