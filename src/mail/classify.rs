@@ -229,6 +229,23 @@ mod tests {
     }
 
     #[test]
+    fn subjects_in_east_asian_charsets_are_decoded() {
+        // "お問い合わせ" in Shift_JIS and "投诉" in GBK, each base64 by Python's codecs.
+        for (encoded, plain) in [
+            ("=?Shift_JIS?B?gqiW4oKijYeC7YK5?=", "お問い合わせ"),
+            ("=?GBK?B?zbbL3w==?=", "投诉"),
+        ] {
+            let raw = message(
+                &format!("From: a@clinic.example\r\nSubject: {encoded} [INQ-2026-000001]"),
+                "x",
+            );
+            let parsed = parse(&raw).unwrap();
+            assert_eq!(parsed.subject, format!("{plain} [INQ-2026-000001]"));
+            assert_eq!(parsed.tags, ["INQ-2026-000001"]);
+        }
+    }
+
+    #[test]
     fn machines_are_recognised() {
         let cases = [
             ("Auto-Submitted: auto-replied", true),
