@@ -13,7 +13,8 @@ fn full_template(c: &mut Criterion) {
     let config = Config::embedded();
     let received_on = NaiveDate::from_ymd_opt(2026, 11, 25).expect("a date");
     let lines = samples::complaint_lines(Sample::Good, received_on, 4, 100);
-    let bytes = forms::write::complaint_with_lines(&config.mcos, 100, &lines).expect("written");
+    let bytes =
+        forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).expect("written");
     let context = Context {
         received_on,
         window: config.window(),

@@ -123,7 +123,7 @@ fn mail(dir: &Path, first: usize, count: usize, providers: usize) -> Result<()> 
             }
             Ok(portal::forms::write::complaint_with_lines(
                 &config.mcos,
-                config.rules.max_lines,
+                &config.rules,
                 &records,
             )?)
         };
@@ -256,7 +256,7 @@ fn registration_form(config: &Config, email: &str) -> Result<Vec<u8>> {
     let values = portal::samples::registration_values(email, SAMPLE_NPI);
     Ok(portal::forms::write::registration_form_with(
         &config.mcos,
-        config.rules.max_lines,
+        &config.rules,
         &values,
     )?)
 }

@@ -92,7 +92,7 @@ pub fn write_templates(config: &Config, dir: &Path) -> Result<Vec<std::path::Pat
     Kind::ALL
         .into_iter()
         .map(|kind| {
-            let bytes = forms::write::blank(kind, &config.mcos, config.rules.max_lines)
+            let bytes = forms::write::blank(kind, &config.mcos, &config.rules)
                 .with_context(|| format!("cannot lay out {}", kind.file_name()))?;
             let path = dir.join(kind.file_name());
             std::fs::write(&path, bytes)

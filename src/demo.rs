@@ -77,7 +77,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
     // A registration, a pass, and staff approval.
     let form = crate::forms::write::registration_form_with(
         &config.mcos,
-        config.rules.max_lines,
+        &config.rules,
         &samples::registration_values(PROVIDER, SAMPLE_NPI),
     )?;
     intake_box.deliver(&incoming(
@@ -122,11 +122,8 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
         ),
     ] {
         let lines = samples::complaint_lines(sample, today, mco, 3);
-        let workbook = crate::forms::write::complaint_with_lines(
-            &config.mcos,
-            config.rules.max_lines,
-            &lines,
-        )?;
+        let workbook =
+            crate::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)?;
         intake_box.deliver(&incoming(
             PROVIDER,
             intake_address,

@@ -261,7 +261,7 @@ pub fn message(
 pub fn registration_form(email: &str, npi: &str) -> Vec<u8> {
     let config = config();
     let values = portal::samples::registration_values(email, npi);
-    portal::forms::write::registration_form_with(&config.mcos, 100, &values).unwrap()
+    portal::forms::write::registration_form_with(&config.mcos, &config.rules, &values).unwrap()
 }
 
 /// A complaint template of `count` sample lines received today, for MOLINA.
@@ -269,7 +269,7 @@ pub fn complaint(sample: portal::samples::Sample, count: usize) -> Vec<u8> {
     let config = config();
     let lines =
         portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), 4, count);
-    portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap()
+    portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap()
 }
 
 /// How a `portal` run under resource limits ended.

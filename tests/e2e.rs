@@ -50,7 +50,7 @@ fn template(sample: Sample, mco: usize, count: usize, serial: usize) -> Vec<u8> 
                 Some(Value::Text(format!("TRK-{serial:05}-{line:02}")));
         }
     }
-    portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap()
+    portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap()
 }
 
 fn find<'a>(notices: &'a [Sent], prefix: &str) -> &'a Sent {

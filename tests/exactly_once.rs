@@ -83,7 +83,7 @@ fn complaint_for(sample: Sample, mco: usize, count: usize) -> Vec<u8> {
     let config = common::config();
     let lines =
         portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), mco, count);
-    portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap()
+    portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap()
 }
 
 fn with_header(header: &str, raw: Vec<u8>) -> Vec<u8> {

@@ -104,8 +104,7 @@ fn hostile(name: &str) -> Vec<u8> {
 
 fn blank(kind: Kind) -> Vec<u8> {
     let config = config();
-    forms::write::blank(kind, &config.mcos, config.rules.max_lines)
-        .expect("the template is written")
+    forms::write::blank(kind, &config.mcos, &config.rules).expect("the template is written")
 }
 
 fn out_of_bounds(sheet: &str, cell: &str) -> ReadError {
@@ -981,12 +980,9 @@ fn text_starting_like_a_formula_reads_as_text() {
 #[test]
 fn formula_text_is_written_back_as_text() {
     let config = config();
-    let bytes = forms::write::complaint_with_lines(
-        &config.mcos,
-        config.rules.max_lines,
-        &formula_text_lines(),
-    )
-    .unwrap();
+    let bytes =
+        forms::write::complaint_with_lines(&config.mcos, &config.rules, &formula_text_lines())
+            .unwrap();
     // The sheet has no formula at all: every description is a string cell.
     let sheet = String::from_utf8(
         parts(&bytes)

@@ -195,7 +195,7 @@ fn complaint_from(first: usize, count: usize) -> Vec<u8> {
         line.values[claim::TRACKING_NUMBER] =
             Some(Value::Text(format!("0TRK-{:05}", first + index)));
     }
-    portal::forms::write::complaint_with_lines(&config.mcos, 100, &lines)
+    portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)
         .expect("the complaint is written")
 }
 
@@ -282,7 +282,7 @@ fn raw_zip(members: &[Member]) -> Vec<u8> {
 /// (its true size when `None`).
 fn zip_bomb(declared: Option<u32>) -> Vec<u8> {
     let config = config();
-    let blank = portal::forms::write::blank(Kind::Complaint, &config.mcos, config.rules.max_lines)
+    let blank = portal::forms::write::blank(Kind::Complaint, &config.mcos, &config.rules)
         .expect("a blank template");
     let mut archive =
         zip::ZipArchive::new(Cursor::new(blank)).expect("the template is a zip archive");

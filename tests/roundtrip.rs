@@ -12,8 +12,7 @@ use crate::common::{check_bytes, config, date};
 
 fn blank(kind: Kind) -> Vec<u8> {
     let config = config();
-    forms::write::blank(kind, &config.mcos, config.rules.max_lines)
-        .expect("the template is written")
+    forms::write::blank(kind, &config.mcos, &config.rules).expect("the template is written")
 }
 
 /// One part of a zip archive, as text.
@@ -126,14 +125,20 @@ fn the_instructions_sheet_comes_from_the_schema() {
             _ => None,
         })
         .collect();
+    let rules = config().rules;
     for field in COMPLAINT.iter() {
         assert!(texts.contains(&field.header), "{}", field.header);
-        assert!(
-            texts.iter().any(|text| text.starts_with(field.help)),
-            "{}",
-            field.help
-        );
+        let help = field.help_for(&rules);
+        assert!(texts.iter().any(|text| text.starts_with(&help)), "{help}");
     }
+    // The filing window's numbers, from the config.
+    assert!(
+        texts.iter().any(|text| text.contains(&format!(
+            "from {} to {} calendar days after this date",
+            rules.window_min_days, rules.window_max_days
+        ))),
+        "{texts:?}"
+    );
 }
 
 #[test]
@@ -179,7 +184,7 @@ fn a_blank_multiple_registration_needs_the_registrant_and_a_provider() {
 fn filled(sample: Sample, received: &str, count: usize) -> Vec<u8> {
     let config = config();
     let lines = samples::complaint_lines(sample, date(received), 4, count);
-    forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &lines).unwrap()
+    forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap()
 }
 
 #[test]
@@ -250,7 +255,7 @@ fn two_mcos_on_one_template_close_it() {
     let config = config();
     let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 3);
     lines[2].values[claim::MCO] = Some(Value::Choice(0));
-    let bytes = forms::write::complaint_with_lines(&config.mcos, 100, &lines).unwrap();
+    let bytes = forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap();
     let report = complaint(&bytes, "2026-11-25").report;
     assert_eq!(report.reason, Some(Reason::MixedMco));
     assert_eq!(report.mco, None);

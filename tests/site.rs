@@ -186,8 +186,7 @@ fn the_downloads_are_the_generated_workbooks_with_size_and_version() {
     for kind in portal::forms::Kind::ALL {
         let written =
             std::fs::read(workspace.path("site/downloads").join(kind.file_name())).unwrap();
-        let expected =
-            portal::forms::write::blank(kind, &config.mcos, config.rules.max_lines).unwrap();
+        let expected = portal::forms::write::blank(kind, &config.mcos, &config.rules).unwrap();
         assert_eq!(written.len(), expected.len(), "{}", kind.file_name());
         let workbook = portal::forms::read_workbook(&written, None).unwrap();
         assert_eq!(portal::forms::identify(&workbook), Some(kind));

@@ -98,12 +98,23 @@ pub struct Field {
     pub header: &'static str,
     pub ty: ValueType,
     pub required: bool,
-    /// What a provider should type, shown as input help and on the Instructions sheet.
+    /// What a provider should type, shown as input help and on the Instructions sheet;
+    /// `{min_days}` and `{max_days}` stand for the filing window's bounds (see
+    /// [`Field::help_for`]).
     pub help: &'static str,
     /// Column width in characters.
     pub width: f64,
     /// Protected health information: never echoed back in a notice or message.
     pub phi: bool,
+}
+
+impl Field {
+    /// The help text with the configured filing window filled in.
+    pub fn help_for(&self, rules: &crate::config::Rules) -> String {
+        self.help
+            .replace("{min_days}", &rules.window_min_days.to_string())
+            .replace("{max_days}", &rules.window_max_days.to_string())
+    }
 }
 
 /// How a sheet is laid out.
@@ -266,7 +277,7 @@ pub static COMPLAINT: [Field; 16] = [
         true,
         18.0,
         false,
-        "The date you filed the dispute with the MCO (YYYY-MM-DD). HFS accepts a complaint only inside the filing window counted from this date.",
+        "The date you filed the dispute with the MCO (YYYY-MM-DD). HFS accepts a complaint received from {min_days} to {max_days} calendar days after this date.",
     ),
     field(
         "Internal Process Exhausted",
@@ -563,9 +574,25 @@ mod tests {
     }
 
     #[test]
+    fn the_filing_date_help_gives_the_configured_window() {
+        let mut rules = crate::config::Config::embedded().rules;
+        rules.window_min_days = 31;
+        rules.window_max_days = 75;
+        let help = COMPLAINT[claim::FILED_WITH_MCO].help_for(&rules);
+        assert!(help.contains("from 31 to 75 calendar days"), "{help}");
+        assert!(!help.contains('{'), "{help}");
+    }
+
+    #[test]
     fn help_fits_an_excel_input_message() {
+        let rules = crate::config::Config::embedded().rules;
         for field in COMPLAINT.iter().chain(REGISTRATION.iter()) {
-            assert!(field.help.len() <= 255, "{}", field.header);
+            // "Required. " goes before it; the window's numbers may take 4 digits.
+            assert!(
+                field.help_for(&rules).len() + "Required. ".len() + 4 <= 255,
+                "{}",
+                field.header
+            );
             assert!(field.header.len() <= 32, "{}", field.header);
         }
     }

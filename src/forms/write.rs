@@ -14,7 +14,7 @@ use super::schema::{
     self, Field, Kind, Layout, MARKER_SHEET, MARKER_TAG, SCHEMA_VERSION, SheetSchema, ValueType,
 };
 use super::validate::Record;
-use crate::config::Mco;
+use crate::config::{Mco, Rules};
 
 /// The formats shared by every sheet.
 struct Styles {
@@ -57,18 +57,18 @@ impl Styles {
 }
 
 /// A blank workbook of `kind`, as the site offers it for download.
-pub fn blank(kind: Kind, mcos: &[Mco], max_lines: u32) -> Result<Vec<u8>, XlsxError> {
-    build(kind, mcos, max_lines, &[], None)
+pub fn blank(kind: Kind, mcos: &[Mco], rules: &Rules) -> Result<Vec<u8>, XlsxError> {
+    build(kind, mcos, rules, &[], None)
 }
 
 /// An individual registration form filled with `values` (by
 /// [`schema::REGISTRATION`] index), as a provider would send it.
 pub fn registration_form_with(
     mcos: &[Mco],
-    max_lines: u32,
+    rules: &Rules,
     values: &Record,
 ) -> Result<Vec<u8>, XlsxError> {
-    build(Kind::RegistrationForm, mcos, max_lines, &[], Some(values))
+    build(Kind::RegistrationForm, mcos, rules, &[], Some(values))
 }
 
 /// A complaint template holding `lines` (values by [`schema::claim`] index): what an
@@ -76,16 +76,16 @@ pub fn registration_form_with(
 /// formula.
 pub fn complaint_with_lines(
     mcos: &[Mco],
-    max_lines: u32,
+    rules: &Rules,
     lines: &[Record],
 ) -> Result<Vec<u8>, XlsxError> {
-    build(Kind::Complaint, mcos, max_lines, lines, None)
+    build(Kind::Complaint, mcos, rules, lines, None)
 }
 
 fn build(
     kind: Kind,
     mcos: &[Mco],
-    max_lines: u32,
+    rules: &Rules,
     records: &[Record],
     form: Option<&Record>,
 ) -> Result<Vec<u8>, XlsxError> {
@@ -102,11 +102,11 @@ fn build(
         let worksheet = workbook.add_worksheet();
         worksheet.set_name(sheet.name)?;
         match sheet.layout {
-            Layout::Table => write_table(worksheet, sheet, mcos, max_lines, records, &styles)?,
-            Layout::Form => write_form(worksheet, sheet, mcos, form, &styles)?,
+            Layout::Table => write_table(worksheet, sheet, mcos, rules, records, &styles)?,
+            Layout::Form => write_form(worksheet, sheet, mcos, rules, form, &styles)?,
         }
     }
-    write_instructions(workbook.add_worksheet(), kind, mcos, max_lines, &styles)?;
+    write_instructions(workbook.add_worksheet(), kind, mcos, rules, &styles)?;
     let marker = workbook.add_worksheet();
     marker.set_name(MARKER_SHEET)?;
     marker.write_string(0, 0, MARKER_TAG)?;
@@ -121,11 +121,11 @@ fn write_table(
     worksheet: &mut Worksheet,
     sheet: &SheetSchema,
     mcos: &[Mco],
-    max_lines: u32,
+    rules: &Rules,
     records: &[Record],
     styles: &Styles,
 ) -> Result<(), XlsxError> {
-    let last_row = max_lines.max(records.len() as u32);
+    let last_row = rules.max_lines.max(records.len() as u32);
     worksheet.set_freeze_panes(1, 0)?;
     worksheet.set_row_height(0, 32)?;
     for (index, field) in sheet.fields.iter().enumerate() {
@@ -133,8 +133,8 @@ fn write_table(
         worksheet.set_column_width(column, field.width)?;
         worksheet.set_column_format(column, styles.for_field(field))?;
         worksheet.write_string_with_format(0, column, field.header, &styles.header)?;
-        worksheet.add_data_validation(0, column, 0, column, &header_help(field)?)?;
-        if let Some(validation) = value_validation(field, mcos)? {
+        worksheet.add_data_validation(0, column, 0, column, &header_help(field, rules)?)?;
+        if let Some(validation) = value_validation(field, mcos, rules)? {
             worksheet.add_data_validation(1, column, last_row, column, &validation)?;
         }
     }
@@ -159,6 +159,7 @@ fn write_form(
     worksheet: &mut Worksheet,
     sheet: &SheetSchema,
     mcos: &[Mco],
+    rules: &Rules,
     values: Option<&Record>,
     styles: &Styles,
 ) -> Result<(), XlsxError> {
@@ -168,9 +169,9 @@ fn write_form(
     for (index, field) in sheet.fields.iter().enumerate() {
         let row = index as u32;
         worksheet.write_string_with_format(row, 0, field.header, &styles.label)?;
-        let validation = match value_validation(field, mcos)? {
+        let validation = match value_validation(field, mcos, rules)? {
             Some(validation) => validation,
-            None => header_help(field)?,
+            None => header_help(field, rules)?,
         };
         worksheet.add_data_validation(row, 1, row, 1, &validation)?;
         let value = values
@@ -217,26 +218,33 @@ fn write_value(
 }
 
 /// Input help shown when the header (or a form label's value) is selected.
-fn header_help(field: &Field) -> Result<DataValidation, XlsxError> {
+fn header_help(field: &Field, rules: &Rules) -> Result<DataValidation, XlsxError> {
     DataValidation::new()
         .allow_any_value()
         .set_input_title(field.header)?
-        .set_input_message(help_text(field))
+        .set_input_message(help_text(field, rules))
 }
 
-fn help_text(field: &Field) -> String {
+/// The input help: required or not, then the field's help, within Excel's 255
+/// characters.
+fn help_text(field: &Field, rules: &Rules) -> String {
     let required = if field.required {
         "Required. "
     } else {
         "Optional. "
     };
-    let mut text = format!("{required}{}", field.help);
-    text.truncate(255);
-    text
+    format!("{required}{}", field.help_for(rules))
+        .chars()
+        .take(255)
+        .collect()
 }
 
 /// The drop-down or range check of a field's value cells, with its input help.
-fn value_validation(field: &Field, mcos: &[Mco]) -> Result<Option<DataValidation>, XlsxError> {
+fn value_validation(
+    field: &Field,
+    mcos: &[Mco],
+    rules: &Rules,
+) -> Result<Option<DataValidation>, XlsxError> {
     let base = DataValidation::new();
     let validation = match field.ty {
         ValueType::Choice(choices) => base.allow_list_strings(choices)?,
@@ -269,14 +277,14 @@ fn value_validation(field: &Field, mcos: &[Mco]) -> Result<Option<DataValidation
     };
     let validation = validation
         .set_input_title(field.header)?
-        .set_input_message(help_text(field))?
+        .set_input_message(help_text(field, rules))?
         .set_error_title(
             format!("Check {}", field.header)
                 .chars()
                 .take(32)
                 .collect::<String>(),
         )?
-        .set_error_message(field.help.chars().take(255).collect::<String>())?
+        .set_error_message(field.help_for(rules).chars().take(255).collect::<String>())?
         // A warning lets a provider keep a value the portal will then explain.
         .set_error_style(DataValidationErrorStyle::Warning);
     Ok(Some(validation))
@@ -286,9 +294,10 @@ fn write_instructions(
     worksheet: &mut Worksheet,
     kind: Kind,
     mcos: &[Mco],
-    max_lines: u32,
+    rules: &Rules,
     styles: &Styles,
 ) -> Result<(), XlsxError> {
+    let max_lines = rules.max_lines;
     worksheet.set_name("Instructions")?;
     worksheet.set_column_width(0, 30)?;
     worksheet.set_column_width(1, 12)?;
@@ -327,7 +336,7 @@ fn write_instructions(
         for field in sheet.fields {
             worksheet.write_string(row, 0, field.header)?;
             worksheet.write_string(row, 1, if field.required { "Yes" } else { "No" })?;
-            let mut help = field.help.to_owned();
+            let mut help = field.help_for(rules);
             if let ValueType::Choice(choices) = field.ty {
                 help.push_str(&format!(" One of: {}.", choices.join("; ")));
             }

@@ -855,7 +855,7 @@ fn file_ticket(
             .cloned()
             .collect();
         let workbook =
-            forms::write::complaint_with_lines(&config.mcos, config.rules.max_lines, &accepted)
+            forms::write::complaint_with_lines(&config.mcos, &config.rules, &accepted)
                 .map_err(|error| anyhow::anyhow!("cannot write the MCO's workbook: {error}"))?;
         let request = NoticeRequest {
             kind: NoticeKind::McoForward,

@@ -34,7 +34,7 @@ pub fn write_downloads(config: &Config, dir: &Path) -> Result<Vec<Download>> {
     Kind::ALL
         .into_iter()
         .map(|kind| {
-            let bytes = write::blank(kind, &config.mcos, config.rules.max_lines)
+            let bytes = write::blank(kind, &config.mcos, &config.rules)
                 .with_context(|| format!("cannot lay out {}", kind.file_name()))?;
             let path = dir.join(kind.file_name());
             std::fs::write(&path, &bytes)
@@ -121,14 +121,14 @@ fn kind_of(field: &Field) -> String {
     }
 }
 
-fn fields(fields: &[Field]) -> serde_json::Value {
+fn fields(fields: &[Field], config: &Config) -> serde_json::Value {
     fields
         .iter()
         .map(|field| {
             json!({
                 "header": field.header,
                 "required": field.required,
-                "help": field.help,
+                "help": field.help_for(&config.rules),
                 "kind": kind_of(field),
             })
         })
@@ -182,10 +182,10 @@ pub fn shared(
         },
         "mcos": config.mcos.iter().map(|mco| json!({ "code": mco.code, "name": mco.name })).collect::<Vec<_>>(),
         "columns": {
-            "complaint": fields(&schema::COMPLAINT),
-            "registration": fields(&schema::REGISTRATION),
-            "registrant": fields(schema::REGISTRANT_FIELDS),
-            "providers": fields(schema::PROVIDER_FIELDS),
+            "complaint": fields(&schema::COMPLAINT, config),
+            "registration": fields(&schema::REGISTRATION, config),
+            "registrant": fields(schema::REGISTRANT_FIELDS, config),
+            "providers": fields(schema::PROVIDER_FIELDS, config),
         },
         "coverage": schema::COVERAGE,
         "issue_categories": schema::ISSUE_CATEGORIES,
