@@ -3,10 +3,10 @@
 //! `portal intake --once` reads the intake mailbox over IMAP (TLS with a test CA),
 //! files the ticket and sends its notices through Postfix with SMTP AUTH; the notices
 //! are read back over IMAP from the provider's and the MCO's mailboxes. Around that:
-//! both TLS modes, TLS refused without the CA, a closure, a registration, an inquiry,
-//! an auto-reply that gets no answer, Dovecot restarted in the middle of a pass,
-//! Postfix stopped while notices go out, and seeded SIGKILLs of `intake --once` over
-//! IMAP.
+//! both TLS modes, TLS refused without the CA, OAuth2 bearer tokens for IMAP and for
+//! SMTP, a closure, a registration, an inquiry, an auto-reply that gets no answer,
+//! Dovecot restarted in the middle of a pass, Postfix stopped while notices go out,
+//! and seeded SIGKILLs of `intake --once` over IMAP.
 //!
 //! Every test has mailboxes of its own on the one stack of the test binary. Nothing
 //! here sleeps to wait: it waits on a condition (a port accepts, a message lands in a
@@ -26,9 +26,7 @@ use portal::store::{
 };
 
 use crate::common::{Sent, check_bytes, message};
-use crate::mailstack::{
-    self, Account, ImapAuth, Letter, MailStack, Portal, Tls, Wiring, wait_until,
-};
+use crate::mailstack::{self, Account, Auth, Letter, MailStack, Portal, Tls, Wiring, wait_until};
 
 /// Index of each MCO in the shipped list (the order of `[[mco]]` in the config).
 const MCO_AETNA: usize = 0;
@@ -314,7 +312,7 @@ fn imap_logins_with_oauth2_bearer_tokens_and_a_wrong_token_refused() {
     let stack = mailstack::shared();
     let _sharing = stack.share();
     let wiring = Wiring {
-        imap_auth: ImapAuth::OAuth2,
+        imap_auth: Auth::OAuth2,
         ..Wiring::default()
     };
     let portal = Portal::wired(&stack, "oauth2", wiring);
@@ -407,6 +405,176 @@ fn imap_logins_with_oauth2_bearer_tokens_and_a_wrong_token_refused() {
     assert_eq!(
         xoauth2(&portal.intake, "(auth failed,"),
         0,
+        "{}",
+        stack.logs()
+    );
+}
+
+/// With `oauth2_token_command` in `[smtp]`, the portal logs in to Postfix with AUTH
+/// XOAUTH2; Postfix asks Dovecot's auth socket, and Dovecot the OAuth2 provider. A
+/// token the provider never issued, or one issued to another user, is refused: the
+/// pass files the inquiry all the same and exits 0, and the answer waits in the outbox
+/// with an error naming the refused login (a pass or `outbox retry` with the wrong
+/// token leaves it waiting); no output and no outbox entry shows a token. With a token
+/// of its own, `outbox retry` sends the answer, which Postfix took from a client
+/// logged in with XOAUTH2.
+#[test]
+fn smtp_logs_in_with_an_oauth2_bearer_token_and_a_wrong_token_leaves_notices_waiting() {
+    let stack = mailstack::shared();
+    let _sharing = stack.share();
+    let wiring = Wiring {
+        smtp_auth: Auth::OAuth2,
+        ..Wiring::default()
+    };
+    let portal = Portal::wired(&stack, "smtp-oauth2", wiring);
+    let letter = Letter {
+        from: &portal.provider.address,
+        to: &portal.inquiries.address,
+        subject: "Do you send with tokens?",
+        body: "Thank you.",
+        ..Letter::default()
+    };
+    let message_id = stack.send_and_wait(&letter, &portal.inquiries);
+    let user = &portal.intake.user;
+    let refused = format!("login refused for {user}");
+    let token_file = portal.smtp_token_file();
+    // Everything a run printed.
+    let said = |output: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+    // The outbox as staff list it, which in neither form shows any of `tokens`.
+    let outbox = |tokens: &[&str]| -> serde_json::Value {
+        let listed = portal.ok(&["outbox", "list"]);
+        let json = portal.ok(&["outbox", "list", "--json"]);
+        for token in tokens {
+            assert!(
+                !listed.contains(token) && !json.contains(token),
+                "the outbox shows no token:\n{listed}\n{json}"
+            );
+        }
+        serde_json::from_str(&json).unwrap()
+    };
+    // Its one notice, the answer, waiting after `attempts` refused logins.
+    let waiting = |attempts: u64, tokens: &[&str]| {
+        let outbox = outbox(tokens);
+        let [notice] = array(&outbox).as_slice() else {
+            panic!("one notice: {outbox:#}")
+        };
+        assert_eq!(notice["delivery"]["state"], "pending", "{notice:#}");
+        assert_eq!(notice["delivery"]["attempts"], attempts, "{notice:#}");
+        assert!(
+            notice["delivery"]["last_error"]
+                .as_str()
+                .is_some_and(|error| error.contains(&refused)),
+            "the error names the refused login: {notice:#}"
+        );
+        notice.clone()
+    };
+
+    // A token never issued: the pass files the inquiry; its answer waits.
+    let never_issued = "tok-never-issued-1";
+    std::fs::write(&token_file, never_issued).unwrap();
+    let output = portal.run(&["intake", "--once"]);
+    let printed = said(&output);
+    assert!(
+        output.status.success()
+            && printed.contains("1 inquiry(ies)")
+            && printed.contains("notices: 0 sent, 1 waiting"),
+        "{output:?}"
+    );
+    assert!(
+        !printed.contains(never_issued),
+        "no output shows the token: {printed}"
+    );
+    let inquiries = portal.json(&["inquiries", "list", "--json"]);
+    let [inquiry] = array(&inquiries).as_slice() else {
+        panic!("one inquiry: {inquiries:#}")
+    };
+    let id = inquiry["id"].as_str().unwrap().to_owned();
+    let notice = waiting(1, &[never_issued]);
+    assert_eq!(notice["about"], id.as_str(), "{notice:#}");
+    assert_eq!(notice["to"], portal.provider.address.as_str(), "{notice:#}");
+    assert_eq!(
+        stack.message_ids(&portal.inquiries, "Processed"),
+        vec![message_id.clone()],
+        "the message is handled all the same"
+    );
+
+    // A token issued to another user: `outbox retry` tries at once, and it still waits.
+    let someone_elses = stack.issue_token(&portal.inquiries);
+    std::fs::write(&token_file, &someone_elses).unwrap();
+    let retry = portal.run(&["outbox", "retry"]);
+    let printed = said(&retry);
+    assert!(
+        retry.status.success() && printed.contains("Sent 0 notices; 1 still waiting; 0 failed."),
+        "{retry:?}"
+    );
+    assert!(
+        !printed.contains(&someone_elses),
+        "no output shows the token: {printed}"
+    );
+    waiting(2, &[never_issued, &someone_elses]);
+    assert!(stack.read(&portal.provider, "INBOX").is_empty());
+
+    // A token of its own: `outbox retry` sends the answer.
+    portal.rewire(wiring);
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let retry = portal.run(&["outbox", "retry"]);
+    let printed = said(&retry);
+    assert!(
+        retry.status.success() && printed.contains("Sent 1 notice; 0 still waiting; 0 failed."),
+        "{retry:?}\n{}",
+        stack.logs()
+    );
+    assert!(
+        !printed.contains(&token),
+        "no output shows the token: {printed}"
+    );
+    let outbox = outbox(&[&token]);
+    let [notice] = array(&outbox).as_slice() else {
+        panic!("one notice: {outbox:#}")
+    };
+    assert_eq!(notice["delivery"]["state"], "sent", "{notice:#}");
+    stack.wait_until_delivered();
+    let provider_mail = stack.notices(&portal.provider, "INBOX");
+    let [answer] = provider_mail.as_slice() else {
+        panic!("one answer: {:#?}", subjects(&provider_mail))
+    };
+    assert!(
+        answer.subject.starts_with(&format!("[{id}]")),
+        "{}",
+        answer.subject
+    );
+    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id.as_str()));
+
+    // Postfix's side: two refused XOAUTH2 logins as the intake user, then the one
+    // message it took from that user, from a client logged in with XOAUTH2.
+    let postfix = |event: &str| -> Vec<String> {
+        let user = format!("sasl_username={user}");
+        stack
+            .postfix_log()
+            .lines()
+            .filter(|line| line.contains(event) && line.ends_with(&user))
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_until(
+        "Postfix to log the message it took",
+        || !postfix(": client=").is_empty(),
+        || stack.logs(),
+    );
+    let taken = postfix(": client=");
+    let [taken] = taken.as_slice() else {
+        panic!("one message taken: {taken:#?}")
+    };
+    assert!(taken.contains(", sasl_method=XOAUTH2, "), "{taken}");
+    assert_eq!(
+        postfix(": SASL XOAUTH2 authentication failed:").len(),
+        2,
         "{}",
         stack.logs()
     );

@@ -13,6 +13,8 @@
 //!   introspection endpoint (RFC 7662) served here on a loopback port about each token;
 //!   [`MailStack::issue_token`] makes a token for one user. Each passdb serves only its
 //!   own mechanisms, so a password is never accepted as a token or a token as a password.
+//!   Postfix offers what Dovecot's auth socket offers (`AUTH PLAIN LOGIN XOAUTH2
+//!   OAUTHBEARER` after TLS), so SMTP takes tokens the same way.
 //! - **Users.** Every user has a passwd-file of its own (`users/%n`), so a user added
 //!   while Dovecot runs is found at its first login (Dovecot re-reads a changed file
 //!   at most once a second; a new file needs no re-read). Postfix's
@@ -636,6 +638,12 @@ impl MailStack {
         std::fs::read_to_string(self.root().join("dovecot/dovecot.log")).unwrap_or_default()
     }
 
+    /// Postfix's whole log. Postfix writes it through its postlogd, a moment after the
+    /// event: a test waits for the lines it expects.
+    pub fn postfix_log(&self) -> String {
+        std::fs::read_to_string(self.root().join("postfix/postfix.log")).unwrap_or_default()
+    }
+
     // --- users ---------------------------------------------------------------------
 
     /// New mailboxes, `(user, domain)` each: a Dovecot user with its own passwd-file
@@ -1252,13 +1260,14 @@ pub enum Tls {
     Starttls,
 }
 
-/// How the portal logs in to its two IMAP mailboxes.
+/// How the portal logs in: to its two IMAP mailboxes, or to Postfix for SMTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImapAuth {
-    /// `password_env`: LOGIN with the mailbox's password.
+pub enum Auth {
+    /// `password_env`: the login's password (IMAP LOGIN; SMTP AUTH PLAIN or LOGIN).
     Password,
-    /// `oauth2_token_command`: AUTHENTICATE XOAUTH2 with the bearer token the command
-    /// prints, which is the mailbox's [token file](Portal::token_file).
+    /// `oauth2_token_command`: XOAUTH2 (IMAP AUTHENTICATE, SMTP AUTH) with the bearer
+    /// token the command prints, which is the contents of a token file
+    /// ([`Portal::token_file`] for a mailbox, [`Portal::smtp_token_file`] for SMTP).
     OAuth2,
 }
 
@@ -1268,10 +1277,12 @@ pub struct Wiring {
     pub imap: Tls,
     /// `ca_file` set for both mailboxes.
     pub imap_trusts_ca: bool,
-    pub imap_auth: ImapAuth,
+    pub imap_auth: Auth,
     pub smtp: Tls,
     /// `ca_file` set in `[smtp]`.
     pub smtp_trusts_ca: bool,
+    /// How `[smtp]` logs in, as the intake mailbox's user.
+    pub smtp_auth: Auth,
     pub notices_per_sender_per_day: u32,
 }
 
@@ -1280,9 +1291,10 @@ impl Default for Wiring {
         Wiring {
             imap: Tls::Implicit,
             imap_trusts_ca: true,
-            imap_auth: ImapAuth::Password,
+            imap_auth: Auth::Password,
             smtp: Tls::Starttls,
             smtp_trusts_ca: true,
+            smtp_auth: Auth::Password,
             notices_per_sender_per_day: 20,
         }
     }
@@ -1346,8 +1358,8 @@ impl<'a> Portal<'a> {
             .account(&format!("{}-{role}", self.name), CLINIC_DOMAIN)
     }
 
-    /// Writes portal.toml for IMAP and SMTP on the stack; with [`ImapAuth::OAuth2`],
-    /// also a newly issued token into each IMAP mailbox's token file.
+    /// Writes portal.toml for IMAP and SMTP on the stack; for each login with
+    /// [`Auth::OAuth2`], also a newly issued token into its token file.
     pub fn rewire(&self, wiring: Wiring) {
         let repository = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let stack = self.stack;
@@ -1366,17 +1378,24 @@ impl<'a> Portal<'a> {
             Tls::Implicit => ("implicit", stack.smtps_port),
             Tls::Starttls => ("starttls", stack.smtp_port),
         };
+        // The `password_env` or `oauth2_token_command` line of one login.
+        let secret = |auth: Auth, variable: &str, account: &Account, token_file: PathBuf| match auth
+        {
+            Auth::Password => format!("password_env = \"{variable}\"\n"),
+            Auth::OAuth2 => {
+                let token = stack.issue_token(account);
+                write_file(&token_file, token.as_bytes(), 0o600, None);
+                let command = format!("cat '{}'", token_file.display());
+                format!("oauth2_token_command = {command:?}\n")
+            }
+        };
         let mailbox = |account: &Account, variable: &str| {
-            let secret = match wiring.imap_auth {
-                ImapAuth::Password => format!("password_env = \"{variable}\"\n"),
-                ImapAuth::OAuth2 => {
-                    let token_file = self.token_file(account);
-                    let token = stack.issue_token(account);
-                    write_file(&token_file, token.as_bytes(), 0o600, None);
-                    let command = format!("cat '{}'", token_file.display());
-                    format!("oauth2_token_command = {command:?}\n")
-                }
-            };
+            let secret = secret(
+                wiring.imap_auth,
+                variable,
+                account,
+                self.token_file(account),
+            );
             format!(
                 "address = {:?}\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = {imap_port}\ntls = \"{imap_tls}\"\n{}\
                  user = {:?}\n{secret}",
@@ -1403,7 +1422,7 @@ impl<'a> Portal<'a> {
              [mail.intake]\n{intake}\
              [mail.inquiries]\n{inquiries}\
              [smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"{smtp_tls}\"\n{smtp_ca}\
-             user = {smtp_user:?}\npassword_env = \"{SMTP_PASSWORD}\"\n\
+             user = {smtp_user:?}\n{smtp_secret}\
              {mcos}",
             name = self.name,
             templates = repository.join("templates"),
@@ -1416,6 +1435,12 @@ impl<'a> Portal<'a> {
             inquiries = mailbox(&self.inquiries, INQUIRIES_PASSWORD),
             smtp_ca = ca(wiring.smtp_trusts_ca),
             smtp_user = self.intake.user,
+            smtp_secret = secret(
+                wiring.smtp_auth,
+                SMTP_PASSWORD,
+                &self.intake,
+                self.smtp_token_file(),
+            ),
         );
         portal::config::Config::parse(&text).expect("the e2e config parses");
         std::fs::write(&self.config_path, text).unwrap();
@@ -1429,6 +1454,13 @@ impl<'a> Portal<'a> {
     /// its IMAP mailboxes, as a token helper would: a test may put another token in it.
     pub fn token_file(&self, account: &Account) -> PathBuf {
         self.dir.path().join(format!("{}.token", account.user))
+    }
+
+    /// The same for `[smtp]`, whose login is the intake mailbox's user: a file of its
+    /// own, so a test may give SMTP another token than the intake mailbox's IMAP login.
+    /// (Mailbox users are `<portal>-<role>`, so no mailbox's token file is this one.)
+    pub fn smtp_token_file(&self) -> PathBuf {
+        self.dir.path().join("smtp.token")
     }
 
     /// `portal --config … ARGS`, with the passwords in its environment only.

@@ -259,7 +259,10 @@ impl SmtpClient {
         secret: &Secret,
     ) -> Result<(), String> {
         let what = &self.what;
-        let refused = |error: SmtpError| format!("{what}: login refused for {user}: {error}");
+        // The server's reply as it came ("535 5.7.8 …"): to us a refused login is not a
+        // permanent failure of any notice, whatever lettre calls the reply class.
+        let refused =
+            |error: SmtpError| format!("{what}: login refused for {user}: {}", server_said(&error));
         match secret {
             Secret::Token(token) => {
                 if !connection
@@ -414,6 +417,14 @@ struct EmptyLine;
 impl std::fmt::Display for EmptyLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("\r\n")
+    }
+}
+
+/// A negative reply as the server gave it (its code, then its text), or else the error.
+fn server_said(error: &SmtpError) -> String {
+    match (error.status(), std::error::Error::source(error)) {
+        (Some(code), Some(text)) => format!("{code} {text}"),
+        _ => chain(error),
     }
 }
 
@@ -661,7 +672,8 @@ mod tests {
             error.transient
                 && error.unreachable
                 && error.message.contains("login refused")
-                && error.message.contains("535"),
+                && error.message.contains(": 535 5.7.8 bad token")
+                && !error.message.contains("permanent"),
             "{error:?}"
         );
         // The run does not try that server again: the next notice fails at once.
