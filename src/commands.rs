@@ -284,7 +284,11 @@ fn intake(
             }
             Err(error) => {
                 failures += 1;
-                eprintln!("intake pass failed (attempt {failures}): {error:#}");
+                tracing::error!(
+                    attempt = failures,
+                    error = %format!("{error:#}"),
+                    "intake pass failed; the next one retries"
+                );
             }
         }
         // After a failure, wait longer each time (a server that dropped), up to the interval.

@@ -2,7 +2,11 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use portal::config::Config;
@@ -175,6 +179,119 @@ impl Mailroom {
         .unwrap();
         id
     }
+
+    /// `portal intake --every 1s` on this mailroom, with JSON logs.
+    pub fn every(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(portal_bin());
+        command
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(["--log-format", "json", "intake", "--every", "1s"])
+            .current_dir(self.dir.path());
+        command
+    }
+}
+
+/// How long a step of a [`Service`] may take before a test gives up on it.
+const SERVICE_PATIENCE: Duration = Duration::from_secs(60);
+
+/// A long-running `portal` (`intake --every`), its output read line by line.
+pub struct Service {
+    child: Child,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+}
+
+impl Service {
+    /// Starts `command`, which should log JSON (`--log-format json`).
+    pub fn spawn(mut command: Command) -> Service {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("portal starts");
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        Service {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Waits for a pass report (a stdout line) that `wanted` accepts; returns it.
+    pub fn pass_where(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + SERVICE_PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                    panic!("no such pass report within {SERVICE_PATIENCE:?}")
+                }
+            }
+        }
+    }
+
+    /// Waits for a log event with this message; returns the event.
+    pub fn event(&self, name: &str) -> serde_json::Value {
+        let deadline = Instant::now() + SERVICE_PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .stderr
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no \"{name}\" event within {SERVICE_PATIENCE:?}"));
+            let event: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line}"));
+            if event["fields"]["message"] == name {
+                return event;
+            }
+        }
+    }
+
+    /// Sends `signal` and waits for the exit; returns the exit code and the rest of
+    /// stdout.
+    pub fn stop(mut self, signal: i32) -> (Option<i32>, Vec<String>) {
+        // SAFETY: kill has no memory effects; the pid is our child's.
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "the signal is sent");
+        let deadline = Instant::now() + SERVICE_PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no exit within {SERVICE_PATIENCE:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let rest = self.stdout.try_iter().collect();
+        (status.code(), rest)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lines of a pipe, sent on as they come.
+fn lines(pipe: impl std::io::Read + Send + 'static) -> Receiver<String> {
+    let (sender, receiver) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
 }
 
 /// A notice as the file transport wrote it.

@@ -25,7 +25,7 @@ use portal::store::{
     Delivery, Inquiry, MessageRecord, Notice, Registration, RegistrationStatus, Store, Ticket, Tree,
 };
 
-use crate::common::{Sent, check_bytes, message};
+use crate::common::{Sent, Service, check_bytes, message};
 use crate::mailstack::{self, Account, Auth, Letter, MailStack, Portal, Tls, Wiring, wait_until};
 
 /// Index of each MCO in the shipped list (the order of `[[mco]]` in the config).
@@ -898,6 +898,56 @@ fn dovecot_restarted_mid_pass_then_the_next_pass_completes_without_duplicates() 
     about.sort();
     about.dedup();
     assert_eq!(about.len(), COMPLAINTS);
+}
+
+/// `intake --every` as a service: while Dovecot is down each pass fails, is logged (as
+/// JSON, for journald) and retried, and the service keeps running; once Dovecot is
+/// back the next pass answers the mail that came meanwhile; SIGTERM stops it cleanly.
+#[test]
+fn the_every_service_rides_out_a_dovecot_outage_and_stops_on_sigterm() {
+    let stack = mailstack::shared();
+    let control = stack.exclusive();
+    let portal = Portal::new(&stack, "service");
+    let service =
+        Service::spawn(portal.command(&["--log-format", "json", "intake", "--every", "1s"]));
+    service.pass_where(|report| report.starts_with("intake: 0 message(s)"));
+
+    control.stop_dovecot();
+    let retried = "intake pass failed; the next one retries";
+    let first = service.event(retried);
+    assert_eq!(first["level"], "ERROR", "{first}");
+    assert_eq!(first["fields"]["attempt"], 1, "{first}");
+    assert!(
+        first["fields"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("mail.intake")),
+        "{first}"
+    );
+    let second = service.event(retried);
+    assert_eq!(second["fields"]["attempt"], 2, "{second}");
+
+    control.start_dovecot();
+    let letter = Letter {
+        from: &portal.provider.address,
+        to: &portal.inquiries.address,
+        subject: "Are you there?",
+        body: "Thank you.",
+        ..Letter::default()
+    };
+    let message_id = stack.send_and_wait(&letter, &portal.inquiries);
+    let report = service.pass_where(|report| report.contains("1 inquiry(ies)"));
+    assert!(report.contains("notices: 1 sent, 0 waiting"), "{report}");
+    let (code, rest) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{rest:?}");
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+
+    stack.wait_until_delivered();
+    let provider_mail = stack.notices(&portal.provider, "INBOX");
+    let [answer] = provider_mail.as_slice() else {
+        panic!("one answer: {:#?}", subjects(&provider_mail))
+    };
+    assert!(answer.subject.starts_with("[INQ-"), "{}", answer.subject);
+    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id.as_str()));
 }
 
 /// With Postfix stopped the ticket is filed and the message moved, but its notices

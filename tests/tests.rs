@@ -10,5 +10,6 @@ mod hostile_mail;
 mod intake;
 mod mailstack;
 mod roundtrip;
+mod schedule;
 mod site;
 mod staff;

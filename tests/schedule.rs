@@ -1,0 +1,91 @@
+//! `portal intake --every`: a pass on a schedule until SIGTERM or SIGINT, which stop it
+//! cleanly after the message in hand: what it handled is recorded, answered and moved,
+//! the rest waits in the inbox for the next run, and nothing is done twice.
+
+use portal::mail::Folder;
+use portal::samples::SAMPLE_NPI;
+use portal::store::{Store, Tree};
+
+use crate::common::{Mailroom, PROVIDER, Service, message};
+
+const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
+
+/// `count` questions to the inquiries mailbox, each from a sender of its own (so that
+/// no daily notice limit is met).
+fn ask(room: &Mailroom, count: usize) {
+    for n in 0..count {
+        room.deliver_inquiry(&message(
+            &format!("asker{n}@clinic.example"),
+            INQUIRIES,
+            "How do I register?",
+            "Hello.",
+            &[],
+        ));
+    }
+}
+
+fn inquiries_in(room: &Mailroom, folder: Option<Folder>) -> usize {
+    portal::mail::maildir::Maildir::open(&room.path("mail/inquiries"))
+        .unwrap()
+        .ids(folder)
+        .unwrap()
+        .len()
+}
+
+fn stored_inquiries(room: &Mailroom) -> usize {
+    Store::open(&room.config.store.path)
+        .unwrap()
+        .all::<portal::store::Inquiry>(Tree::Inquiries)
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn every_runs_a_pass_on_its_schedule_and_sigint_stops_it_between_passes() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let service = Service::spawn(room.every());
+    service.pass_where(|report| report.starts_with("intake: 0 message(s)"));
+    // Mail that arrives while the service waits is handled by a later pass.
+    ask(&room, 2);
+    let report = service.pass_where(|report| !report.starts_with("intake: 0 message(s)"));
+    assert!(report.contains("2 inquiry(ies)"), "{report}");
+    service.pass_where(|report| report.starts_with("intake: 0 message(s)"));
+    let (code, rest) = service.stop(libc::SIGINT);
+    assert_eq!(code, Some(0), "{rest:?}");
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+    assert_eq!(stored_inquiries(&room), 2);
+    assert_eq!(inquiries_in(&room, Some(Folder::Processed)), 2);
+}
+
+#[test]
+fn sigterm_mid_pass_stops_after_the_message_in_hand_and_the_next_run_finishes() {
+    const BACKLOG: usize = 300;
+    let room = Mailroom::new("");
+    ask(&room, BACKLOG);
+    let service = Service::spawn(room.every());
+    service.event("message handled");
+    let (code, rest) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{rest:?}");
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+
+    // Stopped part-way: every message it took is recorded, answered and moved; the
+    // rest is still in the inbox.
+    let handled = stored_inquiries(&room);
+    let left = inquiries_in(&room, None);
+    assert!(
+        handled > 0 && left > 0,
+        "the stop came mid-pass: {handled} handled, {left} left"
+    );
+    assert_eq!(handled + left, BACKLOG, "no message lost");
+    assert_eq!(inquiries_in(&room, Some(Folder::Processed)), handled);
+    assert_eq!(room.outbox().len(), handled, "one answer each, all sent");
+
+    // The next run handles the rest, and nothing twice.
+    let report = room.pass();
+    assert_eq!(report.inquiries.len(), left);
+    assert_eq!(report.already_processed, 0);
+    assert_eq!(stored_inquiries(&room), BACKLOG);
+    assert_eq!(inquiries_in(&room, None), 0);
+    assert_eq!(room.outbox().len(), BACKLOG);
+}
