@@ -107,7 +107,6 @@ pub struct SmtpClient {
     tls_parameters: Option<TlsParameters>,
     /// The login and its secret, when the config names one.
     login: Option<(String, Secret)>,
-    hello: ClientId,
     /// `SMTP host:port`, for messages.
     what: String,
     connection: Mutex<Option<SmtpConnection>>,
@@ -148,7 +147,6 @@ impl SmtpClient {
             tls: smtp.tls,
             tls_parameters,
             login,
-            hello: ClientId::default(),
             connection: Mutex::new(None),
             down: OnceLock::new(),
         })
@@ -227,10 +225,11 @@ impl SmtpClient {
             Tls::Implicit => self.tls_parameters.as_ref(),
             Tls::Starttls | Tls::None => None,
         };
+        let hello = hello_name(&self.host, self.port);
         let mut connection = SmtpConnection::connect(
             (self.host.as_str(), self.port),
             Some(TIMEOUT),
-            &self.hello,
+            &hello,
             implicit,
             None,
         )
@@ -243,7 +242,7 @@ impl SmtpClient {
                 return Err(format!("{what}: the server offers no STARTTLS"));
             }
             connection
-                .starttls(parameters, &self.hello)
+                .starttls(parameters, &hello)
                 .map_err(|error| format!("{what}: STARTTLS failed: {}", chain(&error)))?;
         }
         if let Some((user, secret)) = &self.login {
@@ -420,6 +419,38 @@ impl std::fmt::Display for EmptyLine {
     }
 }
 
+/// The EHLO name (RFC 5321 4.1.4): this host's name when it is a full one, otherwise
+/// the address the server will see as a literal (`[192.0.2.1]`), which every server
+/// takes; the address is found by routing, without sending anything.
+fn hello_name(host: &str, port: u16) -> ClientId {
+    if let ClientId::Domain(name) = ClientId::default()
+        && name.contains('.')
+        && name.split('.').all(|label| {
+            !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+    {
+        return ClientId::Domain(name);
+    }
+    let local = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
+        .ok()
+        .and_then(|mut servers| servers.next())
+        .and_then(|server| {
+            let any: std::net::IpAddr = if server.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            let socket = std::net::UdpSocket::bind((any, 0)).ok()?;
+            socket.connect(server).ok()?;
+            socket.local_addr().ok()
+        });
+    match local {
+        Some(std::net::SocketAddr::V4(address)) => ClientId::Ipv4(*address.ip()),
+        Some(std::net::SocketAddr::V6(address)) => ClientId::Ipv6(*address.ip()),
+        None => ClientId::Domain("localhost".to_owned()),
+    }
+}
+
 /// A negative reply as the server gave it (its code, then its text), or else the error.
 fn server_said(error: &SmtpError) -> String {
     match (error.status(), std::error::Error::source(error)) {
@@ -511,6 +542,18 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn the_ehlo_name_is_a_full_host_name_or_the_address_the_server_sees() {
+        let hello = hello_name("127.0.0.1", 25).to_string();
+        let full_name = hello.contains('.') && !hello.starts_with('[');
+        assert!(full_name || hello == "[127.0.0.1]", "{hello}");
+        let hello = hello_name("::1", 25).to_string();
+        assert!(
+            full_name || hello == "[IPv6:::1]" || hello == "localhost",
+            "{hello}"
+        );
+    }
 
     #[test]
     fn data_is_dot_stuffed_with_crlf_and_ends_with_the_dot() {
