@@ -78,9 +78,11 @@ pub enum Command {
     /// Poll the intake and portal-inquiries mailboxes: file tickets and registrations,
     /// answer inquiries, send notices and forward accepted complaints to the MCOs.
     ///
-    /// Senders are identified by their From address. Exit status: 0 done, 1 finished
-    /// with quarantined messages, 2 could not run. With --every, runs until SIGTERM or
-    /// SIGINT, stopping cleanly after the message in hand.
+    /// Senders are identified by their From address. A notice the mail server does not
+    /// take now waits in the outbox and later passes retry it, with a growing backoff
+    /// (see `portal outbox`). Exit status: 0 done, 1 finished with quarantined messages,
+    /// 2 could not run. With --every, runs until SIGTERM or SIGINT, stopping cleanly
+    /// after the message in hand; a failed pass is retried.
     Intake {
         /// Run one pass and exit (the default; for cron and systemd timers).
         #[arg(long, conflicts_with = "every")]
