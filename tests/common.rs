@@ -455,28 +455,3 @@ pub fn portal_bounded(
         elapsed: started.elapsed(),
     }
 }
-
-/// The CRC-32 of zip archives, for tests that write archives byte by byte.
-pub fn crc32(crc: u32, data: &[u8]) -> u32 {
-    static TABLE: std::sync::OnceLock<[u32; 256]> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        let mut table = [0u32; 256];
-        for (n, slot) in table.iter_mut().enumerate() {
-            let mut c = n as u32;
-            for _ in 0..8 {
-                c = if c & 1 == 1 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-            }
-            *slot = c;
-        }
-        table
-    });
-    let mut c = !crc;
-    for byte in data {
-        c = table[((c ^ u32::from(*byte)) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
-}

@@ -13,7 +13,6 @@
 //! which repeats anything (PHI included) from the hostile input.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Cursor, Read};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,7 +26,8 @@ use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{Delivery, MessageRecord, Notice, Outcome, Store, Ticket, Tree};
 
 use crate::common::BoundedRun as Run;
-use crate::common::{Mailroom, PROVIDER, Sent, config, crc32, fixture, message, portal_bounded};
+use crate::common::{Mailroom, PROVIDER, Sent, config, fixture, message, portal_bounded};
+use crate::zipkit::{RawPart, crc32_of_zeros, deflated_zeros, raw_zip, stored_parts};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
@@ -199,84 +199,6 @@ fn complaint_from(first: usize, count: usize) -> Vec<u8> {
         .expect("the complaint is written")
 }
 
-/// A raw deflate stream of `1 + 258 * matches` zero bytes: one fixed-Huffman block, a
-/// literal zero, then `matches` copies of 258 bytes from one byte back.
-fn deflated_zeros(matches: usize) -> (Vec<u8>, u64) {
-    let mut out = Vec::with_capacity(matches * 13 / 8 + 8);
-    let (mut acc, mut count) = (0u64, 0u32);
-    let mut put = |value: u32, bits: u32, out: &mut Vec<u8>| {
-        acc |= u64::from(value) << count;
-        count += bits;
-        while count >= 8 {
-            out.push(acc as u8);
-            acc >>= 8;
-            count -= 8;
-        }
-    };
-    // Huffman codes go most significant bit first.
-    let code = |code: u32, length: u32| code.reverse_bits() >> (32 - length);
-    put(1, 1, &mut out); // the last block
-    put(1, 2, &mut out); // fixed Huffman codes
-    put(code(0x30, 8), 8, &mut out); // literal 0
-    for _ in 0..matches {
-        put(code(0xC5, 8), 8, &mut out); // length 258
-        put(0, 5, &mut out); // distance 1
-    }
-    put(0, 7, &mut out); // end of block
-    put(0, 7, &mut out); // flush the last bits
-    (out, 1 + 258 * matches as u64)
-}
-
-/// One archive member, headers exactly as given.
-struct Member {
-    name: String,
-    method: u16,
-    crc: u32,
-    data: Vec<u8>,
-    declared: u32,
-}
-
-/// A zip archive of `members` written byte by byte, so its headers can say anything.
-fn raw_zip(members: &[Member]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for member in members {
-        let offset = out.len() as u32;
-        let name = member.name.as_bytes();
-        let mut local = Vec::new();
-        local.extend(0x0403_4b50u32.to_le_bytes());
-        local.extend(20u16.to_le_bytes());
-        local.extend(0u16.to_le_bytes());
-        local.extend(member.method.to_le_bytes());
-        local.extend(0u16.to_le_bytes());
-        local.extend(0x0021u16.to_le_bytes());
-        local.extend(member.crc.to_le_bytes());
-        local.extend((member.data.len() as u32).to_le_bytes());
-        local.extend(member.declared.to_le_bytes());
-        local.extend((name.len() as u16).to_le_bytes());
-        local.extend(0u16.to_le_bytes());
-        local.extend(name);
-        out.extend(&local);
-        out.extend(&member.data);
-        central.extend(0x0201_4b50u32.to_le_bytes());
-        central.extend(20u16.to_le_bytes());
-        central.extend(&local[4..30]);
-        central.extend([0u8; 10]); // comment, disk, internal and external attributes
-        central.extend(offset.to_le_bytes());
-        central.extend(name);
-    }
-    let central_offset = out.len() as u32;
-    out.extend(&central);
-    out.extend(0x0605_4b50u32.to_le_bytes());
-    out.extend([0u8; 4]);
-    out.extend((members.len() as u16).to_le_bytes());
-    out.extend((members.len() as u16).to_le_bytes());
-    out.extend((central.len() as u32).to_le_bytes());
-    out.extend(central_offset.to_le_bytes());
-    out.extend(0u16.to_le_bytes());
-    out
-}
-
 /// A real-looking complaint template (.xlsx: the blank template's parts) carrying a
 /// member of ~100 MiB of zeros deflated to 650 kB, which declares `declared` bytes
 /// (its true size when `None`).
@@ -284,34 +206,18 @@ fn zip_bomb(declared: Option<u32>) -> Vec<u8> {
     let config = config();
     let blank = portal::forms::write::blank(Kind::Complaint, &config.mcos, &config.rules)
         .expect("a blank template");
-    let mut archive =
-        zip::ZipArchive::new(Cursor::new(blank)).expect("the template is a zip archive");
-    let mut members: Vec<Member> = (0..archive.len())
-        .map(|index| {
-            let mut member = archive.by_index(index).expect("a member");
-            let mut data = Vec::new();
-            member.read_to_end(&mut data).expect("the member inflates");
-            let name = member.name().expect("a name").to_string();
-            Member {
-                crc: crc32(0, &data),
-                declared: data.len() as u32,
-                name,
-                method: 0,
-                data,
-            }
-        })
-        .collect();
+    let mut parts = stored_parts(&blank);
     let (data, size) = deflated_zeros(406_425);
     assert!(size > 100 * 1024 * 1024);
-    let zeros = vec![0u8; size as usize];
-    members.push(Member {
+    parts.push(RawPart {
         name: "xl/media/image1.png".to_owned(),
         method: 8,
-        crc: crc32(0, &zeros),
+        flags: 0,
+        crc: crc32_of_zeros(size),
         data,
         declared: declared.unwrap_or(size as u32),
     });
-    raw_zip(&members)
+    raw_zip(&parts)
 }
 
 // ---------------------------------------------------------------------------------

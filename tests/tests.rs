@@ -13,3 +13,4 @@ mod roundtrip;
 mod schedule;
 mod site;
 mod staff;
+mod zipkit;
