@@ -105,8 +105,9 @@ pub struct SmtpClient {
     tls: Tls,
     /// The TLS parameters; `None` with `tls = "none"`.
     tls_parameters: Option<TlsParameters>,
-    /// The login and its secret, when the config names one.
-    login: Option<(String, Secret)>,
+    /// The login, when the config names one: the user, and where the secret comes from
+    /// (`password_env`, `oauth2_token_command`).
+    login: Option<Login>,
     /// `SMTP host:port`, for messages.
     what: String,
     connection: Mutex<Option<SmtpConnection>>,
@@ -130,16 +131,23 @@ impl SmtpClient {
                     .context("[smtp]: cannot set up TLS")?,
             ),
         };
-        let secret = secret(
-            smtp.password_env.as_deref(),
-            smtp.oauth2_token_command.as_deref(),
-            "[smtp]",
-        )?;
-        let login = match (secret, &smtp.user) {
-            (Some(secret), Some(user)) => Some((user.clone(), secret)),
-            (Some(_), None) => anyhow::bail!("[smtp] a password or token needs a user"),
-            (None, _) => None,
+        let has_secret = smtp.password_env.is_some() || smtp.oauth2_token_command.is_some();
+        let login = match (has_secret, &smtp.user) {
+            (true, Some(user)) => Some(Login {
+                user: user.clone(),
+                password_env: smtp.password_env.clone(),
+                token_command: smtp.oauth2_token_command.clone(),
+            }),
+            (true, None) => anyhow::bail!("[smtp] a password or token needs a user"),
+            (false, _) => None,
         };
+        // A password variable that is not set is a mistake in the setup, told now. The
+        // token command runs at each login instead: tokens expire, and a token service
+        // that is down only makes the notices wait, like a mail server that is down.
+        if let Some(variable) = &smtp.password_env {
+            std::env::var(variable)
+                .with_context(|| format!("[smtp]: the password variable {variable} is not set"))?;
+        }
         Ok(SmtpClient {
             what: format!("SMTP {host}:{port}"),
             host,
@@ -225,6 +233,16 @@ impl SmtpClient {
             Tls::Implicit => self.tls_parameters.as_ref(),
             Tls::Starttls | Tls::None => None,
         };
+        // The secret first: no connection is opened that could not log in.
+        let secret = match &self.login {
+            Some(login) => secret(
+                login.password_env.as_deref(),
+                login.token_command.as_deref(),
+                "[smtp]",
+            )
+            .map_err(|error| format!("{what}: {error:#}"))?,
+            None => None,
+        };
         let hello = hello_name(&self.host, self.port);
         let mut connection = SmtpConnection::connect(
             (self.host.as_str(), self.port),
@@ -245,8 +263,8 @@ impl SmtpClient {
                 .starttls(parameters, &hello)
                 .map_err(|error| format!("{what}: STARTTLS failed: {}", chain(&error)))?;
         }
-        if let Some((user, secret)) = &self.login {
-            self.authenticate(&mut connection, user, secret)?;
+        if let (Some(login), Some(secret)) = (&self.login, &secret) {
+            self.authenticate(&mut connection, &login.user, secret)?;
         }
         Ok(connection)
     }
@@ -374,6 +392,13 @@ impl Drop for SmtpClient {
             let _ = connection.quit();
         }
     }
+}
+
+/// Who logs in, and where the secret comes from.
+struct Login {
+    user: String,
+    password_env: Option<String>,
+    token_command: Option<String>,
 }
 
 /// Why a message did not go.
@@ -682,6 +707,23 @@ mod tests {
                 .count(),
             1,
             "one connection"
+        );
+    }
+
+    #[test]
+    fn a_failing_token_command_makes_notices_wait_without_a_connection() {
+        let text = "[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\n\
+                    user = \"portal\"\noauth2_token_command = \"exit 3\"\n";
+        let transport = Transport::from_config(&Config::parse(text).unwrap().smtp)
+            .expect("the token command runs at login, not at setup");
+        let error = transport
+            .send("a@portal.example.gov", "b@clinic.example", b"x\r\n")
+            .unwrap_err();
+        assert!(error.transient && error.unreachable, "{error:?}");
+        assert!(
+            error.message.contains("the token command failed")
+                && !error.message.contains("cannot connect"),
+            "{error:?}"
         );
     }
 
