@@ -47,6 +47,8 @@ pub fn init(format: LogFormat, quiet: bool) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
+                    // Colours only on a terminal: never escape codes in a log file.
+                    .with_ansi(std::io::stderr().is_terminal())
                     .with_writer(std::io::stderr)
                     .with_filter(level),
             )

@@ -502,6 +502,10 @@ fn the_cli_pass_reports_and_exits_zero() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("intake: 1 message(s)"), "{stdout}");
+    // Plain logs off a terminal (a cron log file): an event a line, no colour codes.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("INFO pass finished"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
 /// The mailroom's config with notices sent over plain SMTP to 127.0.0.1:`port`.
@@ -753,4 +757,37 @@ fn a_message_that_fails_half_way_leaves_no_claim_behind_for_the_pass() {
     let [ticket] = tickets(&room).try_into().expect("one ticket");
     assert_eq!(ticket.status, Status::Forwarded, "{ticket:?}");
     assert_eq!(room.intake_folder(Some(Folder::Quarantine)).len(), 1);
+}
+
+/// A message larger than `max_message_bytes` is never read whole: its header alone is
+/// fetched and kept, the message is quarantined, and its sender told why.
+#[test]
+fn a_message_too_large_is_quarantined_from_its_header_alone() {
+    let room = Mailroom::new("[mail]\nmax_message_bytes = 65536\n");
+    let raw = message(
+        PROVIDER,
+        INTAKE,
+        "Big scan",
+        "Attached.",
+        &[("scan.pdf", vec![b'x'; 200 * 1024])],
+    );
+    room.deliver(&raw);
+    let report = room.pass();
+    assert_eq!(report.quarantined, 1);
+    assert_eq!(room.intake_folder(Some(Folder::Quarantine)).len(), 1);
+    let store = Store::open(&room.config.store.path).unwrap();
+    let records: Vec<portal::store::MessageRecord> = store.all(Tree::Messages).unwrap();
+    let [record] = records.as_slice() else {
+        panic!("one record: {records:?}")
+    };
+    let kept = store.get_bytes(Tree::Raw, &record.hash).unwrap().unwrap();
+    let header_length = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(kept, raw[..header_length], "the header, nothing more");
+    drop(store);
+    let sent = room.outbox();
+    let [notice] = sent.as_slice() else {
+        panic!("one notice: {sent:?}")
+    };
+    assert!(notice.subject.contains("too large"), "{}", notice.subject);
+    assert_eq!(notice.to, PROVIDER);
 }
