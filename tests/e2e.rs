@@ -707,6 +707,52 @@ fn an_inquiry_is_answered_with_its_id() {
     );
 }
 
+/// Over IMAP, a message larger than `max_message_bytes` is never fetched whole: its
+/// header alone (`BODY.PEEK[HEADER]`) is read and kept, the message goes to
+/// Quarantine, and the sender is told it was too large.
+#[test]
+fn a_message_too_large_is_read_by_its_header_alone_and_quarantined() {
+    let stack = mailstack::shared();
+    let _sharing = stack.share();
+    let wiring = Wiring {
+        max_message_bytes: 64 * 1024,
+        ..Wiring::default()
+    };
+    let portal = Portal::wired(&stack, "large", wiring);
+    let raw = message(
+        &portal.provider.address,
+        &portal.intake.address,
+        "Big scan",
+        "Attached.",
+        &[("scan.pdf", vec![b'x'; 300 * 1024])],
+    );
+    let header = &raw[..portal::mail::header_end(&raw)];
+    stack.deliver(&portal.intake, &raw, SystemTime::now());
+    let output = portal.run(&["intake", "--once"]);
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "quarantined: {output:?}");
+    assert!(
+        report.contains("1 quarantined") && report.contains("1 sent"),
+        "{report}"
+    );
+    assert!(stack.read(&portal.intake, "INBOX").is_empty());
+    assert_eq!(stack.read(&portal.intake, "Quarantine"), [raw.as_slice()]);
+    let store = Store::open(&portal.store_path()).unwrap();
+    let records: Vec<MessageRecord> = store.all(Tree::Messages).unwrap();
+    let [record] = records.as_slice() else {
+        panic!("one record: {records:?}")
+    };
+    let kept = store.get_bytes(Tree::Raw, &record.hash).unwrap().unwrap();
+    assert_eq!(kept, header, "the header, nothing more");
+    drop(store);
+    stack.wait_until_delivered();
+    let provider_mail = stack.notices(&portal.provider, "INBOX");
+    let [notice] = provider_mail.as_slice() else {
+        panic!("one notice: {:#?}", subjects(&provider_mail))
+    };
+    assert!(notice.subject.contains("too large"), "{}", notice.subject);
+}
+
 /// An out-of-office reply gets no answer, while the same kind of message without
 /// `Auto-Submitted`, sent alongside, gets its help notice.
 #[test]

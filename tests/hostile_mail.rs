@@ -1018,7 +1018,13 @@ fn hostile_mail_is_quarantined_or_answered_and_never_stops_the_run() {
     let mut wrong = Vec::new();
     let mut outcomes = Vec::new();
     for (id, case) in &delivered {
-        let Some(record) = records.get(&hash(&case.raw)) else {
+        // A message too large to take is known by its header alone, all that was read.
+        let read = if case.raw.len() as u64 > MAX_MESSAGE_BYTES {
+            &case.raw[..portal::mail::header_end(&case.raw)]
+        } else {
+            &case.raw[..]
+        };
+        let Some(record) = records.get(&hash(read)) else {
             wrong.push(format!("{}: no processed record", case.name));
             continue;
         };

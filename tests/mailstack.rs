@@ -1284,6 +1284,8 @@ pub struct Wiring {
     /// How `[smtp]` logs in, as the intake mailbox's user.
     pub smtp_auth: Auth,
     pub notices_per_sender_per_day: u32,
+    /// `[mail] max_message_bytes`.
+    pub max_message_bytes: u64,
 }
 
 impl Default for Wiring {
@@ -1296,6 +1298,7 @@ impl Default for Wiring {
             smtp_trusts_ca: true,
             smtp_auth: Auth::Password,
             notices_per_sender_per_day: 20,
+            max_message_bytes: 25 * 1024 * 1024,
         }
     }
 }
@@ -1419,6 +1422,7 @@ impl<'a> Portal<'a> {
              [site]\ntemplates_dir = {templates:?}\ncontent_dir = {content:?}\noutput_dir = {site:?}\n\
              [store]\npath = {store:?}\n\
              [mail]\nfrom = \"Provider Resolution Portal <{from}>\"\nnotices_per_sender_per_day = {limit}\n\
+             max_message_bytes = {max_bytes}\n\
              [mail.intake]\n{intake}\
              [mail.inquiries]\n{inquiries}\
              [smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"{smtp_tls}\"\n{smtp_ca}\
@@ -1431,6 +1435,7 @@ impl<'a> Portal<'a> {
             store = self.dir.path().join("store"),
             from = self.intake.address,
             limit = wiring.notices_per_sender_per_day,
+            max_bytes = wiring.max_message_bytes,
             intake = mailbox(&self.intake, INTAKE_PASSWORD),
             inquiries = mailbox(&self.inquiries, INQUIRIES_PASSWORD),
             smtp_ca = ca(wiring.smtp_trusts_ca),

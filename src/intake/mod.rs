@@ -215,13 +215,19 @@ impl Intake<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let mut moves: Vec<(String, Folder)> = Vec::with_capacity(batch.len());
+        // A message larger than the portal takes is never read whole: only its header,
+        // to answer the sender.
+        let max = self.config.mail.max_message_bytes;
         // The batch's messages fetched in one round trip, as far as a memory budget goes.
         let mut budget = PREFETCH_BYTES;
         let ahead: Vec<&str> = batch
             .iter()
-            .take_while(|waiting| {
-                budget = budget.saturating_sub(waiting.size);
-                budget > 0
+            .filter(|waiting| {
+                let take = waiting.size <= max && waiting.size <= budget;
+                if take {
+                    budget -= waiting.size;
+                }
+                take
             })
             .map(|waiting| waiting.id.as_str())
             .collect();
@@ -230,7 +236,12 @@ impl Intake<'_> {
             if self.stopping() {
                 break;
             }
-            let raw = match source.fetch(&waiting.id) {
+            let fetched = if waiting.size > max {
+                source.fetch_header(&waiting.id)
+            } else {
+                source.fetch(&waiting.id)
+            };
+            let raw = match fetched {
                 Ok(raw) => raw,
                 // Gone since it was listed (another client moved it), or unreadable
                 // for now: it stays in the inbox for the next pass.

@@ -107,8 +107,10 @@ pub(crate) fn handle(
         })
     };
 
-    // Too large: quarantined unread, with a notice to a human sender.
-    if raw.len() as u64 > config.mail.max_message_bytes {
+    // Too large: quarantined unread (only its header was fetched), with a notice to a
+    // human sender.
+    let max = config.mail.max_message_bytes;
+    if waiting.size > max || raw.len() as u64 > max {
         let from = classify::from_of(raw).unwrap_or_default();
         if !from.is_empty() && !is_own(intake, &from) {
             let request = NoticeRequest {

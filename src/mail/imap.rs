@@ -259,6 +259,20 @@ impl MailSource for Imap {
         body.with_context(|| format!("message {id} is no longer in the inbox"))
     }
 
+    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>> {
+        let fetches = self
+            .session
+            .uid_fetch(id, "BODY.PEEK[HEADER]")
+            .with_context(|| format!("cannot fetch the header of message {id}"))?;
+        let header = fetches
+            .iter()
+            .find_map(|fetch| fetch.header().map(<[u8]>::to_vec));
+        let mut header =
+            header.with_context(|| format!("message {id} is no longer in the inbox"))?;
+        header.truncate(super::MAX_HEADER_BYTES as usize);
+        Ok(header)
+    }
+
     fn prefetch(&mut self, ids: &[&str]) {
         self.prefetched.clear();
         if ids.len() < 2 {

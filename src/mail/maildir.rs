@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::{Folder, MailSource, Waiting};
+use super::{Folder, MAX_HEADER_BYTES, MailSource, Waiting};
 
 /// One Maildir.
 #[derive(Debug, Clone)]
@@ -165,6 +165,19 @@ impl MailSource for Maildir {
             bail!("message {id} is no longer in the inbox")
         };
         std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+    }
+
+    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>> {
+        let Some(path) = self.locate(None, id) else {
+            bail!("message {id} is no longer in the inbox")
+        };
+        let file = std::fs::File::open(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut head = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_HEADER_BYTES), &mut head)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        head.truncate(super::header_end(&head));
+        Ok(head)
     }
 
     fn finish(&mut self, id: &str, folder: Folder) -> Result<()> {

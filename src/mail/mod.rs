@@ -10,6 +10,26 @@ pub mod transport;
 
 use chrono::{DateTime, Utc};
 
+/// The most of a message's header read when the message is too large to take.
+pub const MAX_HEADER_BYTES: u64 = 256 * 1024;
+
+/// Where a message's header ends: after its first empty line, or at the end.
+pub fn header_end(raw: &[u8]) -> usize {
+    let crlf = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map(|at| at + 4);
+    let lf = raw
+        .windows(2)
+        .position(|window| window == b"\n\n")
+        .map(|at| at + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(end), None) | (None, Some(end)) => end,
+        (None, None) => raw.len(),
+    }
+}
+
 /// A message waiting in a mailbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiting {
@@ -44,6 +64,10 @@ pub trait MailSource {
     /// A message's raw bytes.
     fn fetch(&mut self, id: &str) -> anyhow::Result<Vec<u8>>;
 
+    /// A message's header only, up to the blank line that ends it: all that is read
+    /// of a message too large to take.
+    fn fetch_header(&mut self, id: &str) -> anyhow::Result<Vec<u8>>;
+
     /// Says that these messages will be fetched next, so that a remote mailbox can
     /// fetch them in one round trip. A failure here only means `fetch` asks again.
     fn prefetch(&mut self, ids: &[&str]) {
@@ -67,5 +91,18 @@ pub trait MailSource {
     /// name other messages; the processed-message records keep a rescan safe.
     fn validity(&self) -> Option<u32> {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_end;
+
+    #[test]
+    fn the_header_ends_at_the_first_empty_line() {
+        assert_eq!(header_end(b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\n"), 14);
+        assert_eq!(header_end(b"A: 1\nB: 2\n\nbody"), 11);
+        assert_eq!(header_end(b"A: 1\r\nno end"), 12);
+        assert_eq!(header_end(b""), 0);
     }
 }
