@@ -753,6 +753,47 @@ fn a_message_too_large_is_read_by_its_header_alone_and_quarantined() {
     assert!(notice.subject.contains("too large"), "{}", notice.subject);
 }
 
+/// On a server without MOVE and UIDPLUS (plain IMAP4rev1), handled mail is moved with
+/// COPY, `\\Deleted` and EXPUNGE; a message a mail client flagged `\\Deleted` is not
+/// handled.
+#[test]
+fn without_move_or_uidplus_mail_is_copied_flagged_and_expunged() {
+    let stack = mailstack::shared();
+    let _sharing = stack.share();
+    let portal = Portal::new(&stack, "plain-imap");
+    stack.plain_imap4rev1(&portal.inquiries);
+    let capabilities = stack.capabilities(&portal.inquiries);
+    assert!(
+        !capabilities
+            .iter()
+            .any(|c| c.contains("MOVE") || c.contains("UIDPLUS")),
+        "{capabilities:?}"
+    );
+    let letter = |subject| Letter {
+        from: &portal.provider.address,
+        to: &portal.inquiries.address,
+        subject,
+        body: "Thank you.",
+        ..Letter::default()
+    };
+    stack.send_and_wait(&letter("Deleted in a mail client"), &portal.inquiries);
+    stack.flag_deleted(&portal.inquiries);
+    let message_id = stack.send_and_wait(&letter("Still a question"), &portal.inquiries);
+    let report = portal.pass();
+    assert!(
+        report.contains("1 message(s)") && report.contains("1 inquiry(ies)"),
+        "{report}"
+    );
+    assert_eq!(
+        stack.message_ids(&portal.inquiries, "Processed"),
+        vec![message_id]
+    );
+    assert!(
+        stack.read(&portal.inquiries, "INBOX").is_empty(),
+        "expunged"
+    );
+}
+
 /// An out-of-office reply gets no answer, while the same kind of message without
 /// `Auto-Submitted`, sent alongside, gets its help notice.
 #[test]

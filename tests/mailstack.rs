@@ -696,6 +696,46 @@ impl MailStack {
         accounts
     }
 
+    /// Has Dovecot announce nothing but IMAP4rev1 to `account` after login (a userdb
+    /// field overriding `imap_capability`), as a plain server would: no MOVE and no
+    /// UIDPLUS. Dovecot re-reads the changed passwd-file within a second.
+    pub fn plain_imap4rev1(&self, account: &Account) {
+        let line = format!(
+            "{}:{{PLAIN}}{}::::::userdb_imap_capability=IMAP4rev1\n",
+            account.user, account.password
+        );
+        write_file(
+            &self.root().join("dovecot/users").join(&account.user),
+            line.as_bytes(),
+            0o600,
+            Some(self.owner),
+        );
+        // The file's modification time must move past Dovecot's last read of it.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+
+    /// The capabilities `account` sees after login.
+    pub fn capabilities(&self, account: &Account) -> Vec<String> {
+        let mut session = self.login(account);
+        let capabilities = session
+            .capabilities()
+            .expect("CAPABILITY")
+            .iter()
+            .map(|c| format!("{c:?}"))
+            .collect();
+        let _ = session.logout();
+        capabilities
+    }
+
+    /// Flags every message in `account`'s INBOX `\\Deleted` without expunging, as a mail
+    /// client does on delete.
+    pub fn flag_deleted(&self, account: &Account) {
+        let mut session = self.login(account);
+        session.select("INBOX").expect("INBOX");
+        session.store("1:*", "+FLAGS (\\Deleted)").expect("STORE");
+        let _ = session.logout();
+    }
+
     pub fn account(&self, user: &str, domain: &str) -> Account {
         self.accounts(&[(user, domain)]).remove(0)
     }

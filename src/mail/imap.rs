@@ -1,8 +1,9 @@
 //! An IMAP mailbox: TLS (implicit or STARTTLS, with an optional private CA) or plain
 //! text only when the config says so; password or XOAUTH2. Messages are listed by UID
 //! with their INTERNALDATE (the R1 received time), fetched with `BODY.PEEK[]`, and
-//! moved with `UID MOVE` (or COPY, `\Deleted` and `UID EXPUNGE` where MOVE is missing)
-//! to `Processed` or `Quarantine`, which are created when missing.
+//! moved with `UID MOVE` (or COPY, `\Deleted` and `UID EXPUNGE` where MOVE is missing,
+//! EXPUNGE where UIDPLUS is missing too) to `Processed` or `Quarantine`, which are
+//! created when missing. Messages flagged `\Deleted` are not listed.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -69,6 +70,8 @@ impl imap::Authenticator for XOAuth2 {
 pub struct Imap {
     session: imap::Session<Stream>,
     can_move: bool,
+    /// UIDPLUS: `UID EXPUNGE` removes only the messages named.
+    can_uid_expunge: bool,
     /// The UIDVALIDITY of INBOX when it was selected.
     pub uid_validity: Option<u32>,
     /// Bodies fetched ahead by [`MailSource::prefetch`], taken by `fetch`.
@@ -159,6 +162,7 @@ fn login(client: imap::Client<Stream>, user: &str, config: &Mailbox, what: &str)
         .capabilities()
         .with_context(|| format!("{what}: CAPABILITY failed"))?;
     let can_move = capabilities.has_str("MOVE");
+    let can_uid_expunge = capabilities.has_str("UIDPLUS");
     for folder in [Folder::Processed, Folder::Quarantine] {
         // CREATE fails when the folder exists; that is fine.
         let _ = session.create(folder.name());
@@ -169,6 +173,7 @@ fn login(client: imap::Client<Stream>, user: &str, config: &Mailbox, what: &str)
     Ok(Imap {
         session,
         can_move,
+        can_uid_expunge,
         uid_validity: mailbox.uid_validity,
         prefetched: HashMap::new(),
     })
@@ -213,7 +218,9 @@ impl MailSource for Imap {
     fn list(&mut self) -> Result<Vec<Waiting>> {
         let uids = self
             .session
-            .uid_search("ALL")
+            // A message flagged \Deleted is on its way out (deleted in a mail client, or
+            // already copied to its folder by a move without MOVE): not to be handled.
+            .uid_search("UNDELETED")
             .context("UID SEARCH failed")?;
         let mut uids: Vec<u32> = uids.into_iter().collect();
         uids.sort_unstable();
@@ -300,9 +307,17 @@ impl MailSource for Imap {
             self.session
                 .uid_store(id, "+FLAGS.SILENT (\\Deleted)")
                 .context("cannot flag a moved message")?;
-            self.session
-                .uid_expunge(id)
-                .context("cannot expunge a moved message")?;
+            if self.can_uid_expunge {
+                self.session
+                    .uid_expunge(id)
+                    .context("cannot expunge a moved message")?;
+            } else {
+                // Without UIDPLUS only a plain EXPUNGE is there; it also removes what
+                // others flagged \Deleted in this inbox, which they meant to go.
+                self.session
+                    .expunge()
+                    .context("cannot expunge a moved message")?;
+            }
             Ok(())
         }
     }
