@@ -715,6 +715,38 @@ fn notices_wait_with_growing_backoff_while_the_server_is_down_then_go_out() {
     assert_eq!(pass_at(&room, &up, minutes(90)).notices_sent, 0);
 }
 
+/// A backlog of several batches while the server is down: one connection for the
+/// whole pass, and every notice waits with one attempt counted, not one per batch.
+#[test]
+fn a_pass_counts_one_attempt_per_notice_however_many_batches_it_has() {
+    use std::sync::atomic::Ordering;
+    let room = Mailroom::new("");
+    let (port, connections) = hanging_up_smtp_server();
+    let down = smtp_config(&room, port);
+    for n in 0..70 {
+        room.deliver_inquiry(&message(
+            &format!("asker{n}@clinic.example"),
+            "HFS.Portalinquiries@illinois.gov",
+            "How do I register?",
+            "Hello.",
+            &[],
+        ));
+    }
+    let start = chrono::Utc::now();
+    let report = pass_at(&room, &down, start);
+    assert_eq!((report.inquiries.len(), report.notices_waiting), (70, 70));
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one connection a pass"
+    );
+    let waiting = waiting(&room);
+    assert!(
+        waiting.iter().all(|notice| *notice == (1, Some(start))),
+        "{waiting:?}"
+    );
+}
+
 #[test]
 fn the_retry_delay_grows_to_an_hour_and_stays_there() {
     let delays: Vec<i64> = (1..=9)

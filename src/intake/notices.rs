@@ -179,16 +179,22 @@ pub fn deliver_pending(
         return Ok(());
     }
     let from = intake.composer.from().email.to_string();
-    // Set once the server could not be reached: the error the rest wait with.
-    let mut unreachable: Option<String> = None;
+    // Set once the server could not be reached: the error the rest wait with. When an
+    // earlier delivery of this run found so, the notices it deferred then are left as
+    // they are (one attempt a run), and only new ones are deferred.
+    let mut unreachable: Option<String> = intake.transport.down().map(str::to_owned);
+    let only_new = unreachable.is_some();
     let mut untried = Writes::default();
     for mut notice in pending {
         if backoff == Backoff::Respect && !notice.delivery.is_due(now) {
             continue;
         }
         if let Some(error) = &unreachable {
-            defer(&mut notice, error.clone(), now);
-            crate::store::put_notice(&mut untried, &notice)?;
+            let new = matches!(notice.delivery, Delivery::Pending { attempts: 0, .. });
+            if new || !only_new {
+                defer(&mut notice, error.clone(), now);
+                crate::store::put_notice(&mut untried, &notice)?;
+            }
             continue;
         }
         let result = intake.transport.send(&from, &notice.to, &notice.raw);

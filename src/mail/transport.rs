@@ -74,6 +74,15 @@ impl Transport {
         }
     }
 
+    /// Why the mail server could not be reached, once a send in this run found so:
+    /// later sends fail at once with it.
+    pub fn down(&self) -> Option<&str> {
+        match self {
+            Transport::File { .. } => None,
+            Transport::Smtp(client) => client.down.get().map(String::as_str),
+        }
+    }
+
     /// Sends one complete message.
     pub fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
         let permanent = |message: String| SendError {
