@@ -253,7 +253,8 @@ impl Intake<'_> {
             report.messages += 1;
             let digest = hash(&raw);
             let message_id = crate::mail::classify::message_id_of(&raw);
-            if let Some(record) = self.store.processed(&digest, message_id.as_deref())?
+            let known = self.store.processed(&digest, message_id.as_deref())?;
+            if let Some(record) = &known
                 && !record.released
             {
                 report.already_processed += 1;
@@ -265,9 +266,14 @@ impl Intake<'_> {
                 moves.push((waiting.id.clone(), folder));
                 continue;
             }
+            // Released by staff and now read otherwise (whole, where only its header was
+            // read when it was too large): its new record replaces the old one.
+            let replaced = known
+                .map(|record| record.hash)
+                .filter(|earlier| *earlier != digest);
             // A message that cannot be handled is quarantined, never allowed to stop
             // the run or to block the messages behind it.
-            let handled =
+            let mut handled =
                 match submission::handle(self, mailbox, waiting, &raw, &digest, state, now) {
                     Ok(handled) => {
                         state.commit();
@@ -278,6 +284,10 @@ impl Intake<'_> {
                         quarantine_unhandled(mailbox, waiting, &raw, &digest, &error, now)?
                     }
                 };
+            if let Some(earlier) = replaced {
+                handled.writes.remove(Tree::Messages, &earlier);
+                handled.writes.remove(Tree::Raw, &earlier);
+            }
             tally(report, &handled.record.outcome);
             tracing::info!(
                 mailbox = mailbox.name(),
