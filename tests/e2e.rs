@@ -64,6 +64,41 @@ fn find<'a>(notices: &'a [Sent], prefix: &str) -> &'a Sent {
         })
 }
 
+/// A provider's question, mailed through Postfix to the portal's inquiries mailbox and
+/// delivered; its Message-ID.
+fn ask(stack: &MailStack, portal: &Portal<'_>, subject: &str) -> String {
+    let letter = Letter {
+        from: &portal.provider.address,
+        to: &portal.inquiries.address,
+        subject,
+        body: "Thank you.",
+        ..Letter::default()
+    };
+    stack.send_and_wait(&letter, &portal.inquiries)
+}
+
+/// The one notice in the provider's inbox once Postfix has delivered everything: it
+/// answers `message_id`, and its subject starts with `subject_start` (`[INQ-…]`).
+fn the_answer(
+    stack: &MailStack,
+    portal: &Portal<'_>,
+    subject_start: &str,
+    message_id: &str,
+) -> Sent {
+    stack.wait_until_delivered();
+    let provider_mail = stack.notices(&portal.provider, "INBOX");
+    let [answer] = provider_mail.as_slice() else {
+        panic!("one answer: {:#?}", subjects(&provider_mail))
+    };
+    assert!(
+        answer.subject.starts_with(subject_start),
+        "{}",
+        answer.subject
+    );
+    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id));
+    answer.clone()
+}
+
 fn subjects(notices: &[Sent]) -> Vec<String> {
     notices
         .iter()
@@ -316,14 +351,7 @@ fn imap_logins_with_oauth2_bearer_tokens_and_a_wrong_token_refused() {
         ..Wiring::default()
     };
     let portal = Portal::wired(&stack, "oauth2", wiring);
-    let letter = Letter {
-        from: &portal.provider.address,
-        to: &portal.inquiries.address,
-        subject: "Do you take tokens?",
-        body: "Thank you.",
-        ..Letter::default()
-    };
-    let message_id = stack.send_and_wait(&letter, &portal.inquiries);
+    let message_id = ask(&stack, &portal, "Do you take tokens?");
 
     let inquiries_token = portal.token_file(&portal.inquiries);
     let intake_token = std::fs::read_to_string(portal.token_file(&portal.intake)).unwrap();
@@ -367,17 +395,7 @@ fn imap_logins_with_oauth2_bearer_tokens_and_a_wrong_token_refused() {
     };
     assert_eq!(inquiry["answered"], true, "{inquiry:#}");
     let id = inquiry["id"].as_str().unwrap();
-    stack.wait_until_delivered();
-    let provider_mail = stack.notices(&portal.provider, "INBOX");
-    let [answer] = provider_mail.as_slice() else {
-        panic!("one answer: {:#?}", subjects(&provider_mail))
-    };
-    assert!(
-        answer.subject.starts_with(&format!("[{id}]")),
-        "{}",
-        answer.subject
-    );
-    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id.as_str()));
+    the_answer(&stack, &portal, &format!("[{id}]"), &message_id);
     assert_eq!(
         stack.message_ids(&portal.inquiries, "Processed"),
         vec![message_id]
@@ -427,14 +445,7 @@ fn smtp_logs_in_with_an_oauth2_bearer_token_and_a_wrong_token_leaves_notices_wai
         ..Wiring::default()
     };
     let portal = Portal::wired(&stack, "smtp-oauth2", wiring);
-    let letter = Letter {
-        from: &portal.provider.address,
-        to: &portal.inquiries.address,
-        subject: "Do you send with tokens?",
-        body: "Thank you.",
-        ..Letter::default()
-    };
-    let message_id = stack.send_and_wait(&letter, &portal.inquiries);
+    let message_id = ask(&stack, &portal, "Do you send with tokens?");
     let user = &portal.intake.user;
     let refused = format!("login refused for {user}");
     let token_file = portal.smtp_token_file();
@@ -539,17 +550,7 @@ fn smtp_logs_in_with_an_oauth2_bearer_token_and_a_wrong_token_leaves_notices_wai
         panic!("one notice: {outbox:#}")
     };
     assert_eq!(notice["delivery"]["state"], "sent", "{notice:#}");
-    stack.wait_until_delivered();
-    let provider_mail = stack.notices(&portal.provider, "INBOX");
-    let [answer] = provider_mail.as_slice() else {
-        panic!("one answer: {:#?}", subjects(&provider_mail))
-    };
-    assert!(
-        answer.subject.starts_with(&format!("[{id}]")),
-        "{}",
-        answer.subject
-    );
-    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id.as_str()));
+    the_answer(&stack, &portal, &format!("[{id}]"), &message_id);
 
     // Postfix's side: two refused XOAUTH2 logins as the intake user, then the one
     // message it took from that user, from a client logged in with XOAUTH2.
@@ -666,14 +667,7 @@ fn an_inquiry_is_answered_with_its_id() {
     let stack = mailstack::shared();
     let _sharing = stack.share();
     let portal = Portal::new(&stack, "inquiry");
-    let letter = Letter {
-        from: &portal.provider.address,
-        to: &portal.inquiries.address,
-        subject: "When will my ticket be answered?",
-        body: "Thank you.",
-        ..Letter::default()
-    };
-    let message_id = stack.send_and_wait(&letter, &portal.inquiries);
+    let message_id = ask(&stack, &portal, "When will my ticket be answered?");
     let report = portal.pass();
     assert!(
         report.contains("1 inquiry(ies)") && report.contains("1 sent"),
@@ -688,18 +682,8 @@ fn an_inquiry_is_answered_with_its_id() {
     let id = inquiry["id"].as_str().unwrap();
     assert!(id.starts_with("INQ-"), "{id}");
 
-    stack.wait_until_delivered();
-    let provider_mail = stack.notices(&portal.provider, "INBOX");
-    let [answer] = provider_mail.as_slice() else {
-        panic!("one answer: {:#?}", subjects(&provider_mail))
-    };
-    assert!(
-        answer.subject.starts_with(&format!("[{id}]")),
-        "{}",
-        answer.subject
-    );
+    let answer = the_answer(&stack, &portal, &format!("[{id}]"), &message_id);
     assert_eq!(answer.auto_submitted, "auto-replied");
-    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id.as_str()));
     assert!(stack.read(&portal.inquiries, "INBOX").is_empty());
     assert_eq!(
         stack.message_ids(&portal.inquiries, "Processed"),
@@ -769,16 +753,9 @@ fn without_move_or_uidplus_mail_is_copied_flagged_and_expunged() {
             .any(|c| c.contains("MOVE") || c.contains("UIDPLUS")),
         "{capabilities:?}"
     );
-    let letter = |subject| Letter {
-        from: &portal.provider.address,
-        to: &portal.inquiries.address,
-        subject,
-        body: "Thank you.",
-        ..Letter::default()
-    };
-    stack.send_and_wait(&letter("Deleted in a mail client"), &portal.inquiries);
+    ask(&stack, &portal, "Deleted in a mail client");
     stack.flag_deleted(&portal.inquiries);
-    let message_id = stack.send_and_wait(&letter("Still a question"), &portal.inquiries);
+    let message_id = ask(&stack, &portal, "Still a question");
     let report = portal.pass();
     assert!(
         report.contains("1 message(s)") && report.contains("1 inquiry(ies)"),
@@ -1014,27 +991,14 @@ fn the_every_service_rides_out_a_dovecot_outage_and_stops_on_sigterm() {
     assert_eq!(second["fields"]["attempt"], 2, "{second}");
 
     control.start_dovecot();
-    let letter = Letter {
-        from: &portal.provider.address,
-        to: &portal.inquiries.address,
-        subject: "Are you there?",
-        body: "Thank you.",
-        ..Letter::default()
-    };
-    let message_id = stack.send_and_wait(&letter, &portal.inquiries);
+    let message_id = ask(&stack, &portal, "Are you there?");
     let report = service.pass_where(|report| report.contains("1 inquiry(ies)"));
     assert!(report.contains("notices: 1 sent, 0 waiting"), "{report}");
     let (code, rest) = service.stop(libc::SIGTERM);
     assert_eq!(code, Some(0), "{rest:?}");
     assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
 
-    stack.wait_until_delivered();
-    let provider_mail = stack.notices(&portal.provider, "INBOX");
-    let [answer] = provider_mail.as_slice() else {
-        panic!("one answer: {:#?}", subjects(&provider_mail))
-    };
-    assert!(answer.subject.starts_with("[INQ-"), "{}", answer.subject);
-    assert_eq!(answer.in_reply_to.as_deref(), Some(message_id.as_str()));
+    the_answer(&stack, &portal, "[INQ-", &message_id);
 }
 
 /// With Postfix stopped the ticket is filed and the message moved, but its notices
