@@ -110,6 +110,20 @@ impl Mailroom {
             .unwrap()
     }
 
+    /// `count` questions to the inquiries mailbox, each from a sender of its own (so
+    /// that no daily notice limit is met).
+    pub fn ask(&self, count: usize) {
+        for n in 0..count {
+            self.deliver_inquiry(&message(
+                &format!("asker{n}@clinic.example"),
+                "HFS.Portalinquiries@illinois.gov",
+                "How do I register?",
+                "Hello.",
+                &[],
+            ));
+        }
+    }
+
     /// One intake pass through the library.
     pub fn pass(&self) -> portal::intake::PassReport {
         portal::commands::run_pass(&self.config, None).expect("the pass runs")
@@ -372,6 +386,21 @@ pub fn message(
         builder.multipart(parts).unwrap()
     };
     message.formatted()
+}
+
+/// An out-of-office reply from `from` to the intake address, marked
+/// `Auto-Submitted: auto-replied`.
+pub fn out_of_office(from: &str) -> Vec<u8> {
+    String::from_utf8(message(
+        from,
+        "intake@portal.example.gov",
+        "Out of office",
+        "Away.",
+        &[],
+    ))
+    .expect("the message is text")
+    .replacen("Subject:", "Auto-Submitted: auto-replied\r\nSubject:", 1)
+    .into_bytes()
 }
 
 /// A complete individual registration form (.xlsx) for `email` and `npi`.

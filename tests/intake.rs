@@ -8,7 +8,9 @@ use portal::mail::Folder;
 use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{RegistrationStatus, Store, Ticket, Tree};
 
-use crate::common::{Mailroom, PROVIDER, Sent, complaint, message, registration_form};
+use crate::common::{
+    Mailroom, PROVIDER, Sent, complaint, message, out_of_office, registration_form,
+};
 
 const INTAKE: &str = "intake@portal.example.gov";
 
@@ -353,16 +355,7 @@ fn a_reply_never_reopens_a_closed_ticket() {
 #[test]
 fn automatic_mail_and_our_own_address_are_never_answered() {
     let room = Mailroom::new("");
-    let auto = String::from_utf8(message(
-        "someone@clinic.example",
-        INTAKE,
-        "Out of office",
-        "Away.",
-        &[],
-    ))
-    .unwrap()
-    .replacen("Subject:", "Auto-Submitted: auto-replied\r\nSubject:", 1);
-    room.deliver(auto.as_bytes());
+    room.deliver(&out_of_office("someone@clinic.example"));
     room.deliver(&message(INTAKE, INTAKE, "Loop", "ourselves", &[]));
     let bounce = String::from_utf8(message(
         "MAILER-DAEMON@mx.example",
@@ -723,15 +716,7 @@ fn a_pass_counts_one_attempt_per_notice_however_many_batches_it_has() {
     let room = Mailroom::new("");
     let (port, connections) = hanging_up_smtp_server();
     let down = smtp_config(&room, port);
-    for n in 0..70 {
-        room.deliver_inquiry(&message(
-            &format!("asker{n}@clinic.example"),
-            "HFS.Portalinquiries@illinois.gov",
-            "How do I register?",
-            "Hello.",
-            &[],
-        ));
-    }
+    room.ask(70);
     let start = chrono::Utc::now();
     let report = pass_at(&room, &down, start);
     assert_eq!((report.inquiries.len(), report.notices_waiting), (70, 70));

@@ -6,23 +6,7 @@ use portal::mail::Folder;
 use portal::samples::SAMPLE_NPI;
 use portal::store::{Store, Tree};
 
-use crate::common::{Mailroom, PROVIDER, Service, message};
-
-const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
-
-/// `count` questions to the inquiries mailbox, each from a sender of its own (so that
-/// no daily notice limit is met).
-fn ask(room: &Mailroom, count: usize) {
-    for n in 0..count {
-        room.deliver_inquiry(&message(
-            &format!("asker{n}@clinic.example"),
-            INQUIRIES,
-            "How do I register?",
-            "Hello.",
-            &[],
-        ));
-    }
-}
+use crate::common::{Mailroom, PROVIDER, Service};
 
 /// The inquiries a pass report counts ("… 2 inquiry(ies) …").
 fn inquiries_in_report(report: &str) -> usize {
@@ -60,7 +44,7 @@ fn every_runs_a_pass_on_its_schedule_and_sigint_stops_it_between_passes() {
     service.pass_where(|report| report.starts_with("intake: 0 message(s)"));
     // Mail that arrives while the service waits is handled by the later passes (one,
     // or two should a pass fall between the two deliveries).
-    ask(&room, 2);
+    room.ask(2);
     let mut answered = 0;
     while answered < 2 {
         let report = service.pass_where(|report| !report.starts_with("intake: 0 message(s)"));
@@ -83,7 +67,7 @@ fn every_runs_a_pass_on_its_schedule_and_sigint_stops_it_between_passes() {
 fn sigterm_mid_pass_stops_after_the_message_in_hand_and_the_next_run_finishes() {
     const BACKLOG: usize = 300;
     let room = Mailroom::new("");
-    ask(&room, BACKLOG);
+    room.ask(BACKLOG);
     let service = Service::spawn(room.every());
     service.event("message handled");
     let (code, rest) = service.stop(libc::SIGTERM);

@@ -9,7 +9,7 @@ use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{AuditEntry, Delivery, Notice, Store, Tree, Writes};
 use serde_json::Value;
 
-use crate::common::{Mailroom, PROVIDER, complaint, message, registration_form};
+use crate::common::{Mailroom, PROVIDER, complaint, message, out_of_office, registration_form};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
@@ -673,16 +673,7 @@ fn messages_list_shows_every_outcome() {
         "Attached.",
         &[("claims.xlsx", complaint(Sample::Good, 1))],
     ));
-    let auto = String::from_utf8(message(
-        "away@elsewhere.example",
-        INTAKE,
-        "Out of office",
-        "Away.",
-        &[],
-    ))
-    .unwrap()
-    .replacen("Subject:", "Auto-Submitted: auto-replied\r\nSubject:", 1);
-    room.deliver(auto.as_bytes());
+    room.deliver(&out_of_office("away@elsewhere.example"));
     room.deliver(b"\x00\x01 this is no mail at all");
     room.deliver_inquiry(&message(
         "office@lakeside.example",
