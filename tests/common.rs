@@ -484,3 +484,29 @@ pub fn portal_bounded(
         elapsed: started.elapsed(),
     }
 }
+
+/// xorshift64*: small, seeded, good enough to pick the moments of the kill tests.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// Seeded through one splitmix64 step; `XorShift(state)` takes a state as it is.
+    pub fn new(seed: u64) -> XorShift {
+        // One splitmix64 step spreads a small seed over the state (never zero).
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        XorShift((z ^ (z >> 31)).max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `0..bound`.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next() % bound.max(1)
+    }
+}

@@ -25,7 +25,7 @@ use portal::store::{
     Delivery, Inquiry, MessageRecord, Notice, Registration, RegistrationStatus, Store, Ticket, Tree,
 };
 
-use crate::common::{Sent, Service, check_bytes, message};
+use crate::common::{Sent, Service, XorShift, check_bytes, message};
 use crate::mailstack::{self, Account, Auth, Letter, MailStack, Portal, Tls, Wiring, wait_until};
 
 /// Index of each MCO in the shipped list (the order of `[[mco]]` in the config).
@@ -1119,23 +1119,6 @@ const KILLS: usize = 20;
 const MAX_RUNS: usize = 40;
 /// Overrides the seed: `PORTAL_KILL_SEED=12345`.
 const DEFAULT_SEED: u64 = 0x0001_AB50_FE2E_2026;
-
-/// xorshift64*: small, seeded, good enough to pick moments.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
-    }
-}
 
 /// One run's mailboxes: a portal with a registered provider, a stranger, and the
 /// mixed mailbox delivered into the intake and inquiries inboxes.

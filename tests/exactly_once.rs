@@ -26,7 +26,7 @@ use portal::mail::maildir::Maildir;
 use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{Delivery, Inquiry, MessageRecord, Notice, Registration, Store, Ticket, Tree};
 
-use crate::common::{self, Mailroom, PROVIDER, message, portal_bin, registration_form};
+use crate::common::{self, Mailroom, PROVIDER, XorShift, message, portal_bin, registration_form};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
@@ -988,31 +988,6 @@ const KILLS: usize = 50;
 const MAX_RUNS: usize = 120;
 /// Overrides the seed: `PORTAL_KILL_SEED=12345`.
 const DEFAULT_SEED: u64 = 20_261_125;
-
-/// xorshift64*: small, seeded, good enough to pick moments.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        // One splitmix64 step spreads a small seed over the state (never zero).
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        XorShift((z ^ (z >> 31)).max(1))
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in `0..bound`.
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound.max(1)
-    }
-}
 
 /// When to kill.
 #[derive(Debug, Clone, Copy)]
