@@ -149,6 +149,15 @@ fn zip_of<N: AsRef<str>, D: AsRef<[u8]>>(parts: impl IntoIterator<Item = (N, D)>
         .into_inner()
 }
 
+/// The XML of an .xlsx file's first worksheet.
+fn first_sheet_xml(xlsx: &[u8]) -> String {
+    let (_, xml) = parts(xlsx)
+        .into_iter()
+        .find(|(name, _)| name == "xl/worksheets/sheet1.xml")
+        .expect("a first worksheet");
+    String::from_utf8(xml).expect("the worksheet is text")
+}
+
 /// The blank complaint template's parts, stored, then `extra`.
 fn template_with(extra: Vec<RawPart>) -> Vec<u8> {
     let mut all = stored_parts(&blank(Kind::Complaint));
@@ -719,14 +728,7 @@ fn formulas_give_their_cached_values_and_are_never_evaluated() {
         _ => None,
     });
     // The formulas are in the file, with their cached results.
-    let sheet = String::from_utf8(
-        parts(&bytes)
-            .into_iter()
-            .find(|(name, _)| name == "xl/worksheets/sheet1.xml")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let sheet = first_sheet_xml(&bytes);
     assert!(
         sheet.contains("<f>NOW()</f>") && sheet.contains(&format!("<v>{serial}</v>")),
         "{sheet}"
@@ -833,14 +835,7 @@ fn formula_text_is_written_back_as_text() {
         forms::write::complaint_with_lines(&config.mcos, &config.rules, &formula_text_lines())
             .unwrap();
     // The sheet has no formula at all: every description is a string cell.
-    let sheet = String::from_utf8(
-        parts(&bytes)
-            .into_iter()
-            .find(|(name, _)| name == "xl/worksheets/sheet1.xml")
-            .unwrap()
-            .1,
-    )
-    .unwrap();
+    let sheet = first_sheet_xml(&bytes);
     assert!(!sheet.contains("<f>") && !sheet.contains("<f "), "{sheet}");
     // And it reads back as the same text, every line forwarded.
     let complaint = complaint(&bytes, "written.xlsx");
