@@ -15,22 +15,25 @@ pub fn roots(ca_file: Option<&Path>) -> Result<RootCertStore> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
-        let mut added = 0;
-        for certificate in CertificateDer::pem_file_iter(path)
-            .with_context(|| format!("cannot read the CA file {}", path.display()))?
-        {
-            let certificate = certificate
-                .with_context(|| format!("a damaged certificate in {}", path.display()))?;
+        for certificate in ca_certificates(path)? {
             roots
                 .add(certificate)
                 .with_context(|| format!("an unusable certificate in {}", path.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            bail!("{} holds no PEM certificate", path.display());
         }
     }
     Ok(roots)
+}
+
+/// Every certificate in a PEM file of private CAs; at least one.
+pub fn ca_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read the CA file {}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("a damaged certificate in {}", path.display()))?;
+    if certificates.is_empty() {
+        bail!("{} holds no PEM certificate", path.display());
+    }
+    Ok(certificates)
 }
 
 /// A rustls client configuration trusting [`roots`].
@@ -88,4 +91,31 @@ pub fn secret(
 /// The XOAUTH2 initial response (RFC 7628 style, as Google and Microsoft use it).
 pub fn xoauth2(user: &str, token: &str) -> String {
     format!("user={user}\x01auth=Bearer {token}\x01\x01")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ca_file_without_a_certificate_or_missing_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        let error = format!("{:#}", roots(Some(&empty)).unwrap_err());
+        assert!(error.contains("holds no PEM certificate"), "{error}");
+        let missing = dir.path().join("missing.pem");
+        let error = format!("{:#}", roots(Some(&missing)).unwrap_err());
+        assert!(error.contains("cannot read the CA file"), "{error}");
+        // SMTP reads the file the same way and says the same.
+        let text = format!(
+            "[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\ntls = \"starttls\"\nca_file = {empty:?}\n"
+        );
+        let config = crate::config::Config::parse(&text).unwrap();
+        let error = format!(
+            "{:#}",
+            crate::mail::transport::Transport::from_config(&config.smtp).unwrap_err()
+        );
+        assert!(error.contains("holds no PEM certificate"), "{error}");
+    }
 }

@@ -514,12 +514,11 @@ fn tls_parameters(host: &str, ca_file: Option<&std::path::Path>) -> Result<TlsPa
     let mut builder = TlsParameters::builder(host.to_owned());
     if let Some(path) = ca_file {
         // Read and checked as IMAP reads it, so both name a bad file the same way.
-        super::tls::roots(Some(path))?;
-        let pem = std::fs::read(path)
-            .with_context(|| format!("cannot read the CA file {}", path.display()))?;
-        let certificate = Certificate::from_pem(&pem)
-            .with_context(|| format!("a damaged certificate in {}", path.display()))?;
-        builder = builder.add_root_certificate(certificate);
+        for der in super::tls::ca_certificates(path)? {
+            let certificate = Certificate::from_der(der.to_vec())
+                .with_context(|| format!("an unusable certificate in {}", path.display()))?;
+            builder = builder.add_root_certificate(certificate);
+        }
     }
     Ok(builder.build_rustls()?)
 }
