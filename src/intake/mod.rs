@@ -186,6 +186,8 @@ impl Intake<'_> {
             let waiting = source
                 .list()
                 .with_context(|| format!("cannot list the {} mailbox", mailbox.name()))?;
+            // Drives the progress bar on a terminal (src/logging.rs).
+            tracing::info!(mailbox = mailbox.name(), waiting = waiting.len() as u64, "mailbox listed");
             for batch in waiting.chunks(BATCH) {
                 if self.stopping() {
                     break;
