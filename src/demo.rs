@@ -17,7 +17,7 @@ use crate::samples::{self, SAMPLE_NPI, Sample};
 use crate::services::Services;
 use crate::site::{BuildOptions, serve::describe};
 use crate::staff::{Decision, decide};
-use crate::store::{Inquiry, Notice, Registration, Store, Ticket, Tree, Writes};
+use crate::store::{Inquiry, NoticeSummary, Registration, Store, Ticket, Tree, Writes};
 use crate::today::today_in_illinois;
 
 const PROVIDER: &str = "billing@prairie-clinic.example";
@@ -93,9 +93,14 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
         out,
         "2. Mailed a registration form into {}; a pass filed {}.",
         intake_dir.display(),
-        first.registrations.join(", ")
+        first
+            .registrations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
-    for id in &first.registrations {
+    for &id in &first.registrations {
         decide(
             &intake,
             id,
@@ -315,14 +320,14 @@ fn summary(store: &Store, config: &Config, out: &mut dyn Write) -> Result<()> {
             inquiry.from
         )?;
     }
-    let notices = store.all::<Notice>(Tree::Outbox)?;
+    let notices = store.all::<NoticeSummary>(Tree::Outbox)?;
     writeln!(
         out,
         "\nNotices written as .eml files to {}:",
         config.smtp.path.display()
     )?;
     for notice in &notices {
-        let sent = if crate::intake::is_pending(notice) {
+        let sent = if notice.delivery.is_waiting() {
             "waiting"
         } else {
             "written"

@@ -11,7 +11,8 @@
 //!
 //! An error point fails instead of aborting: `handle_error` makes the handling of a
 //! complaint fail after its claims were checked for duplicates, as an unforeseen
-//! error would.
+//! error would; `store_fault` makes a store read or transaction fail (counted over
+//! every read and transaction), as a failing disk would.
 
 /// Aborts the process here when the named point is armed.
 #[cfg(feature = "failpoints")]
@@ -33,7 +34,7 @@ pub fn fail(name: &str) -> anyhow::Result<()> {
 
 /// Counts a pass through the point; its count when this pass is an armed one.
 #[cfg(feature = "failpoints")]
-fn armed_now(name: &str) -> Option<u64> {
+pub fn armed_now(name: &str) -> Option<u64> {
     use std::sync::Mutex;
     static HITS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
     let Ok(spec) = std::env::var("PORTAL_FAILPOINTS") else {
@@ -72,6 +73,13 @@ fn armed_now(name: &str) -> Option<u64> {
 #[cfg(not(feature = "failpoints"))]
 #[inline(always)]
 pub fn hit(_name: &str) {}
+
+/// Never armed without the feature.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn armed_now(_name: &str) -> Option<u64> {
+    None
+}
 
 /// Fails here when the named point is armed.
 #[cfg(not(feature = "failpoints"))]

@@ -1,12 +1,9 @@
 //! The objects a pass or a staff decision works with — the store, the notice composer
 //! and the transport — made once from a checked config.
 
-use std::sync::atomic::AtomicBool;
-
 use anyhow::Result;
 
 use crate::config::Config;
-use crate::intake::Intake;
 use crate::mail::notice::Composer;
 use crate::mail::transport::Transport;
 use crate::store::Store;
@@ -34,16 +31,5 @@ impl Services {
             composer,
             transport,
         })
-    }
-
-    /// The pipeline over these services.
-    pub fn intake<'a>(&'a self, config: &'a Config, stop: Option<&'a AtomicBool>) -> Intake<'a> {
-        Intake {
-            config,
-            store: &self.store,
-            composer: &self.composer,
-            transport: &self.transport,
-            stop,
-        }
     }
 }

@@ -126,7 +126,7 @@ impl Mailroom {
 
     /// One intake pass through the library.
     pub fn pass(&self) -> portal::intake::PassReport {
-        portal::commands::run_pass(&self.config, None).expect("the pass runs")
+        portal::intake::run_pass(&self.config, None).expect("the pass runs")
     }
 
     /// Runs the `portal` binary with this mailroom's config.
@@ -178,20 +178,20 @@ impl Mailroom {
         let id = report
             .registrations
             .first()
-            .expect("a registration was filed")
-            .clone();
+            .copied()
+            .expect("a registration was filed");
         let services = portal::services::Services::open(&self.config).unwrap();
         let intake = services.intake(&self.config, None);
         portal::staff::decide(
             &intake,
-            &id,
+            id,
             portal::staff::Decision::Approve,
             "tester",
             None,
             chrono::Utc::now(),
         )
         .unwrap();
-        id
+        id.to_string()
     }
 
     /// `portal intake --every 1s` on this mailroom, with JSON logs.

@@ -1325,7 +1325,7 @@ fn check(stack: &MailStack, run: &KillRun<'_>, deaths: usize) -> Result<(), Stri
     };
     let mut kinds: Vec<(String, String)> = notices
         .iter()
-        .map(|notice| (notice.kind.clone(), notice.to.clone()))
+        .map(|notice| (notice.kind.to_string(), notice.to.clone()))
         .collect();
     kinds.sort();
     let expected: Vec<(String, String)> = EXPECTED_NOTICES

@@ -522,7 +522,7 @@ fn outcome(prepared: &Prepared) -> Outcome {
         .map(|record| {
             (
                 known(&record.hash),
-                record.mailbox.clone(),
+                record.mailbox.to_string(),
                 without_ids(&record.outcome.label()),
             )
         })
@@ -538,7 +538,7 @@ fn outcome(prepared: &Prepared) -> Outcome {
                 ref other => format!("{other:?}"),
             };
             (
-                notice.kind.clone(),
+                notice.kind.to_string(),
                 notice.to.clone(),
                 without_ids(&notice.subject),
                 delivery,

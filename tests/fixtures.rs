@@ -971,7 +971,7 @@ fn cli_prints_one_line_per_problem_and_a_summary() {
                 (
                     row.unwrap(),
                     column.unwrap().to_owned(),
-                    reason.code().to_owned(),
+                    reason.as_str().to_owned(),
                 )
             })
             .collect();
@@ -1032,7 +1032,7 @@ fn cli_json_exits_1_with_the_report() {
             (
                 u64::from(row.unwrap()),
                 column.unwrap().to_owned(),
-                reason.code().to_owned(),
+                reason.as_str().to_owned(),
             )
         })
         .collect();

@@ -863,7 +863,7 @@ fn check(store: &Store, case: &Case, record: &MessageRecord) -> Vec<String> {
                 return wrong;
             }
             let ticket: Ticket = store
-                .get(Tree::Tickets, &ids[0])
+                .record(ids[0])
                 .expect("the store reads")
                 .expect("the ticket is recorded");
             if ticket.status != *status || ticket.reason != *reason {
@@ -1030,7 +1030,7 @@ fn hostile_mail_is_quarantined_or_answered_and_never_stops_the_run() {
         };
         let said = match &record.outcome {
             Outcome::Tickets { ids } => store
-                .get::<Ticket>(Tree::Tickets, &ids[0])
+                .record::<Ticket>(ids[0])
                 .ok()
                 .flatten()
                 .map(|ticket| {

@@ -39,10 +39,9 @@ fn a_registration_is_pending_then_approved() {
     ));
     let report = room.pass();
     assert_eq!(report.registrations.len(), 1);
-    let id = &report.registrations[0];
+    let id = report.registrations[0];
     let store = Store::open(&room.config.store.path).unwrap();
-    let registration: portal::store::Registration =
-        store.get(Tree::Registrations, id).unwrap().unwrap();
+    let registration: portal::store::Registration = store.record(id).unwrap().unwrap();
     assert_eq!(registration.status, RegistrationStatus::Pending);
     assert_eq!(registration.npis, [SAMPLE_NPI]);
     // The day received does not count, then two state business days.
@@ -85,10 +84,9 @@ fn a_registration_from_another_address_is_denied() {
         &[("form.xlsx", registration_form(PROVIDER, SAMPLE_NPI))],
     ));
     let report = room.pass();
-    let id = &report.registrations[0];
+    let id = report.registrations[0];
     let store = Store::open(&room.config.store.path).unwrap();
-    let registration: portal::store::Registration =
-        store.get(Tree::Registrations, id).unwrap().unwrap();
+    let registration: portal::store::Registration = store.record(id).unwrap().unwrap();
     assert_eq!(registration.status, RegistrationStatus::Denied);
     assert!(
         registration
@@ -311,7 +309,7 @@ fn the_same_claims_twice_are_duplicates_naming_the_first_ticket() {
         second
             .problems
             .iter()
-            .all(|problem| problem.message.contains(&first.id))
+            .all(|problem| problem.message.contains(&first.id.to_string()))
     );
 }
 
@@ -558,7 +556,7 @@ fn a_notice_refused_for_good_is_recorded_on_its_ticket_and_not_retried() {
     room.register(PROVIDER, SAMPLE_NPI);
     let config = smtp_config(&room, refusing_smtp_server());
     deliver_claims(&room);
-    let report = portal::commands::run_pass(&config, None).unwrap();
+    let report = portal::intake::run_pass(&config, None).unwrap();
     assert_eq!(report.tickets.len(), 1);
     assert_eq!(
         report.notices_failed, 2,
@@ -588,7 +586,7 @@ fn a_notice_refused_for_good_is_recorded_on_its_ticket_and_not_retried() {
         "{kinds:?}"
     );
     // The next pass sends nothing again.
-    let again = portal::commands::run_pass(&config, None).unwrap();
+    let again = portal::intake::run_pass(&config, None).unwrap();
     assert_eq!((again.notices_sent, again.notices_failed), (0, 0));
 }
 

@@ -353,7 +353,7 @@ fn csv_export_neutralises_cells_a_spreadsheet_would_run() {
     // The writer itself, on every dangerous first character.
     let ticket = portal::store::Ticket {
         v: 1,
-        id: "PRP-2026-000001".to_owned(),
+        id: "PRP-2026-000001".parse().unwrap(),
         status: portal::forms::Status::Closed,
         mco: Some("@MOLINA".to_owned()),
         received_on: "2026-11-23".parse().unwrap(),
@@ -451,7 +451,12 @@ fn registrations_list_show_and_decide_with_notices_and_audit() {
             )],
         ));
     }
-    let filed = room.pass().registrations;
+    let filed: Vec<String> = room
+        .pass()
+        .registrations
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(filed.len(), 2);
 
     let list = json(&room, &["registrations", "list", "--json"]);
@@ -642,13 +647,13 @@ fn inquiries_list_prints_the_documented_objects() {
     let inquiries = array(&list);
     assert_eq!(inquiries.len(), 1);
     expect_keys(&inquiries[0], &INQUIRY_KEYS);
-    assert_eq!(inquiries[0]["id"], report.inquiries[0]);
+    assert_eq!(inquiries[0]["id"], report.inquiries[0].to_string());
     assert_eq!(inquiries[0]["from"], "office@lakeside.example");
     assert_eq!(inquiries[0]["received_on"], today());
     assert_eq!(inquiries[0]["answered"], true);
     let text = run(&room, &["inquiries", "list"]);
     assert!(
-        text.contains(&report.inquiries[0])
+        text.contains(&report.inquiries[0].to_string())
             && text.contains("office@lakeside.example")
             && text.contains("answered"),
         "{text}"
@@ -726,7 +731,7 @@ fn messages_list_shows_every_outcome() {
     );
     let inquiry = find("inquiry");
     assert_eq!(inquiry["mailbox"], "inquiries");
-    assert_eq!(inquiry["outcome"]["id"], report.inquiries[0]);
+    assert_eq!(inquiry["outcome"]["id"], report.inquiries[0].to_string());
 
     let text = run(&room, &["messages", "list"]);
     let full = tickets["hash"].as_str().unwrap();

@@ -43,6 +43,35 @@ impl Unusable {
     pub fn reason(&self) -> Reason {
         Reason::UnknownTemplate
     }
+
+    /// What a ticket made of this file shows (and `portal check --json` prints): closed
+    /// with this reason, and one problem that says why, as a sentence.
+    pub fn report(&self, received_on: chrono::NaiveDate) -> ComplaintReport {
+        ComplaintReport {
+            status: Status::Closed,
+            mco: None,
+            received_on,
+            reason: Some(self.reason()),
+            lines: Vec::new(),
+            problems: vec![Problem {
+                sheet: None,
+                row: None,
+                column: None,
+                reason: self.reason(),
+                message: format!("{}.", self.sentence()),
+            }],
+        }
+    }
+
+    /// Why the file cannot be used, capitalised.
+    pub fn sentence(&self) -> String {
+        let text = self.to_string();
+        let mut chars = text.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Reads, identifies and validates one file exactly as intake does (R6 aside).

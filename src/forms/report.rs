@@ -4,44 +4,25 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-/// A ticket's or a line's closure reason, as PRODUCT.md spells the codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    Incomplete,
-    InvalidValue,
-    #[serde(rename = "over_100_lines")]
-    Over100Lines,
-    MixedMco,
-    UnknownTemplate,
-    TooEarly,
-    TooLate,
-    NotExhausted,
-    FeeForService,
-    MedicareOnly,
-    Duplicate,
-    NpiNotRegistered,
+crate::words! {
+    /// A ticket's or a line's closure reason, as PRODUCT.md spells the codes.
+    pub enum Reason {
+        Incomplete = "incomplete",
+        InvalidValue = "invalid_value",
+        Over100Lines = "over_100_lines",
+        MixedMco = "mixed_mco",
+        UnknownTemplate = "unknown_template",
+        TooEarly = "too_early",
+        TooLate = "too_late",
+        NotExhausted = "not_exhausted",
+        FeeForService = "fee_for_service",
+        MedicareOnly = "medicare_only",
+        Duplicate = "duplicate",
+        NpiNotRegistered = "npi_not_registered",
+    }
 }
 
 impl Reason {
-    /// The code as it appears in JSON.
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::Incomplete => "incomplete",
-            Reason::InvalidValue => "invalid_value",
-            Reason::Over100Lines => "over_100_lines",
-            Reason::MixedMco => "mixed_mco",
-            Reason::UnknownTemplate => "unknown_template",
-            Reason::TooEarly => "too_early",
-            Reason::TooLate => "too_late",
-            Reason::NotExhausted => "not_exhausted",
-            Reason::FeeForService => "fee_for_service",
-            Reason::MedicareOnly => "medicare_only",
-            Reason::Duplicate => "duplicate",
-            Reason::NpiNotRegistered => "npi_not_registered",
-        }
-    }
-
     /// What a provider should do about it, in one sentence (for notices).
     pub fn fix(self) -> &'static str {
         match self {
@@ -78,12 +59,6 @@ impl Reason {
                 | Reason::MixedMco
                 | Reason::UnknownTemplate
         )
-    }
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.code())
     }
 }
 
@@ -131,12 +106,12 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Forwarded to the MCO, or closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Forwarded,
-    Closed,
+crate::words! {
+    /// Forwarded to the MCO, or closed.
+    pub enum Status {
+        Forwarded = "forwarded",
+        Closed = "closed",
+    }
 }
 
 /// One claim line's outcome.
@@ -171,12 +146,12 @@ impl ComplaintReport {
     }
 }
 
-/// Whether a registration request holds everything R7 asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Completeness {
-    Complete,
-    Incomplete,
+crate::words! {
+    /// Whether a registration request holds everything R7 asks for.
+    pub enum Completeness {
+        Complete = "complete",
+        Incomplete = "incomplete",
+    }
 }
 
 /// A registration form's or multiple registration template's outcome.

@@ -483,10 +483,23 @@ pub static REGISTRANT_FIELDS: &[Field] = REGISTRATION.split_at(7).0;
 /// The provider fields, shared by the individual form and the `Providers` sheet.
 pub static PROVIDER_FIELDS: &[Field] = REGISTRATION.split_at(7).1;
 
-/// Index of the registrant email in [`REGISTRATION`] and [`REGISTRANT_FIELDS`].
-pub const REGISTRANT_EMAIL: usize = 2;
-/// Index of the provider NPI in [`PROVIDER_FIELDS`].
-pub const PROVIDER_NPI: usize = 1;
+/// Indexes of the fields in [`REGISTRANT_FIELDS`] (and the start of [`REGISTRATION`]).
+pub mod registrant {
+    pub const FIRST_NAME: usize = 0;
+    pub const LAST_NAME: usize = 1;
+    pub const EMAIL: usize = 2;
+    pub const PHONE: usize = 3;
+    pub const USERNAME: usize = 4;
+    pub const ROLE: usize = 5;
+    pub const ORGANIZATION: usize = 6;
+}
+
+/// Indexes of the fields in [`PROVIDER_FIELDS`].
+pub mod provider {
+    pub const NAME: usize = 0;
+    pub const NPI: usize = 1;
+    pub const MEDICAID_ID: usize = 2;
+}
 
 /// Two-letter codes of the states, DC and the territories.
 pub const STATES: [&str; 56] = [
@@ -553,11 +566,24 @@ mod tests {
     fn the_registration_fields_split_into_registrant_and_provider() {
         assert_eq!(REGISTRANT_FIELDS.last().unwrap().header, "Organization");
         assert_eq!(PROVIDER_FIELDS.first().unwrap().header, "Provider Name");
+        let registrant_headers = [
+            (registrant::FIRST_NAME, "Registrant First Name"),
+            (registrant::LAST_NAME, "Registrant Last Name"),
+            (registrant::EMAIL, "Registrant Email"),
+            (registrant::PHONE, "Registrant Phone"),
+            (registrant::USERNAME, "Username"),
+            (registrant::ROLE, "Role"),
+            (registrant::ORGANIZATION, "Organization"),
+        ];
+        for (index, header) in registrant_headers {
+            assert_eq!(REGISTRANT_FIELDS[index].header, header);
+        }
+        assert_eq!(PROVIDER_FIELDS[provider::NAME].header, "Provider Name");
+        assert_eq!(PROVIDER_FIELDS[provider::NPI].header, "Provider NPI");
         assert_eq!(
-            REGISTRANT_FIELDS[REGISTRANT_EMAIL].header,
-            "Registrant Email"
+            PROVIDER_FIELDS[provider::MEDICAID_ID].header,
+            "Provider Medicaid ID"
         );
-        assert_eq!(PROVIDER_FIELDS[PROVIDER_NPI].header, "Provider NPI");
         let providers: Vec<&str> = PROVIDER_FIELDS.iter().map(|f| f.header).collect();
         assert_eq!(
             providers,

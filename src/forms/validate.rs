@@ -13,8 +13,8 @@ use super::report::{
 };
 use super::schema::{
     self, COMPLAINT, COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, Field, Kind, Layout,
-    MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, PROVIDER_NPI, REGISTRANT_EMAIL, REGISTRANT_FIELDS,
-    REGISTRATION, SheetSchema, claim,
+    MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS, REGISTRATION, SheetSchema, claim,
+    provider, registrant,
 };
 use crate::config::Mco;
 use crate::rules::{FEE_FOR_SERVICE_PHONE, Window, WindowCheck};
@@ -626,7 +626,7 @@ pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) ->
     let mut npis: Vec<String> = Vec::new();
     for npi in providers
         .iter()
-        .filter_map(|provider| provider.text(PROVIDER_NPI))
+        .filter_map(|provider| provider.text(provider::NPI))
     {
         if !npis.iter().any(|known| known == npi) {
             npis.push(npi.to_owned());
@@ -654,7 +654,7 @@ pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) ->
         } else {
             Completeness::Incomplete
         },
-        email: registrant.text(REGISTRANT_EMAIL).map(str::to_owned),
+        email: registrant.text(registrant::EMAIL).map(str::to_owned),
         npis,
         missing,
         problems,

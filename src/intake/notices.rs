@@ -8,9 +8,10 @@ use serde_json::json;
 use super::{Intake, Journaled, PassReport, illinois_day};
 use crate::config::Config;
 use crate::failpoint;
+use crate::ids::RecordId;
 use crate::mail::notice::{Draft, NoticeKind};
 use crate::rules::FEE_FOR_SERVICE_PHONE;
-use crate::store::{Delivery, Notice, RECORD_VERSION, Tree, Writes, sender_key};
+use crate::store::{Delivery, Notice, RECORD_VERSION, Ticket, Tree, Writes, sender_key};
 
 /// A notice to queue.
 pub struct NoticeRequest<'a> {
@@ -18,7 +19,7 @@ pub struct NoticeRequest<'a> {
     pub to: &'a str,
     pub subject: String,
     /// The ticket, registration or inquiry it is about.
-    pub about: Option<String>,
+    pub about: Option<RecordId>,
     /// True when it answers an incoming message (an auto-reply).
     pub is_reply: bool,
     /// The Message-ID of the message it answers, when it had one.
@@ -65,6 +66,9 @@ pub fn queue_notice(
     now: DateTime<Utc>,
 ) -> Result<Option<u64>> {
     let store = intake.store;
+    let about = request
+        .about
+        .map_or_else(|| "-".to_owned(), |about| about.to_string());
     if request.limited {
         let key = sender_key(request.to, illinois_day(now));
         let sent = match counts.get(&key) {
@@ -76,7 +80,7 @@ pub fn queue_notice(
                 store,
                 now,
                 "notice_suppressed_daily_limit",
-                request.about.as_deref().unwrap_or("-"),
+                &about,
                 None,
                 None,
             )?;
@@ -109,8 +113,8 @@ pub fn queue_notice(
     let notice = Notice {
         v: RECORD_VERSION,
         id,
-        kind: request.kind.name().to_owned(),
-        about: request.about.clone(),
+        kind: request.kind,
+        about: request.about,
         to: request.to.to_owned(),
         subject: request.subject,
         message_id: composed.message_id.clone(),
@@ -124,18 +128,18 @@ pub fn queue_notice(
     };
     crate::store::put_notice(writes, &notice)?;
     // A reply quoting this Message-ID is correspondence on what the notice is about.
-    if let Some(about) = &request.about {
+    if let Some(about) = request.about {
         writes.put_bytes(
             Tree::MessageIds,
             format!("notice:{}", composed.message_id),
-            about.clone().into_bytes(),
+            about.to_string().into_bytes(),
         );
     }
     writes.audit(
         store,
         now,
-        &format!("notice_queued_{}", request.kind.name()),
-        request.about.as_deref().unwrap_or("-"),
+        &format!("notice_queued_{}", request.kind),
+        &about,
         None,
         None,
     )?;
@@ -164,18 +168,34 @@ pub fn retry_delay(attempts: u32) -> chrono::Duration {
 }
 
 /// Sends the notices waiting in the outbox (those due, or all with
-/// [`Backoff::Ignore`]), marking each sent (durably) as soon as it went out. When the
-/// server cannot be reached at all, the notices after the first are not tried in this
-/// run: they wait with the same error.
+/// [`Backoff::Ignore`]), marking each sent (durably) as soon as it went out.
 pub fn deliver_pending(
     intake: &Intake<'_>,
     report: &mut PassReport,
     now: DateTime<Utc>,
     backoff: Backoff,
 ) -> Result<()> {
+    let due: Vec<Notice> = intake
+        .store
+        .pending_notices()?
+        .into_iter()
+        .filter(|notice| backoff == Backoff::Ignore || notice.delivery.is_due(now))
+        .collect();
+    deliver(intake, due, report, now)
+}
+
+/// Sends these notices (each must be waiting), marking each sent (durably) as soon
+/// as it went out. When the server cannot be reached at all, the notices after the
+/// first are not tried in this run: they wait with the same error. A staff decision
+/// delivers its own notice this way, not the whole backlog.
+pub fn deliver(
+    intake: &Intake<'_>,
+    notices: Vec<Notice>,
+    report: &mut PassReport,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let store = intake.store;
-    let pending = store.pending_notices()?;
-    if pending.is_empty() {
+    if notices.is_empty() {
         return Ok(());
     }
     let from = intake.composer.from().email.to_string();
@@ -185,10 +205,7 @@ pub fn deliver_pending(
     let mut unreachable: Option<String> = intake.transport.down().map(str::to_owned);
     let only_new = unreachable.is_some();
     let mut untried = Writes::default();
-    for mut notice in pending {
-        if backoff == Backoff::Respect && !notice.delivery.is_due(now) {
-            continue;
-        }
+    for mut notice in notices {
         if let Some(error) = &unreachable {
             let new = matches!(notice.delivery, Delivery::Pending { attempts: 0, .. });
             if new || !only_new {
@@ -226,20 +243,16 @@ pub fn deliver_pending(
             Err(error) => {
                 tracing::error!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice refused for good");
                 // Staff see the refusal on the ticket it concerns.
-                if let Some(about) = notice
-                    .about
-                    .as_deref()
-                    .filter(|about| about.starts_with("PRP-"))
-                    && let Some(mut ticket) =
-                        store.get::<crate::store::Ticket>(Tree::Tickets, about)?
+                if let Some(RecordId::TicketId(about)) = notice.about
+                    && let Some(mut ticket) = store.record::<Ticket>(about)?
                 {
                     ticket.notice_failures.push(crate::store::NoticeFailure {
                         notice: notice.id,
-                        kind: notice.kind.clone(),
+                        kind: notice.kind,
                         at: now,
                         error: error.message.clone(),
                     });
-                    writes.put(Tree::Tickets, about, &ticket)?;
+                    writes.put(Tree::Tickets, about.to_string(), &ticket)?;
                 }
                 notice.delivery = Delivery::Failed {
                     at: now,

@@ -4,6 +4,8 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders};
 
+use crate::ids::RecordId;
+
 /// At most this many attachments are looked at in one message.
 pub const MAX_ATTACHMENTS: usize = 100;
 /// A Message-ID longer than this is none a mail system makes: it is ignored, so it is
@@ -29,7 +31,7 @@ pub struct Parsed {
     /// More attachments than [`MAX_ATTACHMENTS`] were present.
     pub attachments_cut: bool,
     /// Ids in brackets in the subject: `[PRP-2026-000123]`.
-    pub tags: Vec<String>,
+    pub tags: Vec<RecordId>,
 }
 
 /// One attached file.
@@ -175,30 +177,18 @@ fn automatic(message: &Message<'_>, from: Option<&str>) -> Option<String> {
 }
 
 /// `[PRP-2026-000123]`, `[REG-…]`, `[INQ-…]` in a subject.
-pub fn tags(subject: &str) -> Vec<String> {
+pub fn tags(subject: &str) -> Vec<RecordId> {
     let mut found = Vec::new();
     let mut rest = subject;
     while let Some(start) = rest.find('[') {
         rest = &rest[start + 1..];
         let Some(end) = rest.find(']') else { break };
-        let candidate = &rest[..end];
-        if is_id(candidate) {
-            found.push(candidate.to_owned());
+        if let Ok(id) = rest[..end].parse() {
+            found.push(id);
         }
         rest = &rest[end..];
     }
     found
-}
-
-/// `PRP-2026-000123` and its `REG` and `INQ` siblings.
-pub fn is_id(text: &str) -> bool {
-    let mut parts = text.split('-');
-    matches!(
-        (parts.next(), parts.next(), parts.next(), parts.next()),
-        (Some("PRP" | "REG" | "INQ"), Some(year), Some(number), None)
-            if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit())
-                && number.len() >= 6 && number.bytes().all(|b| b.is_ascii_digit())
-    )
 }
 
 #[cfg(test)]
@@ -218,7 +208,7 @@ mod tests {
         let parsed = parse(&raw).unwrap();
         assert_eq!(parsed.from.as_deref(), Some("pat@clinic.example"));
         assert_eq!(parsed.message_id.as_deref(), Some("abc@clinic.example"));
-        assert_eq!(parsed.tags, ["PRP-2026-000123"]);
+        assert_eq!(parsed.tags, ["PRP-2026-000123".parse().unwrap()]);
         assert!(
             parsed
                 .references
@@ -241,7 +231,7 @@ mod tests {
             );
             let parsed = parse(&raw).unwrap();
             assert_eq!(parsed.subject, format!("{plain} [INQ-2026-000001]"));
-            assert_eq!(parsed.tags, ["INQ-2026-000001"]);
+            assert_eq!(parsed.tags, ["INQ-2026-000001".parse().unwrap()]);
         }
     }
 
@@ -354,13 +344,16 @@ mod tests {
 
     #[test]
     fn ids() {
-        assert!(is_id("PRP-2026-000123"));
-        assert!(is_id("INQ-2027-000001"));
-        assert!(!is_id("PRP-26-000123"));
-        assert!(!is_id("ABC-2026-000123"));
+        let shown = |subject: &str| -> Vec<String> {
+            tags(subject).iter().map(ToString::to_string).collect()
+        };
         assert_eq!(
-            tags("Re: [REG-2026-000004] [note] [PRP-2026-1]"),
+            shown("Re: [REG-2026-000004] [note] [PRP-2026-1] [PRP-26-000123]"),
             ["REG-2026-000004"]
+        );
+        assert_eq!(
+            shown("[inq-2027-000001] [ABC-2026-000123]"),
+            ["INQ-2027-000001"]
         );
     }
 }

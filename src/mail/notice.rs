@@ -11,60 +11,25 @@ use chrono::Utc;
 use lettre::Message;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
-use serde::Serialize;
 use tera::Tera;
 
-/// The notices the program sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoticeKind {
-    Accepted,
-    Closed,
-    NotRegistered,
-    RegistrationReceived,
-    RegistrationDenied,
-    RegistrationApproved,
-    RegistrationRevoked,
-    Help,
-    NewSubmissionNeeded,
-    InquiryAnswer,
-    Quarantined,
-    McoForward,
-}
-
-impl NoticeKind {
-    /// The template name, without extension; also the `kind` stored with the notice.
-    pub fn name(self) -> &'static str {
-        match self {
-            NoticeKind::Accepted => "accepted",
-            NoticeKind::Closed => "closed",
-            NoticeKind::NotRegistered => "not_registered",
-            NoticeKind::RegistrationReceived => "registration_received",
-            NoticeKind::RegistrationDenied => "registration_denied",
-            NoticeKind::RegistrationApproved => "registration_approved",
-            NoticeKind::RegistrationRevoked => "registration_revoked",
-            NoticeKind::Help => "help",
-            NoticeKind::NewSubmissionNeeded => "new_submission_needed",
-            NoticeKind::InquiryAnswer => "inquiry_answer",
-            NoticeKind::Quarantined => "quarantined",
-            NoticeKind::McoForward => "mco_forward",
-        }
+crate::words! {
+    /// What a notice is; also its template's name (without extension) and the `kind`
+    /// stored with it.
+    pub enum NoticeKind {
+        Accepted = "accepted",
+        Closed = "closed",
+        NotRegistered = "not_registered",
+        RegistrationReceived = "registration_received",
+        RegistrationDenied = "registration_denied",
+        RegistrationApproved = "registration_approved",
+        RegistrationRevoked = "registration_revoked",
+        Help = "help",
+        NewSubmissionNeeded = "new_submission_needed",
+        InquiryAnswer = "inquiry_answer",
+        Quarantined = "quarantined",
+        McoForward = "mco_forward",
     }
-
-    pub const ALL: [NoticeKind; 12] = [
-        NoticeKind::Accepted,
-        NoticeKind::Closed,
-        NoticeKind::NotRegistered,
-        NoticeKind::RegistrationReceived,
-        NoticeKind::RegistrationDenied,
-        NoticeKind::RegistrationApproved,
-        NoticeKind::RegistrationRevoked,
-        NoticeKind::Help,
-        NoticeKind::NewSubmissionNeeded,
-        NoticeKind::InquiryAnswer,
-        NoticeKind::Quarantined,
-        NoticeKind::McoForward,
-    ];
 }
 
 /// The `Auto-Submitted` header (RFC 3834).
@@ -148,7 +113,7 @@ impl Composer {
         // The HTML alternatives escape the text explicitly (`{% filter escape %}`).
         tera.autoescape_on(vec![]);
         for kind in NoticeKind::ALL {
-            let name = format!("{}.txt", kind.name());
+            let name = format!("{}.txt", kind.as_str());
             if !tera.get_template_names().any(|known| known == name) {
                 anyhow::bail!(
                     "the mail template {}/mail/{name} is missing",
@@ -177,7 +142,7 @@ impl Composer {
     pub fn compose(&self, draft: &Draft<'_>) -> Result<Composed> {
         let context = tera::Context::from_value(draft.context.clone())
             .context("a notice's context is not an object")?;
-        let name = draft.kind.name();
+        let name = draft.kind.as_str();
         let text = self
             .tera
             .render(&format!("{name}.txt"), &context)

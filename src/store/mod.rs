@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use crate::ids::{RegistrationId, Sequenced};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::Transactional;
@@ -26,6 +28,36 @@ pub use records::*;
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 /// Names the process holding the store.
 const PID_FILE: &str = "portal.pid";
+
+/// A fault of the store itself — a read, a transaction, a flush that failed, or a
+/// record that no longer reads. Never the sender's doing: intake stops the pass on it
+/// (exit 2) instead of quarantining the message in hand, and the next pass, once the
+/// store is healthy, handles the message as if nothing had happened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read the store's {tree} tree: {source}")]
+    Read {
+        tree: &'static str,
+        source: sled::Error,
+    },
+    #[error("a damaged record in the store's {tree} tree: {source}")]
+    Damaged {
+        tree: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("a store transaction failed: {0}")]
+    Transaction(String),
+    #[error("cannot flush the store: {0}")]
+    Flush(sled::Error),
+    #[error("cannot draw an id from the store: {0}")]
+    Id(sled::Error),
+    /// A crash point of the exactly-once tests (`PORTAL_FAILPOINTS=store_fault@N`).
+    #[error("{0}")]
+    Injected(String),
+}
+
+/// Results of the store's own operations.
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
 
 /// The trees of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +136,13 @@ impl Writes {
         tree: Tree,
         key: impl AsRef<[u8]>,
         value: &T,
-    ) -> Result<()> {
-        let json = serde_json::to_vec(value).context("cannot serialise a record")?;
+    ) -> StoreResult<()> {
+        // The records are plain data (strings, numbers, dates): serialising them
+        // cannot fail short of running out of memory.
+        let json = serde_json::to_vec(value).map_err(|source| StoreError::Damaged {
+            tree: tree.name(),
+            source,
+        })?;
         self.ops.push((tree, key.as_ref().to_vec(), Some(json)));
         Ok(())
     }
@@ -128,7 +165,7 @@ impl Writes {
         subject: &str,
         by: Option<&str>,
         reason: Option<&str>,
-    ) -> Result<()> {
+    ) -> StoreResult<()> {
         let entry = AuditEntry {
             v: RECORD_VERSION,
             at,
@@ -241,16 +278,16 @@ impl Store {
     }
 
     /// A fresh number, never handed out twice (numbers may be skipped).
-    pub fn next_id(&self) -> Result<u64> {
-        self.db
-            .generate_id()
-            .context("cannot draw an id from the store")
+    pub fn next_id(&self) -> StoreResult<u64> {
+        self.db.generate_id().map_err(StoreError::Id)
     }
 
-    /// The next id of a kind for a year: `PRP-2026-000123`. Durable with the next flush;
-    /// a crash before it may skip numbers but never reuses one that was recorded.
-    pub fn allocate(&self, prefix: &str, day: NaiveDate) -> Result<String> {
-        let key = format!("counter:{prefix}:{}", day.year());
+    /// The next id of a kind for a day's year: `PRP-2026-000123`. Durable with the
+    /// next flush; a crash before it may skip numbers but never reuses one that was
+    /// recorded.
+    pub fn allocate<I: Sequenced>(&self, day: NaiveDate) -> StoreResult<I> {
+        let year = u16::try_from(day.year()).unwrap_or(u16::MAX);
+        let key = format!("counter:{}:{year}", I::PREFIX);
         let value = self
             .tree(Tree::Meta)
             .update_and_fetch(key.as_bytes(), |old| {
@@ -259,18 +296,22 @@ impl Store {
                     .map_or(0, u64::from_be_bytes);
                 Some((current + 1).to_be_bytes().to_vec())
             })
-            .context("cannot advance an id counter")?;
+            .map_err(|source| StoreError::Read {
+                tree: Tree::Meta.name(),
+                source,
+            })?;
         let number = value
             .and_then(|bytes| bytes.as_ref().try_into().ok())
             .map_or(1, u64::from_be_bytes);
-        Ok(format!("{prefix}-{}-{number:06}", day.year()))
+        Ok(I::new(year, number))
     }
 
     /// Applies every change in one transaction.
-    pub fn apply(&self, writes: Writes) -> Result<()> {
+    pub fn apply(&self, writes: Writes) -> StoreResult<()> {
         if writes.is_empty() {
             return Ok(());
         }
+        injected_fault()?;
         self.trees
             .as_slice()
             .transaction(|trees| {
@@ -283,42 +324,51 @@ impl Store {
                 }
                 Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
             })
-            .map_err(|error| anyhow::anyhow!("a store transaction failed: {error:?}"))?;
-        Ok(())
+            .map_err(|error| StoreError::Transaction(format!("{error:?}")))
     }
 
     /// Makes every change so far durable.
-    pub fn flush(&self) -> Result<()> {
-        self.db.flush().context("cannot flush the store")?;
+    pub fn flush(&self) -> StoreResult<()> {
+        self.db.flush().map_err(StoreError::Flush)?;
         Ok(())
     }
 
+    fn read(&self, tree: Tree, key: &[u8]) -> StoreResult<Option<sled::IVec>> {
+        injected_fault()?;
+        self.tree(tree).get(key).map_err(|source| StoreError::Read {
+            tree: tree.name(),
+            source,
+        })
+    }
+
     /// One record by key.
-    pub fn get<T: DeserializeOwned>(&self, tree: Tree, key: impl AsRef<[u8]>) -> Result<Option<T>> {
-        let Some(bytes) = self.tree(tree).get(key).context("cannot read the store")? else {
-            return Ok(None);
-        };
-        Ok(Some(
-            serde_json::from_slice(&bytes).context("a damaged record in the store")?,
-        ))
+    pub fn get<T: DeserializeOwned>(
+        &self,
+        tree: Tree,
+        key: impl AsRef<[u8]>,
+    ) -> StoreResult<Option<T>> {
+        self.read(tree, key.as_ref())?
+            .map(|bytes| decode(tree, &bytes))
+            .transpose()
     }
 
-    pub fn get_bytes(&self, tree: Tree, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .tree(tree)
-            .get(key)
-            .context("cannot read the store")?
-            .map(|bytes| bytes.to_vec()))
+    pub fn get_bytes(&self, tree: Tree, key: impl AsRef<[u8]>) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.read(tree, key.as_ref())?.map(|bytes| bytes.to_vec()))
     }
 
-    /// Every record of a tree, in key order.
-    pub fn all<T: DeserializeOwned>(&self, tree: Tree) -> Result<Vec<T>> {
+    /// Every record of a tree, in key order. `T` may be a summary of the stored
+    /// record (fields it does not name are skipped while reading, never kept).
+    pub fn all<T: DeserializeOwned>(&self, tree: Tree) -> StoreResult<Vec<T>> {
+        injected_fault()?;
         self.tree(tree)
             .iter()
             .values()
             .map(|value| {
-                let bytes = value.context("cannot read the store")?;
-                serde_json::from_slice(&bytes).context("a damaged record in the store")
+                let bytes = value.map_err(|source| StoreError::Read {
+                    tree: tree.name(),
+                    source,
+                })?;
+                decode(tree, &bytes)
             })
             .collect()
     }
@@ -329,14 +379,18 @@ impl Store {
     }
 
     /// A meta value (`created_by`, …).
-    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+    pub fn meta(&self, key: &str) -> StoreResult<Option<String>> {
         Ok(self
             .get_bytes(Tree::Meta, key)?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// The processed-message record for these bytes or this Message-ID.
-    pub fn processed(&self, hash: &str, message_id: Option<&str>) -> Result<Option<MessageRecord>> {
+    pub fn processed(
+        &self,
+        hash: &str,
+        message_id: Option<&str>,
+    ) -> StoreResult<Option<MessageRecord>> {
         if let Some(record) = self.get::<MessageRecord>(Tree::Messages, hash)? {
             return Ok(Some(record));
         }
@@ -348,8 +402,13 @@ impl Store {
         Ok(None)
     }
 
+    /// A ticket, registration or inquiry by its id.
+    pub fn record<T: DeserializeOwned>(&self, id: impl Keyed) -> StoreResult<Option<T>> {
+        self.get(id.tree(), id.to_string())
+    }
+
     /// The active registration for a sender address, if any.
-    pub fn active_registration(&self, email: &str) -> Result<Option<Registration>> {
+    pub fn active_registration(&self, email: &str) -> StoreResult<Option<Registration>> {
         Ok(self
             .all::<Registration>(Tree::Registrations)?
             .into_iter()
@@ -360,7 +419,7 @@ impl Store {
     }
 
     /// The newest registration of a sender address, whatever its status.
-    pub fn latest_registration(&self, email: &str) -> Result<Option<Registration>> {
+    pub fn latest_registration(&self, email: &str) -> StoreResult<Option<Registration>> {
         Ok(self
             .all::<Registration>(Tree::Registrations)?
             .into_iter()
@@ -369,25 +428,33 @@ impl Store {
     }
 
     /// The ticket that already forwarded this claim, if any.
-    pub fn forwarded_claim(&self, key: &str) -> Result<Option<String>> {
+    pub fn forwarded_claim(&self, key: &str) -> StoreResult<Option<String>> {
         Ok(self
             .get_bytes(Tree::Forwarded, key)?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// Notices sent (or waiting) to `address` on `day`.
-    pub fn notices_to(&self, address: &str, day: NaiveDate) -> Result<u32> {
+    pub fn notices_to(&self, address: &str, day: NaiveDate) -> StoreResult<u32> {
         Ok(self
             .get_bytes(Tree::SenderCounts, sender_key(address, day))?
             .and_then(|bytes| bytes.try_into().ok())
             .map_or(0, u32::from_be_bytes))
     }
 
+    /// One notice of the outbox, body included.
+    pub fn notice(&self, id: u64) -> StoreResult<Option<Notice>> {
+        self.get(Tree::Outbox, id.to_be_bytes())
+    }
+
     /// Notices not yet delivered, oldest first.
-    pub fn pending_notices(&self) -> Result<Vec<Notice>> {
+    pub fn pending_notices(&self) -> StoreResult<Vec<Notice>> {
         let mut notices = Vec::new();
         for key in self.tree(Tree::Pending).iter().keys() {
-            let key = key.context("cannot read the store")?;
+            let key = key.map_err(|source| StoreError::Read {
+                tree: Tree::Pending.name(),
+                source,
+            })?;
             if let Some(notice) = self.get::<Notice>(Tree::Outbox, &key)? {
                 notices.push(notice);
             }
@@ -401,8 +468,60 @@ impl Store {
     }
 }
 
+/// The `store_fault` crash point of the exactly-once tests (nothing without the
+/// `failpoints` feature).
+fn injected_fault() -> StoreResult<()> {
+    match crate::failpoint::armed_now("store_fault") {
+        Some(count) => Err(StoreError::Injected(format!(
+            "failpoint store_fault@{count}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A stored record read back from its JSON.
+fn decode<T: DeserializeOwned>(tree: Tree, bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Damaged {
+        tree: tree.name(),
+        source,
+    })
+}
+
+/// An id with a tree of its own: [`Store::record`] looks it up there.
+pub trait Keyed: std::fmt::Display {
+    fn tree(&self) -> Tree;
+}
+
+impl Keyed for crate::ids::TicketId {
+    fn tree(&self) -> Tree {
+        Tree::Tickets
+    }
+}
+
+impl Keyed for RegistrationId {
+    fn tree(&self) -> Tree {
+        Tree::Registrations
+    }
+}
+
+impl Keyed for crate::ids::InquiryId {
+    fn tree(&self) -> Tree {
+        Tree::Inquiries
+    }
+}
+
+impl Keyed for crate::ids::RecordId {
+    fn tree(&self) -> Tree {
+        match self {
+            crate::ids::RecordId::TicketId(id) => id.tree(),
+            crate::ids::RecordId::RegistrationId(id) => id.tree(),
+            crate::ids::RecordId::InquiryId(id) => id.tree(),
+        }
+    }
+}
+
 /// Records a notice in the outbox, indexed as pending when it still has to go out.
-pub fn put_notice(writes: &mut Writes, notice: &Notice) -> Result<()> {
+pub fn put_notice(writes: &mut Writes, notice: &Notice) -> StoreResult<()> {
     let key = notice.id.to_be_bytes();
     writes.put(Tree::Outbox, key, notice)?;
     match notice.delivery {
@@ -456,17 +575,22 @@ fn make_private(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::TicketId;
 
     #[test]
     fn ids_count_per_prefix_and_year() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("store")).unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-        assert_eq!(store.allocate("PRP", day).unwrap(), "PRP-2026-000001");
-        assert_eq!(store.allocate("PRP", day).unwrap(), "PRP-2026-000002");
-        assert_eq!(store.allocate("REG", day).unwrap(), "REG-2026-000001");
+        let ticket = |day| store.allocate::<TicketId>(day).unwrap().to_string();
+        assert_eq!(ticket(day), "PRP-2026-000001");
+        assert_eq!(ticket(day), "PRP-2026-000002");
+        assert_eq!(
+            store.allocate::<RegistrationId>(day).unwrap().to_string(),
+            "REG-2026-000001"
+        );
         let next_year = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
-        assert_eq!(store.allocate("PRP", next_year).unwrap(), "PRP-2027-000001");
+        assert_eq!(ticket(next_year), "PRP-2027-000001");
     }
 
     #[test]

@@ -5,6 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::forms::{LineOutcome, Problem, Reason, Status};
+use crate::ids::{InquiryId, RecordId, RegistrationId, TicketId};
+use crate::mail::notice::NoticeKind;
 
 /// The current version of every record below.
 pub const RECORD_VERSION: u32 = 1;
@@ -13,7 +15,7 @@ pub const RECORD_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Ticket {
     pub v: u32,
-    pub id: String,
+    pub id: TicketId,
     pub status: Status,
     pub mco: Option<String>,
     pub received_on: NaiveDate,
@@ -40,7 +42,7 @@ pub struct Ticket {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NoticeFailure {
     pub notice: u64,
-    pub kind: String,
+    pub kind: NoticeKind,
     pub at: DateTime<Utc>,
     pub error: String,
 }
@@ -60,14 +62,27 @@ pub struct Correspondence {
     pub message: String,
 }
 
-/// A registration's state (R7).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RegistrationStatus {
-    Pending,
-    Active,
-    Denied,
-    Revoked,
+crate::words! {
+    /// A registration's state (R7).
+    pub enum RegistrationStatus {
+        Pending = "pending",
+        Active = "active",
+        Denied = "denied",
+        Revoked = "revoked",
+    }
+}
+
+impl RegistrationStatus {
+    /// `approved`, `denied`, `revoked`…: the word for a registration that reached this
+    /// status, as the audit trail and messages say it.
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            RegistrationStatus::Pending => "pending",
+            RegistrationStatus::Active => "approved",
+            RegistrationStatus::Denied => "denied",
+            RegistrationStatus::Revoked => "revoked",
+        }
+    }
 }
 
 /// One provider or facility a registration covers.
@@ -82,7 +97,7 @@ pub struct Provider {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Registration {
     pub v: u32,
-    pub id: String,
+    pub id: RegistrationId,
     pub status: RegistrationStatus,
     /// The registrant's email: the From address the portal will accept complaints from.
     pub email: String,
@@ -103,11 +118,19 @@ pub struct Registration {
     pub decision_reason: Option<String>,
 }
 
+crate::words! {
+    /// Which mailbox a message came from.
+    pub enum Mailbox {
+        Intake = "intake",
+        Inquiries = "inquiries",
+    }
+}
+
 /// A message to portal inquiries.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Inquiry {
     pub v: u32,
-    pub id: String,
+    pub id: InquiryId,
     pub from: String,
     pub received_on: NaiveDate,
     pub received_at: DateTime<Utc>,
@@ -122,19 +145,19 @@ pub struct Inquiry {
 pub enum Outcome {
     /// One ticket per complaint template attached.
     Tickets {
-        ids: Vec<String>,
+        ids: Vec<TicketId>,
     },
     Registration {
-        id: String,
+        id: RegistrationId,
     },
     Inquiry {
-        id: String,
+        id: InquiryId,
     },
     /// The sender has no active registration; no ticket.
     NotRegistered,
     /// A reply kept as correspondence on the ticket, registration or inquiry it answers.
     Correspondence {
-        about: String,
+        about: RecordId,
     },
     /// Answered with how to submit.
     Help,
@@ -147,17 +170,35 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The word staff see in `messages list`.
-    pub fn label(&self) -> String {
+    /// The outcome in one word, as the audit trail names it (`message_<word>`).
+    pub fn word(&self) -> &'static str {
         match self {
-            Outcome::Tickets { ids } => format!("ticket {}", ids.join(", ")),
-            Outcome::Registration { id } => format!("registration {id}"),
-            Outcome::Inquiry { id } => format!("inquiry {id}"),
-            Outcome::NotRegistered => "not_registered".to_owned(),
-            Outcome::Correspondence { about } => format!("correspondence on {about}"),
-            Outcome::Help => "help".to_owned(),
-            Outcome::Automatic => "automatic".to_owned(),
-            Outcome::Quarantined { .. } => "quarantined".to_owned(),
+            Outcome::Tickets { .. } => "ticket",
+            Outcome::Registration { .. } => "registration",
+            Outcome::Inquiry { .. } => "inquiry",
+            Outcome::NotRegistered => "not_registered",
+            Outcome::Correspondence { .. } => "correspondence",
+            Outcome::Help => "help",
+            Outcome::Automatic => "automatic",
+            Outcome::Quarantined { .. } => "quarantined",
+        }
+    }
+
+    /// The words staff see in `messages list`: the outcome and what it made.
+    pub fn label(&self) -> String {
+        let word = self.word();
+        match self {
+            Outcome::Tickets { ids } => {
+                let ids: Vec<String> = ids.iter().map(TicketId::to_string).collect();
+                format!("{word} {}", ids.join(", "))
+            }
+            Outcome::Registration { id } => format!("{word} {id}"),
+            Outcome::Inquiry { id } => format!("{word} {id}"),
+            Outcome::Correspondence { about } => format!("{word} on {about}"),
+            Outcome::NotRegistered
+            | Outcome::Help
+            | Outcome::Automatic
+            | Outcome::Quarantined { .. } => word.to_owned(),
         }
     }
 
@@ -173,8 +214,7 @@ pub struct MessageRecord {
     /// SHA-256 of the raw message, hex.
     pub hash: String,
     pub message_id: Option<String>,
-    /// `intake` or `inquiries`.
-    pub mailbox: String,
+    pub mailbox: Mailbox,
     /// The mailbox's own id for it (a Maildir file name, an IMAP UID).
     pub source_id: String,
     pub from: String,
@@ -211,6 +251,11 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// Still to be delivered (whenever its backoff allows).
+    pub fn is_waiting(&self) -> bool {
+        matches!(self, Delivery::Pending { .. })
+    }
+
     /// Waiting, and due for an attempt at `now`.
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         match self {
@@ -225,10 +270,9 @@ impl Delivery {
 pub struct Notice {
     pub v: u32,
     pub id: u64,
-    /// accepted, closed, not_registered, registration_received, … or mco_forward.
-    pub kind: String,
+    pub kind: NoticeKind,
     /// The ticket, registration or inquiry it is about, if any.
-    pub about: Option<String>,
+    pub about: Option<RecordId>,
     pub to: String,
     pub subject: String,
     pub message_id: String,
@@ -237,6 +281,21 @@ pub struct Notice {
     /// The whole RFC 5322 message.
     #[serde(with = "base64_bytes")]
     pub raw: Vec<u8>,
+}
+
+/// A notice without its body: what the outbox views list. Reading a stored
+/// [`Notice`] as this skips its `raw` bytes instead of keeping them, so listing
+/// 20,000 notices holds 20,000 subjects in memory, not 20,000 messages.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NoticeSummary {
+    pub id: u64,
+    pub kind: NoticeKind,
+    pub about: Option<RecordId>,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub created_at: DateTime<Utc>,
+    pub delivery: Delivery,
 }
 
 /// One line of the append-only audit trail. Never PHI: ids, actions, staff names.

@@ -1,0 +1,88 @@
+//! `portal intake`: one pass (for cron and systemd timers), or a pass every
+//! interval until SIGTERM or SIGINT.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+
+use super::Outcome;
+use crate::config::Config;
+use crate::intake::{PassReport, run_pass};
+
+pub(super) fn run(
+    config: &Config,
+    every: Option<Duration>,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let Some(every) = every else {
+        let report = run_pass(config, None)?;
+        writeln!(out, "{}", describe(&report))?;
+        return Ok(if report.quarantined > 0 {
+            Outcome::Closed
+        } else {
+            Outcome::Done
+        });
+    };
+    let stop = stop_on_signals()?;
+    let mut failures: u32 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        match run_pass(config, Some(&stop)) {
+            Ok(report) => {
+                failures = 0;
+                writeln!(out, "{}", describe(&report))?;
+            }
+            Err(error) => {
+                failures += 1;
+                tracing::error!(
+                    attempt = failures,
+                    error = %format!("{error:#}"),
+                    "intake pass failed; the next one retries"
+                );
+            }
+        }
+        // After a failure, wait longer each time (a server that dropped), up to the
+        // interval.
+        let wait = if failures == 0 {
+            every
+        } else {
+            every.min(Duration::from_secs(5u64 << failures.min(6)))
+        };
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(200).min(wait));
+        }
+    }
+    writeln!(out, "stopped")?;
+    Ok(Outcome::Done)
+}
+
+/// A flag set by SIGTERM or SIGINT: the pass stops after the message in hand.
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot listen for SIGTERM and SIGINT")?;
+    }
+    Ok(stop)
+}
+
+/// The pass in one line, for the log and the terminal.
+fn describe(report: &PassReport) -> String {
+    format!(
+        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} already handled; notices: {} sent, {} waiting, {} failed",
+        report.messages,
+        report.tickets.len(),
+        report.registrations.len(),
+        report.inquiries.len(),
+        report.not_registered,
+        report.automatic,
+        report.quarantined,
+        report.already_processed,
+        report.notices_sent,
+        report.notices_waiting,
+        report.notices_failed,
+    )
+}

@@ -1,0 +1,35 @@
+//! A reply without a workbook to one of our notices: kept with the ticket,
+//! registration or inquiry it answers. A reply about a closed ticket learns that a
+//! new submission is needed (R3); nothing is ever reopened.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::context::{Ctx, Reply};
+use crate::forms::Status;
+use crate::ids::RecordId;
+use crate::mail::notice::NoticeKind;
+use crate::store::{Correspondence, Outcome, Ticket, Tree};
+
+pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, about: RecordId) -> Result<Outcome> {
+    if let RecordId::TicketId(id) = about
+        && let Some(mut ticket) = ctx.intake.store.record::<Ticket>(id)?
+    {
+        ticket.correspondence.push(Correspondence {
+            at: ctx.message.now,
+            message: ctx.message.digest.to_owned(),
+        });
+        ctx.writes.put(Tree::Tickets, id.to_string(), &ticket)?;
+        if ticket.status == Status::Closed {
+            ctx.answer(
+                reply,
+                NoticeKind::NewSubmissionNeeded,
+                format!("[{id}] Closed tickets are not reopened"),
+                Some(about),
+                json!({ "about": about }),
+            )?;
+        }
+    }
+    ctx.audit("correspondence", &about.to_string())?;
+    Ok(Outcome::Correspondence { about })
+}

@@ -1,0 +1,42 @@
+//! A message to portal inquiries (R11): stored, and answered once (within the
+//! sender's daily limit) with an inquiry reference, the registration steps and the
+//! sender's own registration status when known.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::context::{Ctx, Reply};
+use super::help::status_view;
+use crate::ids::InquiryId;
+use crate::mail::notice::NoticeKind;
+use crate::store::{Inquiry, Outcome, RECORD_VERSION, Tree};
+
+pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, subject: &str) -> Result<Outcome> {
+    let store = ctx.intake.store;
+    let received_on = ctx.message.received_on;
+    let id: InquiryId = store.allocate(received_on)?;
+    let latest = store.latest_registration(&reply.to)?;
+    let queued = ctx.answer(
+        reply,
+        NoticeKind::InquiryAnswer,
+        format!("[{id}] We received your question about the Provider Resolution Portal"),
+        Some(id.into()),
+        json!({
+            "inquiry": { "id": id, "from": reply.to },
+            "registration": status_view(latest.as_ref()),
+        }),
+    )?;
+    let record = Inquiry {
+        v: RECORD_VERSION,
+        id,
+        from: reply.to.clone(),
+        received_on,
+        received_at: ctx.message.waiting.received_at,
+        subject: subject.chars().take(200).collect(),
+        answered: queued.is_some(),
+        message: ctx.message.digest.to_owned(),
+    };
+    ctx.writes.put(Tree::Inquiries, id.to_string(), &record)?;
+    ctx.audit("inquiry_received", &id.to_string())?;
+    Ok(Outcome::Inquiry { id })
+}

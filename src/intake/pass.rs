@@ -1,0 +1,268 @@
+//! One pass over the mailboxes. For every message the order is fixed, so a run
+//! killed at any instant and started again files nothing twice and loses nothing:
+//!
+//! **list** the inbox → **fetch** a batch → **dedupe** (a message whose bytes or
+//! Message-ID were handled before is only moved) → **route** (handle it: the ticket,
+//! registration or inquiry, the processed-message record and the rendered notices,
+//! built as one set of writes) → **record** (those writes in one transaction) →
+//! **flush** (once per batch) → **send** each notice → **mark** it sent (flushed
+//! before the next goes out) → **move** the batch out of the inbox.
+//!
+//! A notice recorded but not marked sent is sent again, so a crash can send one
+//! notice twice at most; a message recorded but not moved is only moved by the next
+//! pass. A message that cannot be handled is quarantined, never allowed to stop the
+//! run; a fault of the store itself is not the message's doing, so it stops the pass
+//! (exit 2) and quarantines nothing.
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, Utc};
+
+use super::context::{Handled, Incoming};
+use super::notices::{Backoff, deliver_pending};
+use super::{Intake, Mailbox, PassReport, PassState, hash, illinois_day, router};
+use crate::failpoint;
+use crate::mail::classify::{from_of, message_id_of};
+use crate::mail::{Folder, MailSource, Waiting};
+use crate::store::{Outcome, StoreError, Tree};
+
+/// Messages recorded before one shared flush.
+const BATCH: usize = 32;
+/// The most message bytes of a batch fetched ahead in one round trip.
+const PREFETCH_BYTES: u64 = 16 * 1024 * 1024;
+
+impl Intake<'_> {
+    /// One pass over each mailbox: every waiting message handled, notices sent, and
+    /// the inbox emptied into `Processed` and `Quarantine`. `now` is the clock.
+    pub fn pass(
+        &self,
+        mailboxes: &mut [(Mailbox, &mut dyn MailSource)],
+        now: DateTime<Utc>,
+    ) -> Result<PassReport> {
+        let mut report = PassReport::default();
+        let mut state = PassState::default();
+        // Notices left from an earlier run go out first.
+        deliver_pending(self, &mut report, now, Backoff::Respect)?;
+        for (mailbox, source) in mailboxes.iter_mut() {
+            let waiting = source
+                .list()
+                .with_context(|| format!("cannot list the {mailbox} mailbox"))?;
+            // Drives the progress bar on a terminal (src/logging.rs).
+            tracing::info!(
+                mailbox = mailbox.as_str(),
+                waiting = waiting.len() as u64,
+                "mailbox listed"
+            );
+            for batch in waiting.chunks(BATCH) {
+                if self.stopping() {
+                    break;
+                }
+                self.batch(*mailbox, &mut **source, batch, &mut state, &mut report, now)?;
+            }
+        }
+        report.notices_waiting = self.store.pending_count();
+        tracing::info!(
+            messages = report.messages as u64,
+            tickets = report.tickets.len() as u64,
+            quarantined = report.quarantined as u64,
+            notices_sent = report.notices_sent as u64,
+            notices_waiting = report.notices_waiting as u64,
+            "pass finished"
+        );
+        Ok(report)
+    }
+
+    /// One batch: fetched, each message deduped or handled and recorded, one flush,
+    /// the notices sent, the messages moved.
+    fn batch(
+        &self,
+        mailbox: Mailbox,
+        source: &mut dyn MailSource,
+        batch: &[Waiting],
+        state: &mut PassState,
+        report: &mut PassReport,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut moves: Vec<(String, Folder)> = Vec::with_capacity(batch.len());
+        self.prefetch(source, batch);
+        for waiting in batch {
+            if self.stopping() {
+                break;
+            }
+            let Some(raw) = self.fetch(mailbox, source, waiting) else {
+                continue;
+            };
+            report.messages += 1;
+            let folder = self.take(mailbox, waiting, &raw, state, report, now)?;
+            moves.push((waiting.id.clone(), folder));
+        }
+        self.store.flush()?;
+        failpoint::hit("after_flush");
+        deliver_pending(self, report, now, Backoff::Respect)?;
+        move_out(source, &moves)
+    }
+
+    /// Fetches the batch's messages in one round trip, as far as a memory budget
+    /// goes. A message larger than the portal takes is never read whole (only its
+    /// header, to answer the sender), so it is not fetched ahead either.
+    fn prefetch(&self, source: &mut dyn MailSource, batch: &[Waiting]) {
+        let max = self.config.mail.max_message_bytes;
+        let mut budget = PREFETCH_BYTES;
+        let ahead: Vec<&str> = batch
+            .iter()
+            .filter(|waiting| {
+                let take = waiting.size <= max && waiting.size <= budget;
+                if take {
+                    budget -= waiting.size;
+                }
+                take
+            })
+            .map(|waiting| waiting.id.as_str())
+            .collect();
+        source.prefetch(&ahead);
+    }
+
+    /// A message's bytes (only its header when it is too large), or `None` when it
+    /// could not be had now: it stays in the inbox for the next pass.
+    fn fetch(
+        &self,
+        mailbox: Mailbox,
+        source: &mut dyn MailSource,
+        waiting: &Waiting,
+    ) -> Option<Vec<u8>> {
+        let fetched = if waiting.size > self.config.mail.max_message_bytes {
+            source.fetch_header(&waiting.id)
+        } else {
+            source.fetch(&waiting.id)
+        };
+        match fetched {
+            Ok(raw) => Some(raw),
+            // Gone since it was listed (another client moved it), or unreadable for
+            // now: it stays in the inbox for the next pass.
+            Err(error) => {
+                tracing::warn!(mailbox = mailbox.as_str(), id = %waiting.id, error = %format!("{error:#}"), "message not fetched; left in the inbox");
+                None
+            }
+        }
+    }
+
+    /// Dedupes, routes and records one message; returns the folder it goes to.
+    fn take(
+        &self,
+        mailbox: Mailbox,
+        waiting: &Waiting,
+        raw: &[u8],
+        state: &mut PassState,
+        report: &mut PassReport,
+        now: DateTime<Utc>,
+    ) -> Result<Folder> {
+        let digest = hash(raw);
+        let message_id = message_id_of(raw);
+        let known = self.store.processed(&digest, message_id.as_deref())?;
+        if let Some(record) = &known
+            && !record.released
+        {
+            report.already_processed += 1;
+            return Ok(folder_for(&record.outcome));
+        }
+        let incoming = Incoming {
+            mailbox,
+            waiting,
+            raw,
+            digest: &digest,
+            message_id,
+            received_on: illinois_day(waiting.received_at),
+            now,
+        };
+        let mut handled = match router::handle(self, &incoming, state) {
+            Ok(handled) => {
+                state.commit();
+                handled
+            }
+            Err(error) if is_store_fault(&error) => {
+                state.roll_back();
+                return Err(error.context(
+                    "the store failed while a message was handled; it stays in the inbox",
+                ));
+            }
+            Err(error) => {
+                state.roll_back();
+                Handled::quarantined(&incoming, &unhandled_why(&error), from_of(raw))?
+            }
+        };
+        // Released by staff and now read otherwise (whole, where only its header was
+        // read when it was too large): its new record replaces the old one.
+        if let Some(earlier) = known
+            .map(|record| record.hash)
+            .filter(|earlier| *earlier != digest)
+        {
+            handled.writes.remove(Tree::Messages, &earlier);
+            handled.writes.remove(Tree::Raw, &earlier);
+        }
+        tally(report, &handled.record.outcome);
+        tracing::info!(
+            mailbox = mailbox.as_str(),
+            hash = &digest[..12],
+            outcome = %handled.record.outcome.label(),
+            "message handled"
+        );
+        let folder = folder_for(&handled.record.outcome);
+        self.store.apply(handled.writes)?;
+        failpoint::hit("after_record");
+        Ok(folder)
+    }
+}
+
+/// One move per folder for the whole batch (one IMAP round trip, not one each).
+fn move_out(source: &mut dyn MailSource, moves: &[(String, Folder)]) -> Result<()> {
+    for folder in [Folder::Processed, Folder::Quarantine] {
+        let ids: Vec<String> = moves
+            .iter()
+            .filter(|(_, to)| *to == folder)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        source
+            .finish_many(&ids, folder)
+            .with_context(|| format!("cannot move messages to {}", folder.name()))?;
+        for _ in &ids {
+            failpoint::hit("after_move");
+        }
+    }
+    Ok(())
+}
+
+fn folder_for(outcome: &Outcome) -> Folder {
+    if outcome.is_quarantined() {
+        Folder::Quarantine
+    } else {
+        Folder::Processed
+    }
+}
+
+/// True when the store itself failed somewhere under this error.
+fn is_store_fault(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.is::<StoreError>())
+}
+
+/// Why a message could not be handled, for its record: the error's first line (which
+/// names the step, never message content).
+fn unhandled_why(error: &anyhow::Error) -> String {
+    format!(
+        "could not be handled: {}",
+        error.to_string().chars().take(200).collect::<String>()
+    )
+}
+
+fn tally(report: &mut PassReport, outcome: &Outcome) {
+    match outcome {
+        Outcome::Tickets { ids } => report.tickets.extend(ids.iter().copied()),
+        Outcome::Registration { id } => report.registrations.push(*id),
+        Outcome::Inquiry { id } => report.inquiries.push(*id),
+        Outcome::NotRegistered => report.not_registered += 1,
+        Outcome::Automatic => report.automatic += 1,
+        Outcome::Quarantined { .. } => report.quarantined += 1,
+        Outcome::Correspondence { .. } | Outcome::Help => {}
+    }
+}

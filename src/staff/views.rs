@@ -1,0 +1,119 @@
+//! The records exactly as PRODUCT.md shows them to staff and scripts (`--json`).
+//! Views borrow from the records; none of them carries raw mail or a notice body
+//! (the outbox is listed as [`crate::store::NoticeSummary`], which has none).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::forms::{LineOutcome, Problem, Reason, Status};
+use crate::ids::{InquiryId, RegistrationId, TicketId};
+use crate::store::{
+    Inquiry, Mailbox, MessageRecord, Outcome, Registration, RegistrationStatus, Ticket,
+};
+
+/// A ticket as `tickets list|show --json` print it.
+#[derive(Debug, Serialize)]
+pub struct TicketView<'a> {
+    pub id: TicketId,
+    pub status: Status,
+    pub mco: Option<&'a str>,
+    pub received_on: NaiveDate,
+    pub sender: &'a str,
+    pub reason: Option<Reason>,
+    pub presented_by: Option<NaiveDate>,
+    pub response_due: Option<NaiveDate>,
+    pub lines: &'a [LineOutcome],
+    pub problems: &'a [Problem],
+}
+
+impl<'a> From<&'a Ticket> for TicketView<'a> {
+    fn from(ticket: &'a Ticket) -> Self {
+        TicketView {
+            id: ticket.id,
+            status: ticket.status,
+            mco: ticket.mco.as_deref(),
+            received_on: ticket.received_on,
+            sender: &ticket.sender,
+            reason: ticket.reason,
+            presented_by: ticket.presented_by,
+            response_due: ticket.response_due,
+            lines: &ticket.lines,
+            problems: &ticket.problems,
+        }
+    }
+}
+
+/// A registration as `registrations list|show --json` print it.
+#[derive(Debug, Serialize)]
+pub struct RegistrationView<'a> {
+    pub id: RegistrationId,
+    pub status: RegistrationStatus,
+    pub email: &'a str,
+    pub npis: &'a [String],
+    pub earliest_completion: NaiveDate,
+    pub missing: &'a [String],
+}
+
+impl<'a> From<&'a Registration> for RegistrationView<'a> {
+    fn from(registration: &'a Registration) -> Self {
+        RegistrationView {
+            id: registration.id,
+            status: registration.status,
+            email: &registration.email,
+            npis: &registration.npis,
+            earliest_completion: registration.earliest_completion,
+            missing: &registration.missing,
+        }
+    }
+}
+
+/// An inquiry as `inquiries list --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct InquiryView<'a> {
+    pub id: InquiryId,
+    pub from: &'a str,
+    pub received_on: NaiveDate,
+    pub answered: bool,
+}
+
+impl<'a> From<&'a Inquiry> for InquiryView<'a> {
+    fn from(inquiry: &'a Inquiry) -> Self {
+        InquiryView {
+            id: inquiry.id,
+            from: &inquiry.from,
+            received_on: inquiry.received_on,
+            answered: inquiry.answered,
+        }
+    }
+}
+
+/// A processed message as `messages list --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct MessageView<'a> {
+    pub hash: &'a str,
+    pub message_id: Option<&'a str>,
+    pub mailbox: Mailbox,
+    pub from: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: DateTime<Utc>,
+    /// `{"kind": "tickets", "ids": [...]}`, `{"kind": "quarantined", "why": "..."}`, …
+    pub outcome: &'a Outcome,
+    pub notices: &'a [u64],
+    pub released: bool,
+}
+
+impl<'a> From<&'a MessageRecord> for MessageView<'a> {
+    fn from(record: &'a MessageRecord) -> Self {
+        MessageView {
+            hash: &record.hash,
+            message_id: record.message_id.as_deref(),
+            mailbox: record.mailbox,
+            from: &record.from,
+            received_at: record.received_at,
+            processed_at: record.processed_at,
+            outcome: &record.outcome,
+            notices: &record.notices,
+            released: record.released,
+        }
+    }
+}
