@@ -774,6 +774,117 @@ fn a_message_that_fails_half_way_leaves_no_claim_behind_for_the_pass() {
     assert_eq!(room.intake_folder(Some(Folder::Quarantine)).len(), 1);
 }
 
+/// A fault of the store itself while messages are handled is no sender's doing: the
+/// pass stops with exit 2 and quarantines nothing; the next pass, on a healthy store,
+/// handles every message once and sends every notice once. The fault is injected at
+/// the nth store read or transaction, for several n: before, inside and after routing.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_store_fault_stops_the_pass_and_quarantines_nothing() {
+    for nth in [1, 2, 3, 4, 6, 9, 13] {
+        let room = Mailroom::new("");
+        room.register(PROVIDER, SAMPLE_NPI);
+        let registered_notices = room.outbox().len();
+        for subject in ["Claims A", "Claims B"] {
+            room.deliver(&message(
+                PROVIDER,
+                INTAKE,
+                subject,
+                "x",
+                &[("claims.xlsx", complaint(Sample::Good, 1))],
+            ));
+        }
+        room.deliver(&message(
+            PROVIDER,
+            INTAKE,
+            "Hello",
+            "How do I send claims?",
+            &[],
+        ));
+        let output = std::process::Command::new(crate::common::portal_bin())
+            .arg("--config")
+            .arg(&room.config_path)
+            .args(["intake", "--once"])
+            .env("PORTAL_FAILPOINTS", format!("store_fault@{nth}"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "store_fault@{nth}: {stderr}");
+        assert!(
+            stderr.contains("failpoint store_fault"),
+            "store_fault@{nth}: {stderr}"
+        );
+        assert!(
+            room.intake_folder(Some(Folder::Quarantine)).is_empty(),
+            "store_fault@{nth}: nothing quarantined"
+        );
+        {
+            let store = Store::open(&room.config.store.path).unwrap();
+            let records: Vec<portal::store::MessageRecord> = store.all(Tree::Messages).unwrap();
+            assert!(
+                records
+                    .iter()
+                    .all(|record| !record.outcome.is_quarantined()),
+                "store_fault@{nth}: {records:?}"
+            );
+        }
+
+        let report = room.pass();
+        assert_eq!(report.quarantined, 0, "store_fault@{nth}: {report:?}");
+        assert!(room.intake_folder(None).is_empty(), "store_fault@{nth}");
+        assert!(room.intake_folder(Some(Folder::Quarantine)).is_empty());
+        // The same claim twice: the first ticket forwards it, the second closes as
+        // its duplicate, whichever run recorded the first.
+        let filed = tickets(&room);
+        assert_eq!(filed.len(), 2, "store_fault@{nth}: {filed:?}");
+        let forwarded: Vec<&Ticket> = filed
+            .iter()
+            .filter(|ticket| ticket.status == Status::Forwarded)
+            .collect();
+        assert_eq!(forwarded.len(), 1, "store_fault@{nth}: {filed:?}");
+        assert!(
+            filed
+                .iter()
+                .any(|ticket| ticket.lines[0].reason == Some(Reason::Duplicate)),
+            "store_fault@{nth}: {filed:?}"
+        );
+        // Each ticket's one notice, the forward, and the help answer: once each.
+        let sent = room.outbox();
+        assert_eq!(sent.len(), registered_notices + 4, "store_fault@{nth}");
+        let subjects: Vec<String> = sent
+            .iter()
+            .map(|notice| notice.subject.clone())
+            .filter(|subject| !subject.starts_with("[REG-"))
+            .collect();
+        for ticket in &filed {
+            let tag = format!("[{}] Complaint", ticket.id);
+            let count = subjects
+                .iter()
+                .filter(|subject| subject.starts_with(&tag))
+                .count();
+            assert_eq!(count, 1, "store_fault@{nth}: {subjects:#?}");
+        }
+        let forward = format!("[{}] Provider complaint forwarded", forwarded[0].id);
+        assert_eq!(
+            subjects
+                .iter()
+                .filter(|subject| subject.starts_with(&forward))
+                .count(),
+            1,
+            "store_fault@{nth}: {subjects:#?}"
+        );
+        assert_eq!(
+            subjects
+                .iter()
+                .filter(|subject| subject.starts_with("How to send"))
+                .count(),
+            1,
+            "store_fault@{nth}: {subjects:#?}"
+        );
+    }
+}
+
 /// A message larger than `max_message_bytes` is never read whole: its header alone is
 /// fetched and kept, the message is quarantined, and its sender told why.
 #[test]

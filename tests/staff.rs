@@ -243,6 +243,106 @@ fn tickets_list_and_show_print_the_documented_objects() {
 }
 
 #[test]
+fn ids_are_read_in_any_case_and_a_malformed_one_is_named() {
+    let room = two_tickets();
+    let registration = json(&room, &["registrations", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ticket = json(&room, &["tickets", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lower = ticket.to_lowercase();
+    assert_ne!(lower, ticket);
+    let shown = json(&room, &["tickets", "show", &lower, "--json"]);
+    assert_eq!(shown["id"], ticket.as_str(), "{shown}");
+    let shown = json(
+        &room,
+        &[
+            "registrations",
+            "show",
+            &format!(" {} ", registration.to_lowercase()),
+            "--json",
+        ],
+    );
+    assert_eq!(shown["id"], registration.as_str(), "{shown}");
+
+    // Another kind's id, or no id at all, is refused with what was expected.
+    for wrong in [registration.as_str(), "PRP-26-1", "ticket 7"] {
+        let error = fails(&room, &["tickets", "show", wrong]);
+        assert!(
+            error.contains(wrong) && error.contains("is not a ticket id such as PRP-2026-000123"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn a_decision_sends_its_own_notice_and_leaves_the_backlog_to_intake() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let other = "pending@lakeside.example";
+    room.deliver(&message(
+        other,
+        INTAKE,
+        "Registration",
+        "Form attached.",
+        &[(
+            "registration-form.xlsx",
+            registration_form(other, SAMPLE_NPI),
+        )],
+    ));
+    let filed = room.pass().registrations;
+    assert_eq!(filed.len(), 1);
+    // One notice of the backlog waits, due now (as after a server outage).
+    let waiting = notices(&room)[0].clone();
+    {
+        let store = Store::open(&room.config.store.path).unwrap();
+        let mut writes = Writes::default();
+        let mut pending = waiting.clone();
+        pending.delivery = Delivery::Pending {
+            attempts: 1,
+            last_error: Some("connection refused".to_owned()),
+            next_attempt: None,
+        };
+        portal::store::put_notice(&mut writes, &pending).unwrap();
+        store.apply(writes).unwrap();
+        store.flush().unwrap();
+    }
+    let files = room.outbox().len();
+    let text = run(
+        &room,
+        &[
+            "registrations",
+            "approve",
+            &filed[0].to_string(),
+            "--by",
+            "tester",
+        ],
+    );
+    assert!(
+        text.contains(&format!("The notice was sent to {other}")),
+        "{text}"
+    );
+    // The approval went out; the backlog's notice still waits for a pass.
+    assert_eq!(room.outbox().len(), files + 1);
+    let after = notices(&room);
+    let approval = after.last().unwrap();
+    assert_eq!(approval.kind, "registration_approved");
+    assert_eq!(approval.to, other);
+    assert!(matches!(approval.delivery, Delivery::Sent { .. }));
+    let backlog = after.iter().find(|notice| notice.id == waiting.id).unwrap();
+    assert!(
+        matches!(backlog.delivery, Delivery::Pending { attempts: 1, .. }),
+        "{backlog:?}"
+    );
+    // The next pass sends it.
+    assert_eq!(room.pass().notices_sent, 1);
+    assert_eq!(room.outbox().len(), files + 2);
+}
+
+#[test]
 fn tickets_export_writes_one_csv_row_per_line_or_json() {
     let room = two_tickets();
     let csv_text = run(&room, &["tickets", "export"]);
