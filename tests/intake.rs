@@ -738,12 +738,9 @@ fn the_retry_delay_grows_to_an_hour_and_stays_there() {
     assert_eq!(delays, [0, 5, 10, 20, 40, 60, 60, 60, 60]);
 }
 
-/// A complaint whose handling fails half-way is quarantined, and leaves nothing behind
-/// for the rest of the pass: the same claim in the next message is forwarded, not
-/// closed as a duplicate of a ticket that was never filed.
+/// A registered provider's two messages, each with a complaint of the same one claim.
 #[cfg(feature = "failpoints")]
-#[test]
-fn a_message_that_fails_half_way_leaves_no_claim_behind_for_the_pass() {
+fn registered_with_the_same_claim_twice() -> Mailroom {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
     for subject in ["Claims A", "Claims B"] {
@@ -755,14 +752,30 @@ fn a_message_that_fails_half_way_leaves_no_claim_behind_for_the_pass() {
             &[("claims.xlsx", complaint(Sample::Good, 1))],
         ));
     }
-    let output = std::process::Command::new(crate::common::portal_bin())
+    room
+}
+
+/// `portal intake --once` with crash points armed (`PORTAL_FAILPOINTS`).
+#[cfg(feature = "failpoints")]
+fn intake_with_failpoints(room: &Mailroom, spec: &str) -> std::process::Output {
+    std::process::Command::new(crate::common::portal_bin())
         .arg("--config")
         .arg(&room.config_path)
         .args(["intake", "--once"])
-        .env("PORTAL_FAILPOINTS", "handle_error@1")
+        .env("PORTAL_FAILPOINTS", spec)
         .stdin(std::process::Stdio::null())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// A complaint whose handling fails half-way is quarantined, and leaves nothing behind
+/// for the rest of the pass: the same claim in the next message is forwarded, not
+/// closed as a duplicate of a ticket that was never filed.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_message_that_fails_half_way_leaves_no_claim_behind_for_the_pass() {
+    let room = registered_with_the_same_claim_twice();
+    let output = intake_with_failpoints(&room, "handle_error@1");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "quarantined: {stdout}");
     assert!(
@@ -782,18 +795,8 @@ fn a_message_that_fails_half_way_leaves_no_claim_behind_for_the_pass() {
 #[test]
 fn a_store_fault_stops_the_pass_and_quarantines_nothing() {
     for nth in [1, 2, 3, 4, 6, 9, 13] {
-        let room = Mailroom::new("");
-        room.register(PROVIDER, SAMPLE_NPI);
+        let room = registered_with_the_same_claim_twice();
         let registered_notices = room.outbox().len();
-        for subject in ["Claims A", "Claims B"] {
-            room.deliver(&message(
-                PROVIDER,
-                INTAKE,
-                subject,
-                "x",
-                &[("claims.xlsx", complaint(Sample::Good, 1))],
-            ));
-        }
         room.deliver(&message(
             PROVIDER,
             INTAKE,
@@ -801,14 +804,7 @@ fn a_store_fault_stops_the_pass_and_quarantines_nothing() {
             "How do I send claims?",
             &[],
         ));
-        let output = std::process::Command::new(crate::common::portal_bin())
-            .arg("--config")
-            .arg(&room.config_path)
-            .args(["intake", "--once"])
-            .env("PORTAL_FAILPOINTS", format!("store_fault@{nth}"))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let output = intake_with_failpoints(&room, &format!("store_fault@{nth}"));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "store_fault@{nth}: {stderr}");
         assert!(
