@@ -14,6 +14,8 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use serde::Serialize;
 use tera::Tera;
 
+use crate::errors::one_line;
+
 /// The notices the program sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,7 +140,7 @@ impl Composer {
     pub fn new(templates_dir: &Path, from: &str) -> Result<Composer> {
         let glob = format!("{}/mail/*", templates_dir.display());
         let mut tera = Tera::new(&glob)
-            .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
+            .map_err(|error| anyhow!(one_line(&error)))
             .with_context(|| {
                 format!(
                     "cannot load the mail templates in {}/mail",
@@ -181,7 +183,7 @@ impl Composer {
         let text = self
             .tera
             .render(&format!("{name}.txt"), &context)
-            .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
+            .map_err(|error| anyhow!(one_line(&error)))
             .with_context(|| format!("cannot render the {name} notice"))?;
         let html_name = format!("{name}.html");
         let html = if self
@@ -192,7 +194,7 @@ impl Composer {
             Some(
                 self.tera
                     .render(&html_name, &context)
-                    .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
+                    .map_err(|error| anyhow!(one_line(&error)))
                     .with_context(|| format!("cannot render the {name} notice (HTML)"))?,
             )
         } else {
@@ -244,14 +246,4 @@ impl Composer {
             raw: message.formatted(),
         })
     }
-}
-
-fn error_chain(error: &tera::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.join(": ")
 }
