@@ -2,6 +2,7 @@
 //! templates or the config change, and reload the browser (the pages poll
 //! `/__reload`, which answers with the build generation).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,7 +138,7 @@ fn respond(root: &Path, url: &str, generation: u64) -> Response {
     }
     match resolve(root, path) {
         Some(file) => match std::fs::read(&file) {
-            Ok(bytes) => with_type(tiny_http::Response::from_data(bytes), content_type(&file)),
+            Ok(bytes) => with_type(tiny_http::Response::from_data(bytes), &content_type(&file)),
             Err(_) => not_found(root),
         },
         None => not_found(root),
@@ -163,7 +164,9 @@ fn with_type(response: Response, content_type: &str) -> Response {
 
 /// The file a URL path names under `root`, never outside it.
 fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
-    let decoded = percent_decode(path)?;
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
     let mut file = root.to_path_buf();
     for part in decoded.split('/') {
         match part {
@@ -179,38 +182,17 @@ fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
     file.is_file().then_some(file)
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|extension| extension.to_str())
-        .unwrap_or("")
-    {
-        "html" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" => "text/javascript; charset=utf-8",
-        "xml" => "application/xml",
-        "txt" => "text/plain; charset=utf-8",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "png" => "image/png",
-        "svg" => "image/svg+xml",
-        _ => "application/octet-stream",
+/// The type of a file by its extension, with the charset of text.
+fn content_type(path: &Path) -> Cow<'static, str> {
+    let Some(guessed) = mime_guess::from_path(path).first_raw() else {
+        return Cow::Borrowed("application/octet-stream");
+    };
+    match guessed {
+        // The older name of the same type; browsers want it as text.
+        "application/javascript" => Cow::Borrowed("text/javascript; charset=utf-8"),
+        // Every text file the site writes is UTF-8.
+        text if text.starts_with("text/") => Cow::Owned(format!("{text}; charset=utf-8")),
+        other => Cow::Borrowed(other),
     }
 }
 
@@ -233,6 +215,50 @@ mod tests {
         );
         assert_eq!(resolve(root.path(), "/../etc/passwd"), None);
         assert_eq!(resolve(root.path(), "/%2e%2e/etc/passwd"), None);
+        assert_eq!(
+            resolve(root.path(), "/a/%2e%2e%2f%2e%2e%2fetc/passwd"),
+            None
+        );
+        assert_eq!(resolve(root.path(), "/a%2F..%2F..%2Fetc%2Fpasswd"), None);
+        assert_eq!(
+            resolve(root.path(), "/a%2findex.html"),
+            Some(root.path().join("a/index.html"))
+        );
+        assert_eq!(resolve(root.path(), "/a/%ff%fe"), None, "not UTF-8");
+        assert_eq!(resolve(root.path(), "/a/%00index.html"), None);
+        assert_eq!(resolve(root.path(), "/a%5c..%5c..%5cetc"), None);
         assert_eq!(resolve(root.path(), "/missing"), None);
+    }
+
+    #[test]
+    fn names_decode_as_utf8() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("clä ims.txt"), "x").unwrap();
+        assert_eq!(
+            resolve(root.path(), "/cl%C3%A4%20ims.txt"),
+            Some(root.path().join("clä ims.txt"))
+        );
+    }
+
+    #[test]
+    fn types_by_extension() {
+        for (name, expected) in [
+            ("index.html", "text/html; charset=utf-8"),
+            ("style.1a2b.css", "text/css; charset=utf-8"),
+            ("calculator.js", "text/javascript; charset=utf-8"),
+            ("module.mjs", "text/javascript; charset=utf-8"),
+            ("robots.txt", "text/plain; charset=utf-8"),
+            ("sitemap.xml", "text/xml; charset=utf-8"),
+            ("logo.svg", "image/svg+xml"),
+            ("logo.png", "image/png"),
+            (
+                "complaint-template.xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            ("LICENSE", "application/octet-stream"),
+            ("data.unknown-extension", "application/octet-stream"),
+        ] {
+            assert_eq!(content_type(Path::new(name)), expected, "{name}");
+        }
     }
 }
