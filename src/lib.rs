@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+pub mod errors;
 pub mod failpoint;
 pub mod forms;
 pub mod ids;

@@ -52,6 +52,9 @@ pub fn init(format: LogFormat, quiet: bool) {
                     .with_writer(std::io::stderr)
                     .with_filter(level),
             )
+            // No filter of its own, yet it hears intake's INFO events while the lines
+            // above stop at WARN: a per-layer filter holds back only its own layer
+            // (tests/progress.rs runs intake on a terminal to show it).
             .with(terminal.then(|| Progress {
                 bar: Mutex::new(None),
             }))

@@ -778,9 +778,13 @@ fn check_maildirs(prepared: &Prepared) -> Result<(), String> {
 /// or a file cut short by the kill).
 fn check(prepared: &Prepared, deaths: usize) -> Result<Surplus, String> {
     let reference = reference();
-    // The complete run released the store (it names no holder any more).
+    // The complete run released the store: its lock on the pid file is free, and the
+    // file names no holder any more.
     let pid_file = prepared.room.config.store.path.join("portal.pid");
-    if pid_file.exists() {
+    let held = std::fs::File::open(&pid_file)
+        .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+    let named = std::fs::read_to_string(&pid_file).is_ok_and(|text| !text.trim().is_empty());
+    if held || named {
         return Err(format!(
             "the store is still claimed: {}",
             pid_file.display()

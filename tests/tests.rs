@@ -9,6 +9,7 @@ mod hostile;
 mod hostile_mail;
 mod intake;
 mod mailstack;
+mod progress;
 mod roundtrip;
 mod schedule;
 mod site;

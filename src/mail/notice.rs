@@ -13,6 +13,8 @@ use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use tera::Tera;
 
+use crate::errors::one_line;
+
 crate::words! {
     /// What a notice is; also its template's name (without extension) and the `kind`
     /// stored with it.
@@ -103,7 +105,7 @@ impl Composer {
     pub fn new(templates_dir: &Path, from: &str) -> Result<Composer> {
         let glob = format!("{}/mail/*", templates_dir.display());
         let mut tera = Tera::new(&glob)
-            .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
+            .map_err(|error| anyhow!(one_line(&error)))
             .with_context(|| {
                 format!(
                     "cannot load the mail templates in {}/mail",
@@ -146,7 +148,7 @@ impl Composer {
         let text = self
             .tera
             .render(&format!("{name}.txt"), &context)
-            .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
+            .map_err(|error| anyhow!(one_line(&error)))
             .with_context(|| format!("cannot render the {name} notice"))?;
         let html_name = format!("{name}.html");
         let html = if self
@@ -157,7 +159,7 @@ impl Composer {
             Some(
                 self.tera
                     .render(&html_name, &context)
-                    .map_err(|error| anyhow!("{error}: {}", error_chain(&error)))
+                    .map_err(|error| anyhow!(one_line(&error)))
                     .with_context(|| format!("cannot render the {name} notice (HTML)"))?,
             )
         } else {
@@ -209,14 +211,4 @@ impl Composer {
             raw: message.formatted(),
         })
     }
-}
-
-fn error_chain(error: &tera::Error) -> String {
-    let mut parts = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        parts.push(cause.to_string());
-        source = cause.source();
-    }
-    parts.join(": ")
 }

@@ -26,6 +26,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 
 use super::tls::{Secret, secret};
 use crate::config::{Smtp, Tls, TransportKind};
+use crate::errors::one_line;
 
 /// How long an SMTP server may stay silent before a send gives up.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -260,7 +261,7 @@ impl SmtpClient {
             implicit,
             None,
         )
-        .map_err(|error| format!("{what}: cannot connect: {}", chain(&error)))?;
+        .map_err(|error| format!("{what}: cannot connect: {}", one_line(&error)))?;
         if self.tls == Tls::Starttls {
             let Some(parameters) = &self.tls_parameters else {
                 return Err(format!("{what}: TLS is off"));
@@ -270,7 +271,7 @@ impl SmtpClient {
             }
             connection
                 .starttls(parameters, &hello)
-                .map_err(|error| format!("{what}: STARTTLS failed: {}", chain(&error)))?;
+                .map_err(|error| format!("{what}: STARTTLS failed: {}", one_line(&error)))?;
         }
         if let (Some(login), Some(secret)) = (&self.login, &secret) {
             self.authenticate(&mut connection, &login.user, secret)?;
@@ -421,7 +422,7 @@ enum Failure {
 /// A failed step of a transaction: refused by the server (a 4xx or 5xx reply), or
 /// the connection broke.
 fn failure(what: &str, step: &str, maybe_sent: bool, error: &SmtpError) -> Failure {
-    let message = format!("{what}: {step}: {}", chain(error));
+    let message = format!("{what}: {step}: {}", one_line(error));
     if error.is_permanent() || error.is_transient() {
         Failure::Refused {
             permanent: error.is_permanent(),
@@ -489,23 +490,8 @@ fn hello_name(host: &str, port: u16) -> ClientId {
 fn server_said(error: &SmtpError) -> String {
     match (error.status(), std::error::Error::source(error)) {
         (Some(code), Some(text)) => format!("{code} {text}"),
-        _ => chain(error),
+        _ => one_line(error),
     }
-}
-
-/// An error and its causes on one line.
-fn chain(error: &SmtpError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let words = cause.to_string();
-        if !text.contains(&words) {
-            text.push_str(": ");
-            text.push_str(&words);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// lettre's TLS parameters for `host`: the web PKI roots plus every certificate in

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::NaiveDate;
 use rayon::prelude::*;
 use tera::Tera;
@@ -26,6 +26,7 @@ use tera::Tera;
 pub use content::{FrontMatter, Page};
 
 use crate::config::Config;
+use crate::errors::one_line;
 
 /// The file that marks a folder as this program's output, so a rebuild may replace it.
 const OUTPUT_MARKER: &str = ".portal-site";
@@ -80,7 +81,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
     }
     let mut tera = Tera::default();
     tera.add_template_files(site_templates(&site.templates_dir)?)
-        .map_err(|error| tera_error(&error))
+        .map_err(|error| anyhow!(one_line(&error)))
         .with_context(|| {
             format!(
                 "cannot load the templates in {}",
@@ -94,7 +95,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
         .map(|page| (body_template(page), page.body.as_str()))
         .collect();
     tera.add_raw_templates(bodies)
-        .map_err(|error| tera_error(&error))
+        .map_err(|error| anyhow!(one_line(&error)))
         .context("in a page's markdown")?;
     step("load", &mut clock);
 
@@ -230,7 +231,7 @@ fn render_page(
         .any(|name| name == body_template(page))
     {
         tera.render(&body_template(page), &context)
-            .map_err(|error| tera_error(&error))
+            .map_err(|error| anyhow!(one_line(&error)))
             .with_context(|| format!("{}: cannot render its markdown", page.source))?
     } else {
         page.body.clone()
@@ -246,7 +247,7 @@ fn render_page(
     });
     let html = tera
         .render(&template, &context)
-        .map_err(|error| tera_error(&error))
+        .map_err(|error| anyhow!(one_line(&error)))
         .with_context(|| format!("{}: cannot render the template {template}", page.source))?;
     Ok(Output {
         path: page.output.to_string_lossy().replace('\\', "/"),
@@ -292,7 +293,7 @@ fn render_alias(
     );
     let html = tera
         .render("alias.html", &context)
-        .map_err(|error| tera_error(&error))
+        .map_err(|error| anyhow!(one_line(&error)))
         .with_context(|| format!("{source}: cannot render alias.html"))?;
     Ok(Output {
         path,
@@ -300,18 +301,6 @@ fn render_alias(
         url: format!("/{trimmed}/"),
         html,
     })
-}
-
-/// Tera's errors keep their cause in the source chain; flatten it into one message.
-fn tera_error(error: &tera::Error) -> anyhow::Error {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    anyhow::anyhow!(message)
 }
 
 /// A fresh folder beside the output, to build into.

@@ -1,19 +1,24 @@
 //! `portal serve`: build, serve `site/` on 127.0.0.1, rebuild when the content, the
-//! templates or the config change, and reload the browser (the pages poll
-//! `/__reload`, which answers with the build generation).
+//! templates or the config change (told by the operating system's file notifications),
+//! and reload the browser (the pages poll `/__reload`, which answers with the build
+//! generation).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
+use notify::{EventKind, RecursiveMode, Watcher as _};
 
 use super::{BuildOptions, BuildReport, build};
 use crate::config::Config;
 
-/// How often the sources are looked at for changes.
-const WATCH_EVERY: Duration = Duration::from_millis(300);
+/// How long changes are gathered after the first one, so that a burst (an editor's
+/// save, a checkout) brings one rebuild.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// Serves the site until the process is stopped. `on_build` hears of every build
 /// (the first one included) and of every failed rebuild.
@@ -25,6 +30,8 @@ pub fn serve(
     on_event: impl Fn(&str) + Send + Sync + 'static,
 ) -> Result<()> {
     let report = build(&config, &options)?;
+    // Watching before serving: no edit made after the first page is seen goes unseen.
+    let sources = Sources::watch(&config, &config_path)?;
     let server = tiny_http::Server::http(("127.0.0.1", port))
         .map_err(|error| anyhow::anyhow!("cannot listen on 127.0.0.1:{port}: {error}"))?;
     let address = server
@@ -43,21 +50,9 @@ pub fn serve(
     {
         let generation = Arc::clone(&generation);
         let on_event = Arc::clone(&on_event);
-        let watched = vec![
-            config.site.content_dir.clone(),
-            config.site.templates_dir.clone(),
-            config_path.clone(),
-        ];
         std::thread::spawn(move || {
-            let mut last = fingerprint(&watched);
             let mut config = config;
-            loop {
-                std::thread::sleep(WATCH_EVERY);
-                let now = fingerprint(&watched);
-                if now == last {
-                    continue;
-                }
-                last = now;
+            while sources.next_change() {
                 if config_path.exists() {
                     match Config::from_file(&config_path) {
                         Ok(fresh) => config = fresh,
@@ -105,24 +100,84 @@ pub fn describe(report: &BuildReport) -> String {
     )
 }
 
-/// The newest modification time and the number of files under the watched paths.
-fn fingerprint(paths: &[PathBuf]) -> (Option<SystemTime>, usize) {
-    let mut newest = None;
-    let mut count = 0;
-    for path in paths {
-        for entry in walkdir::WalkDir::new(path).into_iter().flatten() {
-            count += 1;
-            if let Ok(modified) = entry
-                .metadata()
-                .ok()
-                .and_then(|metadata| metadata.modified().ok())
-                .ok_or(())
-            {
-                newest = newest.max(Some(modified));
+/// The site's sources under watch: the content and templates folders (recursively)
+/// and the config file (through its folder, the only way to see it replaced).
+struct Sources {
+    /// Kept for its notifications; dropping it ends them.
+    _watcher: notify::RecommendedWatcher,
+    events: Receiver<notify::Result<notify::Event>>,
+    folders: Vec<PathBuf>,
+    config_file: PathBuf,
+}
+
+impl Sources {
+    fn watch(config: &Config, config_path: &Path) -> Result<Sources> {
+        // Absolute as the watcher reports them, so that event paths compare.
+        let absolute = |path: &Path| {
+            std::path::absolute(path).with_context(|| format!("cannot find {}", path.display()))
+        };
+        let folders = [&config.site.content_dir, &config.site.templates_dir]
+            .into_iter()
+            .map(|folder| absolute(folder))
+            .collect::<Result<Vec<_>>>()?;
+        let config_file = absolute(config_path)?;
+        let config_folder = config_file
+            .parent()
+            .map_or_else(|| config_file.clone(), Path::to_path_buf);
+
+        let (sender, events) = std::sync::mpsc::channel();
+        let mut watcher = notify::recommended_watcher(sender)
+            .context("cannot watch the site's sources for changes")?;
+        for folder in &folders {
+            watcher
+                .watch(folder, RecursiveMode::Recursive)
+                .with_context(|| format!("cannot watch {} for changes", folder.display()))?;
+        }
+        watcher
+            .watch(&config_folder, RecursiveMode::NonRecursive)
+            .with_context(|| format!("cannot watch {} for changes", config_folder.display()))?;
+        Ok(Sources {
+            _watcher: watcher,
+            events,
+            folders,
+            config_file,
+        })
+    }
+
+    /// Waits for a change to the sources, then gathers the rest of its burst. False
+    /// when the watcher has stopped.
+    fn next_change(&self) -> bool {
+        loop {
+            let Ok(first) = self.events.recv() else {
+                return false;
+            };
+            let mut changed = self.is_change(&first);
+            let settled = Instant::now() + SETTLE;
+            while let Some(left) = settled.checked_duration_since(Instant::now()) {
+                match self.events.recv_timeout(left) {
+                    Ok(event) => changed |= self.is_change(&event),
+                    Err(_) => break,
+                }
+            }
+            if changed {
+                return true;
             }
         }
     }
-    (newest, count)
+
+    /// A change to a watched source. Reads are not (the build itself opens every
+    /// source), nor is anything else in the config file's folder, such as the site
+    /// being written beside it. A failed notification counts: better a rebuild too
+    /// many than a stale page.
+    fn is_change(&self, event: &notify::Result<notify::Event>) -> bool {
+        let Ok(event) = event else { return true };
+        if matches!(event.kind, EventKind::Access(_)) {
+            return false;
+        }
+        event.paths.iter().any(|path| {
+            *path == self.config_file || self.folders.iter().any(|folder| path.starts_with(folder))
+        })
+    }
 }
 
 type Response = tiny_http::Response<std::io::Cursor<Vec<u8>>>;
@@ -137,7 +192,7 @@ fn respond(root: &Path, url: &str, generation: u64) -> Response {
     }
     match resolve(root, path) {
         Some(file) => match std::fs::read(&file) {
-            Ok(bytes) => with_type(tiny_http::Response::from_data(bytes), content_type(&file)),
+            Ok(bytes) => with_type(tiny_http::Response::from_data(bytes), &content_type(&file)),
             Err(_) => not_found(root),
         },
         None => not_found(root),
@@ -163,7 +218,9 @@ fn with_type(response: Response, content_type: &str) -> Response {
 
 /// The file a URL path names under `root`, never outside it.
 fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
-    let decoded = percent_decode(path)?;
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
     let mut file = root.to_path_buf();
     for part in decoded.split('/') {
         match part {
@@ -179,38 +236,17 @@ fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
     file.is_file().then_some(file)
 }
 
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path
-        .extension()
-        .and_then(|extension| extension.to_str())
-        .unwrap_or("")
-    {
-        "html" => "text/html; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "js" => "text/javascript; charset=utf-8",
-        "xml" => "application/xml",
-        "txt" => "text/plain; charset=utf-8",
-        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "png" => "image/png",
-        "svg" => "image/svg+xml",
-        _ => "application/octet-stream",
+/// The type of a file by its extension, with the charset of text.
+fn content_type(path: &Path) -> Cow<'static, str> {
+    let Some(guessed) = mime_guess::from_path(path).first_raw() else {
+        return Cow::Borrowed("application/octet-stream");
+    };
+    match guessed {
+        // The older name of the same type; browsers want it as text.
+        "application/javascript" => Cow::Borrowed("text/javascript; charset=utf-8"),
+        // Every text file the site writes is UTF-8.
+        text if text.starts_with("text/") => Cow::Owned(format!("{text}; charset=utf-8")),
+        other => Cow::Borrowed(other),
     }
 }
 
@@ -233,6 +269,102 @@ mod tests {
         );
         assert_eq!(resolve(root.path(), "/../etc/passwd"), None);
         assert_eq!(resolve(root.path(), "/%2e%2e/etc/passwd"), None);
+        assert_eq!(
+            resolve(root.path(), "/a/%2e%2e%2f%2e%2e%2fetc/passwd"),
+            None
+        );
+        assert_eq!(resolve(root.path(), "/a%2F..%2F..%2Fetc%2Fpasswd"), None);
+        assert_eq!(
+            resolve(root.path(), "/a%2findex.html"),
+            Some(root.path().join("a/index.html"))
+        );
+        assert_eq!(resolve(root.path(), "/a/%ff%fe"), None, "not UTF-8");
+        assert_eq!(resolve(root.path(), "/a/%00index.html"), None);
+        assert_eq!(resolve(root.path(), "/a%5c..%5c..%5cetc"), None);
         assert_eq!(resolve(root.path(), "/missing"), None);
+    }
+
+    #[test]
+    fn names_decode_as_utf8() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("clä ims.txt"), "x").unwrap();
+        assert_eq!(
+            resolve(root.path(), "/cl%C3%A4%20ims.txt"),
+            Some(root.path().join("clä ims.txt"))
+        );
+    }
+
+    #[test]
+    fn types_by_extension() {
+        for (name, expected) in [
+            ("index.html", "text/html; charset=utf-8"),
+            ("style.1a2b.css", "text/css; charset=utf-8"),
+            ("calculator.js", "text/javascript; charset=utf-8"),
+            ("module.mjs", "text/javascript; charset=utf-8"),
+            ("robots.txt", "text/plain; charset=utf-8"),
+            ("sitemap.xml", "text/xml; charset=utf-8"),
+            ("logo.svg", "image/svg+xml"),
+            ("logo.png", "image/png"),
+            (
+                "complaint-template.xlsx",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            ("LICENSE", "application/octet-stream"),
+            ("data.unknown-extension", "application/octet-stream"),
+        ] {
+            assert_eq!(content_type(Path::new(name)), expected, "{name}");
+        }
+    }
+
+    /// Sources under watch in a fresh folder laid out as `portal serve` finds it.
+    fn sources_in(dir: &Path) -> Sources {
+        for folder in ["content", "templates", "site"] {
+            std::fs::create_dir_all(dir.join(folder)).unwrap();
+        }
+        std::fs::write(dir.join("portal.toml"), "").unwrap();
+        let mut config = Config::embedded();
+        config.site.content_dir = dir.join("content");
+        config.site.templates_dir = dir.join("templates");
+        config.site.output_dir = dir.join("site");
+        Sources::watch(&config, &dir.join("portal.toml")).unwrap()
+    }
+
+    #[test]
+    fn only_the_sources_count_as_changes() {
+        use notify::event::{AccessKind, CreateKind, ModifyKind};
+        let dir = tempfile::tempdir().unwrap();
+        let sources = sources_in(dir.path());
+        let event = |kind, path: PathBuf| Ok(notify::Event::new(kind).add_path(path));
+        let modified = EventKind::Modify(ModifyKind::Any);
+        let root = std::path::absolute(dir.path()).unwrap();
+        assert!(sources.is_change(&event(modified, root.join("content/contact.md"))));
+        assert!(sources.is_change(&event(modified, root.join("templates/partials/x.html"))));
+        assert!(sources.is_change(&event(modified, root.join("portal.toml"))));
+        assert!(sources.is_change(&event(
+            EventKind::Create(CreateKind::File),
+            root.join("./content/new.md")
+        )));
+        // The build reads every source; reading is no change.
+        assert!(!sources.is_change(&event(
+            EventKind::Access(AccessKind::Any),
+            root.join("content/contact.md")
+        )));
+        // Beside the config file: the site being written, an editor's backup.
+        assert!(!sources.is_change(&event(modified, root.join(".site.building/index.html"))));
+        assert!(!sources.is_change(&event(modified, root.join("site"))));
+        assert!(!sources.is_change(&event(modified, root.join("portal.toml~"))));
+    }
+
+    #[test]
+    fn editing_content_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = sources_in(dir.path());
+        let (noticed, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = noticed.send(sources.next_change());
+        });
+        std::fs::write(dir.path().join("site/index.html"), "built").unwrap();
+        std::fs::write(dir.path().join("content/contact.md"), "edited").unwrap();
+        assert_eq!(heard.recv_timeout(Duration::from_secs(10)), Ok(true));
     }
 }

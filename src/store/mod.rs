@@ -10,7 +10,8 @@
 
 pub mod records;
 
-use std::io::Write as _;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -187,6 +188,8 @@ pub struct Store {
     db: sled::Db,
     trees: Vec<sled::Tree>,
     path: PathBuf,
+    /// Locked while the store is open (released when the file closes, after `db`).
+    pid_file: File,
 }
 
 impl std::fmt::Debug for Store {
@@ -199,13 +202,10 @@ impl Store {
     /// Opens (creating when missing) the store at `path`, waiting up to a few seconds
     /// for another process to release it.
     pub fn open(path: &Path) -> Result<Store> {
-        // Everything the store writes, now and later, is private to its owner.
-        // SAFETY: umask only changes the process's file-creation mask.
-        unsafe {
-            libc::umask(0o077);
-        }
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
+        // The folder's 0700 is what keeps sled's files out of reach: sled makes them
+        // later, with the process's default mode, inside a folder no one else can enter.
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder
@@ -213,38 +213,8 @@ impl Store {
             .with_context(|| format!("cannot create the store {}", path.display()))?;
         make_private(path)?;
 
-        let started = Instant::now();
-        let db = loop {
-            // A bounded page cache: memory stays flat however old the store grows.
-            match sled::Config::new()
-                .path(path)
-                .cache_capacity(64 * 1024 * 1024)
-                .open()
-            {
-                Ok(db) => break db,
-                Err(error) if is_locked(&error) && started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(error) if is_locked(&error) => {
-                    let holder = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_default();
-                    let holder = holder.trim();
-                    if holder.is_empty() {
-                        bail!(
-                            "the store {} is in use by another portal process",
-                            path.display()
-                        );
-                    }
-                    bail!(
-                        "the store {} is in use by process {holder}; try again when it has finished",
-                        path.display()
-                    );
-                }
-                Err(error) => {
-                    return Err(error)
-                        .with_context(|| format!("cannot open the store {}", path.display()));
-                }
-            }
-        };
+        let pid_file = lock(path)?;
+        let db = open_sled(path)?;
         let trees = TREES
             .iter()
             .map(|tree| db.open_tree(tree.name()))
@@ -254,17 +224,21 @@ impl Store {
             db,
             trees,
             path: path.to_path_buf(),
+            pid_file,
         };
         store.write_pid_file()?;
+        // Files sled made with the default mode become 0600 too.
         make_private(path)?;
         Ok(store)
     }
 
+    /// Names this process in the pid file it holds the lock on.
     fn write_pid_file(&self) -> Result<()> {
         let command: Vec<String> = std::env::args().take(3).collect();
-        let mut file = std::fs::File::create(self.path.join(PID_FILE))
-            .context("cannot write the store's pid file")?;
-        writeln!(file, "{} ({})", std::process::id(), command.join(" "))
+        let mut file = &self.pid_file;
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| writeln!(file, "{} ({})", std::process::id(), command.join(" ")))
             .context("cannot write the store's pid file")?;
         Ok(())
     }
@@ -539,18 +513,85 @@ pub fn sender_key(address: &str, day: NaiveDate) -> String {
 impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.db.flush();
-        let _ = std::fs::remove_file(self.path.join(PID_FILE));
+        // Emptied, not deleted: an opener already waiting has this file open and would
+        // lock the deleted inode, while the next opener creates and locks a new file,
+        // and both would hold the store. The lock goes when the file closes.
+        let _ = self.pid_file.set_len(0);
     }
 }
 
-fn is_locked(error: &sled::Error) -> bool {
-    match error {
-        sled::Error::Io(io) => {
-            io.kind() == std::io::ErrorKind::WouldBlock
-                || io.to_string().to_ascii_lowercase().contains("lock")
+/// Takes the store's lock: an exclusive lock on its pid file, which another process
+/// holds until its `Store` is dropped (or it dies). Waits up to [`LOCK_WAIT`], then
+/// names the holder.
+fn lock(path: &Path) -> Result<File> {
+    let pid_path = path.join(PID_FILE);
+    let mut options = OpenOptions::new();
+    // Not truncated here: until the lock is ours, the text names the holder.
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&pid_path)
+        .with_context(|| format!("cannot open {}", pid_path.display()))?;
+    let started = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&pid_path).unwrap_or_default();
+                let holder = holder.trim();
+                if holder.is_empty() {
+                    bail!(
+                        "the store {} is in use by another portal process",
+                        path.display()
+                    );
+                }
+                bail!(
+                    "the store {} is in use by process {holder}; try again when it has finished",
+                    path.display()
+                );
+            }
+            Err(TryLockError::Error(error)) => {
+                return Err(error)
+                    .with_context(|| format!("cannot lock the store {}", path.display()));
+            }
         }
-        other => other.to_string().to_ascii_lowercase().contains("lock"),
     }
+}
+
+/// Opens sled, the store's lock being ours. sled locks its `db` file too (with the
+/// same kind of lock as [`File::try_lock`]), and a store this process has just closed
+/// may still hold that lock for a moment, until sled's background writers let go of
+/// the file: a refusal while that lock is held is waited out. Any other failure, or
+/// one that lasts, is reported.
+fn open_sled(path: &Path) -> Result<sled::Db> {
+    let started = Instant::now();
+    loop {
+        // A bounded page cache: memory stays flat however old the store grows.
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .open();
+        match opened {
+            Ok(db) => return Ok(db),
+            Err(_) if started.elapsed() < LOCK_WAIT && sled_file_is_locked(path) => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("cannot open the store {}", path.display()));
+            }
+        }
+    }
+}
+
+/// True while someone holds sled's lock on its `db` file (sled 0.34's name for it).
+fn sled_file_is_locked(path: &Path) -> bool {
+    File::open(path.join("db"))
+        .is_ok_and(|file| matches!(file.try_lock(), Err(TryLockError::WouldBlock)))
 }
 
 /// 0700 on the folder, 0600 on every file in it.
@@ -648,11 +689,60 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         let _held = Store::open(&path).unwrap();
-        // sled locks per process with an OS file lock; a second open in the same
-        // process is refused the same way another process would be.
+        // The pid file's lock belongs to its open file description, not to the process:
+        // a second open in the same process is refused the same way another process is.
         let started = Instant::now();
         let error = Store::open(&path).map(|_| ()).unwrap_err().to_string();
         assert!(started.elapsed() >= LOCK_WAIT, "it waited before giving up");
         assert!(error.contains(&std::process::id().to_string()), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn opening_leaves_the_umask_alone_and_the_pid_file_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        // umask can only be read by setting it: set a known mask, open, read it back.
+        // SAFETY: umask only changes the process's file-creation mask; restored below.
+        let original = unsafe { libc::umask(0o022) };
+        let store = Store::open(&path);
+        // SAFETY: as above.
+        let during = unsafe { libc::umask(original) };
+        let store = store.unwrap();
+        assert_eq!(during, 0o022, "Store::open changed the process umask");
+        let pid_file = path.join(PID_FILE);
+        assert_eq!(
+            std::fs::metadata(&pid_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let text = std::fs::read_to_string(&pid_file).unwrap();
+        assert!(
+            text.starts_with(&format!("{} (", std::process::id())),
+            "{text}"
+        );
+        drop(store);
+        assert_eq!(
+            std::fs::read_to_string(&pid_file).unwrap(),
+            "",
+            "emptied on drop"
+        );
+    }
+
+    #[test]
+    fn a_moment_of_sled_holding_its_file_after_a_close_is_waited_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        drop(Store::open(&path).unwrap());
+        // As sled's background writers may hold it for a moment after a close.
+        let sled_file = File::open(path.join("db")).unwrap();
+        sled_file.lock().unwrap();
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(sled_file);
+        });
+        let reopened = Store::open(&path);
+        holder.join().unwrap();
+        reopened.unwrap();
     }
 }

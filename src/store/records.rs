@@ -309,53 +309,22 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
-/// Raw message bytes inside JSON, as base64.
+/// Raw message bytes inside JSON, as base64: the standard alphabet with padding
+/// (RFC 4648 §4), as the store has always written them.
 mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-        let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    text.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
-                } else {
-                    text.push('=');
-                }
-            }
-        }
-        serializer.serialize_str(&text)
+        serializer.serialize_str(&STANDARD.encode(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let mut bytes = Vec::with_capacity(text.len() / 4 * 3);
-        let mut buffer = 0u32;
-        let mut bits = 0;
-        let mut table = [u8::MAX; 256];
-        for (value, symbol) in ALPHABET.iter().enumerate() {
-            table[usize::from(*symbol)] = value as u8;
-        }
-        for c in text.bytes().filter(|c| *c != b'=') {
-            let value = table[usize::from(c)];
-            if value == u8::MAX {
-                return Err(serde::de::Error::custom("invalid base64"));
-            }
-            let value = u32::from(value);
-            buffer = (buffer << 6) | value;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                bytes.push((buffer >> bits) as u8);
-            }
-        }
-        Ok(bytes)
+        STANDARD
+            .decode(text)
+            .map_err(|error| serde::de::Error::custom(format!("invalid base64: {error}")))
     }
 
     #[cfg(test)]
@@ -377,6 +346,32 @@ mod base64_bytes {
                 serde_json::to_string(&Wrap(b"Man".to_vec())).unwrap(),
                 "\"TWFu\""
             );
+        }
+
+        #[test]
+        fn what_the_old_encoder_wrote_still_decodes() {
+            // Written by the store's own encoder before it used the base64 crate.
+            for (stored, bytes) in [
+                ("\"\"", &b""[..]),
+                ("\"TWFu\"", b"Man"),
+                ("\"TWE=\"", b"Ma"),
+                ("\"TQ==\"", b"M"),
+                ("\"AP+ABwk=\"", &[0, 255, 128, 7, 9]),
+            ] {
+                assert_eq!(serde_json::from_str::<Wrap>(stored).unwrap().0, bytes);
+                assert_eq!(
+                    serde_json::to_string(&Wrap(bytes.to_vec())).unwrap(),
+                    stored
+                );
+            }
+        }
+
+        #[test]
+        fn other_text_is_refused() {
+            for text in ["\"TW!u\"", "\"TWFu-_\""] {
+                let error = serde_json::from_str::<Wrap>(text).unwrap_err();
+                assert!(error.to_string().contains("invalid base64"), "{error}");
+            }
         }
     }
 }
