@@ -808,3 +808,89 @@ fn a_message_too_large_is_quarantined_from_its_header_alone() {
     assert!(notice.subject.contains("too large"), "{}", notice.subject);
     assert_eq!(notice.to, PROVIDER);
 }
+
+/// The intake Maildir, where fetching message `id` fails as `failure` says.
+struct FetchFails {
+    maildir: portal::mail::maildir::Maildir,
+    id: String,
+    failure: fn(&str) -> portal::mail::SourceError,
+}
+
+impl portal::mail::MailSource for FetchFails {
+    fn list(&mut self) -> anyhow::Result<Vec<portal::mail::Waiting>> {
+        self.maildir.list()
+    }
+
+    fn fetch(&mut self, id: &str) -> Result<Vec<u8>, portal::mail::SourceError> {
+        if id == self.id {
+            return Err((self.failure)(id));
+        }
+        self.maildir.fetch(id)
+    }
+
+    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>, portal::mail::SourceError> {
+        if id == self.id {
+            return Err((self.failure)(id));
+        }
+        self.maildir.fetch_header(id)
+    }
+
+    fn finish(&mut self, id: &str, folder: Folder) -> anyhow::Result<()> {
+        self.maildir.finish(id, folder)
+    }
+
+    fn release(&mut self, id: &str, folder: Folder) -> anyhow::Result<()> {
+        self.maildir.release(id, folder)
+    }
+}
+
+/// One pass through the library with `intake` as the intake mailbox.
+fn pass_from(
+    room: &Mailroom,
+    intake: &mut FetchFails,
+) -> anyhow::Result<portal::intake::PassReport> {
+    use portal::intake::Mailbox;
+    let services = portal::services::Services::open(&room.config).unwrap();
+    let mut inquiries = portal::mail::maildir::Maildir::open(&room.path("mail/inquiries")).unwrap();
+    services.intake(&room.config, None).pass(
+        &mut [
+            (Mailbox::Intake, intake),
+            (Mailbox::Inquiries, &mut inquiries),
+        ],
+        chrono::Utc::now(),
+    )
+}
+
+/// A message another client took since the listing is skipped and left to the next
+/// pass; a mailbox that fails while fetching (a dropped IMAP connection) fails the pass.
+#[test]
+fn a_message_gone_since_the_listing_is_skipped_and_a_lost_mailbox_fails_the_pass() {
+    let room = Mailroom::new("");
+    let taken = room.deliver(&message(PROVIDER, INTAKE, "Hello", "one", &[]));
+    room.deliver(&message(PROVIDER, INTAKE, "Hello again", "two", &[]));
+    let maildir = || portal::mail::maildir::Maildir::open(&room.path("mail/intake")).unwrap();
+
+    let mut gone = FetchFails {
+        maildir: maildir(),
+        id: taken.clone(),
+        failure: |id| portal::mail::SourceError::Gone { id: id.to_owned() },
+    };
+    let report = pass_from(&room, &mut gone).expect("a message gone is no failure of the pass");
+    assert_eq!(report.messages, 1, "{report:?}");
+    assert_eq!(room.intake_folder(None), std::slice::from_ref(&taken));
+    assert_eq!(room.intake_folder(Some(Folder::Processed)).len(), 1);
+
+    let mut lost = FetchFails {
+        maildir: maildir(),
+        id: taken.clone(),
+        failure: |_| anyhow::anyhow!("connection reset by peer").into(),
+    };
+    let error = pass_from(&room, &mut lost).expect_err("a lost mailbox fails the pass");
+    let error = format!("{error:#}");
+    assert!(
+        error.contains("cannot fetch from the intake mailbox")
+            && error.contains("connection reset by peer"),
+        "{error}"
+    );
+    assert_eq!(room.intake_folder(None), [taken]);
+}

@@ -245,8 +245,15 @@ impl Intake<'_> {
             };
             let raw = match fetched {
                 Ok(raw) => raw,
-                // Gone since it was listed (another client moved it), or unreadable
-                // for now: it stays in the inbox for the next pass.
+                // The mailbox itself failed (a dropped connection): the pass fails, and
+                // the next one starts afresh.
+                Err(crate::mail::SourceError::Lost(error)) => {
+                    return Err(
+                        error.context(format!("cannot fetch from the {} mailbox", mailbox.name()))
+                    );
+                }
+                // Gone since it was listed (another client moved it), or refused for
+                // now: it stays in the inbox for the next pass.
                 Err(error) => {
                     tracing::warn!(mailbox = mailbox.name(), id = %waiting.id, error = %format!("{error:#}"), "message not fetched; left in the inbox");
                     continue;
