@@ -351,15 +351,12 @@ fn open_mailbox(
     mailbox: &crate::config::Mailbox,
     name: &str,
 ) -> Result<Box<dyn crate::mail::MailSource>> {
-    match (mailbox.kind, &mailbox.path) {
-        (crate::config::MailboxKind::Maildir, Some(path)) => {
+    match &mailbox.kind {
+        crate::config::MailboxKind::Maildir { path } => {
             Ok(Box::new(crate::mail::maildir::Maildir::open(path)?))
         }
-        (crate::config::MailboxKind::Maildir, None) => {
-            anyhow::bail!("mail.{name}: a maildir mailbox needs a path")
-        }
-        (crate::config::MailboxKind::Imap, _) => {
-            Ok(Box::new(crate::mail::imap::Imap::connect(mailbox, name)?))
+        crate::config::MailboxKind::Imap(server) => {
+            Ok(Box::new(crate::mail::imap::Imap::connect(server, name)?))
         }
     }
 }

@@ -501,11 +501,18 @@ fn the_cli_pass_reports_and_exits_zero() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
-/// The mailroom's config with notices sent over plain SMTP to 127.0.0.1:`port`.
+/// The mailroom's config with notices sent over plain SMTP to 127.0.0.1:`port`
+/// (in place of the file transport and its `path`, which SMTP does not take).
 fn smtp_config(room: &Mailroom, port: u16) -> portal::config::Config {
-    let text = std::fs::read_to_string(&room.config_path).unwrap().replace(
-        "[smtp]\nkind = \"file\"",
-        &format!("[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n# was file"),
+    let file = format!(
+        "[smtp]\nkind = \"file\"\npath = {:?}\n",
+        room.path("outbox")
+    );
+    let text = std::fs::read_to_string(&room.config_path).unwrap();
+    assert!(text.contains(&file), "{text}");
+    let text = text.replace(
+        &file,
+        &format!("[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n"),
     );
     portal::config::Config::parse(&text).unwrap()
 }

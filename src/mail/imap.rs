@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use super::tls::{Secret, client_config, secret, xoauth2};
 use super::{Folder, MailSource, SourceError, Waiting};
-use crate::config::{Mailbox, Tls};
+use crate::config::{ImapServer, Tls};
 
 /// How long a server may stay silent before the pass gives up on it.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,17 +87,12 @@ impl std::fmt::Debug for Imap {
 }
 
 impl Imap {
-    /// Connects, authenticates, creates the folders when missing and selects INBOX.
-    pub fn connect(config: &Mailbox, name: &str) -> Result<Imap> {
+    /// Connects to the server of `[mail.<name>]`, authenticates, creates the folders
+    /// when missing and selects INBOX.
+    pub fn connect(config: &ImapServer, name: &str) -> Result<Imap> {
         let what = format!("mail.{name}");
-        let host = config
-            .host
-            .as_deref()
-            .with_context(|| format!("{what}: no host"))?;
-        let user = config
-            .user
-            .as_deref()
-            .with_context(|| format!("{what}: no user"))?;
+        let host = config.host.as_str();
+        let user = config.user.as_str();
         let port = config.port.unwrap_or(match config.tls {
             Tls::Implicit => 993,
             Tls::Starttls | Tls::None => 143,
@@ -141,7 +136,12 @@ impl Imap {
     }
 }
 
-fn login(client: imap::Client<Stream>, user: &str, config: &Mailbox, what: &str) -> Result<Imap> {
+fn login(
+    client: imap::Client<Stream>,
+    user: &str,
+    config: &ImapServer,
+    what: &str,
+) -> Result<Imap> {
     let secret = secret(
         config.password_env.as_deref(),
         config.oauth2_token_command.as_deref(),

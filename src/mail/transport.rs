@@ -25,7 +25,7 @@ use lettre::transport::smtp::commands::{Auth, Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
 use super::tls::{Secret, secret};
-use crate::config::{Smtp, Tls, TransportKind};
+use crate::config::{Smtp, SmtpServer, Tls};
 
 /// How long an SMTP server may stay silent before a send gives up.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -62,15 +62,13 @@ impl std::fmt::Debug for Transport {
 impl Transport {
     /// Builds the transport `[smtp]` describes.
     pub fn from_config(smtp: &Smtp) -> Result<Transport> {
-        match smtp.kind {
-            TransportKind::File => {
-                std::fs::create_dir_all(&smtp.path)
-                    .with_context(|| format!("cannot create {}", smtp.path.display()))?;
-                Ok(Transport::File {
-                    dir: smtp.path.clone(),
-                })
+        match smtp {
+            Smtp::File { path } => {
+                std::fs::create_dir_all(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                Ok(Transport::File { dir: path.clone() })
             }
-            TransportKind::Smtp => Ok(Transport::Smtp(Box::new(SmtpClient::from_config(smtp)?))),
+            Smtp::Server(server) => Ok(Transport::Smtp(Box::new(SmtpClient::from_config(server)?))),
         }
     }
 
@@ -126,8 +124,8 @@ pub struct SmtpClient {
 }
 
 impl SmtpClient {
-    fn from_config(smtp: &Smtp) -> Result<SmtpClient> {
-        let host = smtp.host.clone().context("[smtp] host is needed")?;
+    fn from_config(smtp: &SmtpServer) -> Result<SmtpClient> {
+        let host = smtp.host.clone();
         let port = smtp.port.unwrap_or(match smtp.tls {
             Tls::Implicit => 465,
             Tls::Starttls => 587,
