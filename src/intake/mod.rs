@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Config;
 use crate::failpoint;
 use crate::mail::notice::Composer;
-use crate::mail::transport::Transport;
+use crate::mail::transport::Sender;
 use crate::mail::{Folder, MailSource, Waiting};
 use crate::store::{Delivery, MessageRecord, Notice, Outcome, RECORD_VERSION, Store, Tree, Writes};
 
@@ -72,7 +72,7 @@ pub struct Intake<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
     pub composer: &'a Composer,
-    pub transport: &'a Transport,
+    pub transport: &'a dyn Sender,
     /// Set (by a signal) to stop after the message in hand.
     pub stop: Option<&'a AtomicBool>,
 }

@@ -9,6 +9,7 @@ use super::{Intake, Journaled, PassReport, illinois_day};
 use crate::config::Config;
 use crate::failpoint;
 use crate::mail::notice::{Draft, NoticeKind};
+use crate::mail::transport::SendError;
 use crate::rules::FEE_FOR_SERVICE_PHONE;
 use crate::store::{Delivery, Notice, RECORD_VERSION, Tree, Writes, sender_key};
 
@@ -214,17 +215,17 @@ pub fn deliver_pending(
                     None,
                 )?;
             }
-            Err(error) if error.transient => {
-                defer(&mut notice, error.message.clone(), now);
-                if error.unreachable {
-                    tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "the mail server cannot be reached; notices wait for a later pass");
-                    unreachable = Some(error.message);
-                } else {
-                    tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice not sent; it waits for a later pass");
-                }
+            Err(SendError::Unreachable(message)) => {
+                defer(&mut notice, message.clone(), now);
+                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "the mail server cannot be reached; notices wait for a later pass");
+                unreachable = Some(message);
             }
-            Err(error) => {
-                tracing::error!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice refused for good");
+            Err(SendError::Transient(message)) => {
+                defer(&mut notice, message.clone(), now);
+                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "notice not sent; it waits for a later pass");
+            }
+            Err(SendError::Permanent(message)) => {
+                tracing::error!(notice = notice.id, kind = %notice.kind, error = %message, "notice refused for good");
                 // Staff see the refusal on the ticket it concerns.
                 if let Some(about) = notice
                     .about
@@ -237,13 +238,13 @@ pub fn deliver_pending(
                         notice: notice.id,
                         kind: notice.kind.clone(),
                         at: now,
-                        error: error.message.clone(),
+                        error: message.clone(),
                     });
                     writes.put(Tree::Tickets, about, &ticket)?;
                 }
                 notice.delivery = Delivery::Failed {
                     at: now,
-                    error: error.message,
+                    error: message,
                 };
                 report.notices_failed += 1;
                 writes.audit(
