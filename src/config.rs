@@ -2,7 +2,9 @@
 //!
 //! The file is parsed into plain structs (`deny_unknown_fields` everywhere, so a
 //! misspelt key is an error that names it), then [`Config::check`] looks at the
-//! values as a whole. Real objects (stores, mail connections) are made later from a
+//! values as a whole. A table whose `kind` key decides its other keys (a mailbox,
+//! `[smtp]`) is an enum with a variant per kind: what a kind needs is there, and a key
+//! of another kind is refused by name. Real objects (stores, mail connections) are made later from a
 //! checked `Config`. Secrets never live here: only the names of the environment
 //! variables or commands that hold them.
 
@@ -10,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 
 use crate::rules::Window;
 
@@ -30,8 +33,9 @@ pub struct Config {
     /// Mailboxes and notice settings.
     #[serde(default)]
     pub mail: Mail,
-    /// How notices leave: a folder of .eml files or an SMTP server.
-    #[serde(default)]
+    /// How notices leave: a folder of .eml files (default `var/outbox`) or an SMTP
+    /// server.
+    #[serde(default, deserialize_with = "smtp_table")]
     pub smtp: Smtp,
     /// The managed care organizations, one `[[mco]]` table each. Default: the six
     /// Illinois MCOs with placeholder dispute addresses.
@@ -107,62 +111,98 @@ pub struct Mail {
     /// Larger messages are quarantined unread. Default 26214400 (25 MiB).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u64,
-    /// Where templates and registration forms arrive.
-    #[serde(default = "default_intake_mailbox")]
+    /// Where templates and registration forms arrive. Default the Maildir
+    /// `var/mail/intake` for `intake@portal.example.gov`.
+    #[serde(
+        default = "default_intake_mailbox",
+        deserialize_with = "intake_mailbox_table"
+    )]
     pub intake: Mailbox,
-    /// The portal-inquiries mailbox.
-    #[serde(default = "default_inquiries_mailbox")]
+    /// The portal-inquiries mailbox. Default the Maildir `var/mail/inquiries` for
+    /// `HFS.Portalinquiries@illinois.gov`.
+    #[serde(
+        default = "default_inquiries_mailbox",
+        deserialize_with = "inquiries_mailbox_table"
+    )]
     pub inquiries: Mailbox,
 }
 
-/// `[mail.intake]` and `[mail.inquiries]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[mail.intake]` and `[mail.inquiries]`: the address, and how the mailbox is
+/// reached. Read by [`mailbox_table`], so that an omitted `kind` means `maildir`.
+#[derive(Debug, Clone)]
 pub struct Mailbox {
     /// The mailbox's address, as the site shows it.
     pub address: String,
-    /// `maildir` (default) or `imap`.
-    #[serde(default)]
+    /// The `kind` key and the keys that belong to it.
     pub kind: MailboxKind,
-    /// Maildir only: the folder.
-    pub path: Option<PathBuf>,
-    /// IMAP only: the server's host name.
-    pub host: Option<String>,
-    /// IMAP only: the port. Default 993 for implicit TLS, 143 otherwise.
+}
+
+/// How a mailbox is reached: `kind = "maildir"` (the default) or `kind = "imap"`, each
+/// with its own keys only, so that a key of the other kind is an error naming it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum MailboxKind {
+    /// A Maildir on this machine.
+    Maildir {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A mailbox on an IMAP server.
+    Imap(ImapServer),
+}
+
+/// The keys of a `kind = "imap"` mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapServer {
+    /// The server's host name.
+    pub host: String,
+    /// The port. Default 993 for implicit TLS, 143 otherwise.
     pub port: Option<u16>,
-    /// IMAP only: `implicit` (default), `starttls` or `none`.
+    /// `implicit` (default), `starttls` or `none`.
     #[serde(default)]
     pub tls: Tls,
     /// An extra CA certificate (PEM) to trust, for a private CA.
     pub ca_file: Option<PathBuf>,
-    /// IMAP only: the login name.
-    pub user: Option<String>,
+    /// The login name.
+    pub user: String,
     /// The environment variable holding the password.
     pub password_env: Option<String>,
     /// A command printing an OAuth2 bearer token (XOAUTH2).
     pub oauth2_token_command: Option<String>,
 }
 
-/// `[smtp]`
+/// `[smtp]`: how notices leave, `kind = "file"` (the default) or `kind = "smtp"`, each
+/// with its own keys only. Read by [`smtp_table`], so that an omitted `kind` means
+/// `file`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Smtp {
+    /// `.eml` files in a folder.
+    File {
+        /// The folder. Default `var/outbox`.
+        #[serde(default = "default_outbox_path")]
+        path: PathBuf,
+    },
+    /// An SMTP server.
+    #[serde(rename = "smtp")]
+    Server(SmtpServer),
+}
+
+/// The keys of `kind = "smtp"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Smtp {
-    /// `file` (default: .eml files in `path`) or `smtp`.
-    #[serde(default)]
-    pub kind: TransportKind,
-    /// File transport only: the folder. Default `var/outbox`.
-    #[serde(default = "default_outbox_path")]
-    pub path: PathBuf,
-    /// SMTP only: the server's host name.
-    pub host: Option<String>,
-    /// SMTP only: the port. Default 465 for implicit TLS, 587 for STARTTLS, 25 otherwise.
+pub struct SmtpServer {
+    /// The server's host name.
+    pub host: String,
+    /// The port. Default 465 for implicit TLS, 587 for STARTTLS, 25 otherwise.
     pub port: Option<u16>,
-    /// SMTP only: `implicit`, `starttls` (default) or `none`.
+    /// `implicit`, `starttls` (default) or `none`.
     #[serde(default = "default_smtp_tls")]
     pub tls: Tls,
     /// An extra CA certificate (PEM) to trust, for a private CA.
     pub ca_file: Option<PathBuf>,
-    /// SMTP only: the login name.
+    /// The login name; needed with a password or token.
     pub user: Option<String>,
     /// The environment variable holding the password.
     pub password_env: Option<String>,
@@ -180,24 +220,6 @@ pub struct Mco {
     pub name: String,
     /// Where accepted complaints are forwarded.
     pub dispute_address: String,
-}
-
-/// How a mailbox is reached.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum MailboxKind {
-    #[default]
-    Maildir,
-    Imap,
-}
-
-/// How notices are sent.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum TransportKind {
-    #[default]
-    File,
-    Smtp,
 }
 
 /// Transport security for IMAP and SMTP.
@@ -287,18 +309,6 @@ impl Config {
                     mailbox.address
                 );
             }
-            match mailbox.kind {
-                MailboxKind::Maildir if mailbox.path.is_none() => {
-                    bail!("mail.{name}: a maildir mailbox needs a path")
-                }
-                MailboxKind::Imap if mailbox.host.is_none() || mailbox.user.is_none() => {
-                    bail!("mail.{name}: an imap mailbox needs host and user")
-                }
-                _ => {}
-            }
-        }
-        if self.smtp.kind == TransportKind::Smtp && self.smtp.host.is_none() {
-            bail!("smtp: kind = \"smtp\" needs a host");
         }
         Ok(())
     }
@@ -365,32 +375,81 @@ impl Default for Mail {
 
 impl Default for Smtp {
     fn default() -> Self {
-        Smtp {
-            kind: TransportKind::File,
+        Smtp::File {
             path: default_outbox_path(),
-            host: None,
-            port: None,
-            tls: default_smtp_tls(),
-            ca_file: None,
-            user: None,
-            password_env: None,
-            oauth2_token_command: None,
         }
     }
+}
+
+/// Reads `[mail.intake]`: see [`mailbox_table`].
+fn intake_mailbox_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Mailbox, D::Error> {
+    mailbox_table(deserializer, "mail.intake")
+}
+
+/// Reads `[mail.inquiries]`: see [`mailbox_table`].
+fn inquiries_mailbox_table<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Mailbox, D::Error> {
+    mailbox_table(deserializer, "mail.inquiries")
+}
+
+/// Reads a mailbox table: `address`, and the keys of its `kind` (`maildir` when the
+/// key is omitted, as it always could be).
+fn mailbox_table<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    name: &str,
+) -> Result<Mailbox, D::Error> {
+    let mut table = toml::Table::deserialize(deserializer)?;
+    let address = table
+        .remove("address")
+        .ok_or_else(|| D::Error::custom(format!("[{name}]: missing field `address`")))?;
+    let address = String::deserialize(address)
+        .map_err(|error| D::Error::custom(format!("[{name}] address: {}", error.message())))?;
+    Ok(Mailbox {
+        address,
+        kind: by_kind(table, name, "maildir")?,
+    })
+}
+
+/// Reads `[smtp]`: the keys of its `kind` (`file` when the key is omitted).
+fn smtp_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Smtp, D::Error> {
+    by_kind(toml::Table::deserialize(deserializer)?, "smtp", "file")
+}
+
+/// A table whose `kind` key says which other keys it may hold (`default_kind` when
+/// the key is omitted), read as the enum `T` whose variants are the kinds. serde has
+/// no default for an enum's tag, so the table is handed to `T` as `{ <kind> = { the
+/// other keys } }`; read that way, an error still says which key it is about, and is
+/// told with the table's name, which serde's own messages lack.
+fn by_kind<T: DeserializeOwned, E: serde::de::Error>(
+    mut table: toml::Table,
+    name: &str,
+    default_kind: &str,
+) -> Result<T, E> {
+    let kind = match table.remove("kind") {
+        None => default_kind.to_owned(),
+        Some(toml::Value::String(kind)) => kind,
+        Some(other) => {
+            return Err(E::custom(format!(
+                "[{name}] kind: expected a string, not {}",
+                other.type_str()
+            )));
+        }
+    };
+    let tagged = toml::Table::from_iter([(kind, toml::Value::Table(table))]);
+    T::deserialize(toml::Value::Table(tagged)).map_err(|error| {
+        // The message, then `in <key>` on a line of its own: one line here.
+        let error = error.to_string();
+        E::custom(format!("[{name}]: {}", error.trim_end().replace('\n', " ")))
+    })
 }
 
 fn maildir(address: &str, path: &str) -> Mailbox {
     Mailbox {
         address: address.to_owned(),
-        kind: MailboxKind::Maildir,
-        path: Some(PathBuf::from(path)),
-        host: None,
-        port: None,
-        tls: Tls::Implicit,
-        ca_file: None,
-        user: None,
-        password_env: None,
-        oauth2_token_command: None,
+        kind: MailboxKind::Maildir {
+            path: PathBuf::from(path),
+        },
     }
 }
 
@@ -508,6 +567,10 @@ mod tests {
             config.mail.inquiries.address,
             "HFS.Portalinquiries@illinois.gov"
         );
+        assert!(
+            matches!(&config.mail.intake.kind, MailboxKind::Maildir { path } if path == Path::new("var/mail/intake"))
+        );
+        assert!(matches!(&config.smtp, Smtp::File { path } if path == Path::new("var/outbox")));
     }
 
     #[test]
@@ -519,6 +582,130 @@ mod tests {
         );
         let error = Config::parse("colour = 1\n").unwrap_err();
         assert!(format!("{error:#}").contains("colour"), "{error:#}");
+    }
+
+    /// The whole error chain of a refused configuration, as the binary prints it.
+    fn refusal(text: &str) -> String {
+        format!("{:#}", Config::parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn each_kind_takes_its_own_keys_and_an_omitted_kind_is_the_local_one() {
+        let config = Config::parse(
+            "[mail.intake]\naddress = \"in@portal.example.gov\"\npath = \"in\"\n\
+             [smtp]\npath = \"out\"\n",
+        )
+        .unwrap();
+        assert!(
+            matches!(&config.mail.intake.kind, MailboxKind::Maildir { path } if path == Path::new("in"))
+        );
+        assert!(matches!(&config.smtp, Smtp::File { path } if path == Path::new("out")));
+        let config = Config::parse("[smtp]\n").unwrap();
+        assert!(matches!(&config.smtp, Smtp::File { path } if path == Path::new("var/outbox")));
+
+        let config = Config::parse(
+            "[mail.inquiries]\naddress = \"q@portal.example.gov\"\nkind = \"imap\"\n\
+             host = \"imap.example.gov\"\nuser = \"portal\"\npassword_env = \"P\"\n\
+             [smtp]\nkind = \"smtp\"\nhost = \"smtp.example.gov\"\n",
+        )
+        .unwrap();
+        let MailboxKind::Imap(imap) = &config.mail.inquiries.kind else {
+            panic!("an imap mailbox: {:?}", config.mail.inquiries);
+        };
+        assert_eq!(
+            (imap.host.as_str(), imap.user.as_str(), imap.port, imap.tls),
+            ("imap.example.gov", "portal", None, Tls::Implicit)
+        );
+        assert_eq!(config.mail.inquiries.address, "q@portal.example.gov");
+        let Smtp::Server(smtp) = &config.smtp else {
+            panic!("an smtp server: {:?}", config.smtp);
+        };
+        assert_eq!(
+            (smtp.host.as_str(), smtp.tls),
+            ("smtp.example.gov", Tls::Starttls)
+        );
+        assert!(matches!(
+            &config.mail.intake.kind,
+            MailboxKind::Maildir { .. }
+        ));
+    }
+
+    #[test]
+    fn an_imap_key_under_a_maildir_is_named_with_its_table() {
+        let error = refusal(
+            "[mail.intake]\naddress = \"in@portal.example.gov\"\nkind = \"maildir\"\n\
+             path = \"in\"\nhost = \"imap.example.gov\"\n",
+        );
+        assert!(
+            error.contains("`host`") && error.contains("mail.intake"),
+            "{error}"
+        );
+        // The same key, with `kind` left to its default.
+        let error = refusal(
+            "[mail.inquiries]\naddress = \"q@portal.example.gov\"\npath = \"q\"\nuser = \"me\"\n",
+        );
+        assert!(
+            error.contains("`user`") && error.contains("mail.inquiries"),
+            "{error}"
+        );
+        // And the other way round.
+        let error = refusal(
+            "[mail.intake]\naddress = \"in@portal.example.gov\"\nkind = \"imap\"\n\
+             host = \"h.example\"\nuser = \"me\"\npath = \"in\"\n",
+        );
+        assert!(
+            error.contains("`path`") && error.contains("mail.intake"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_missing_required_key_is_named_with_its_table() {
+        let error =
+            refusal("[mail.intake]\naddress = \"in@portal.example.gov\"\nkind = \"maildir\"\n");
+        assert!(
+            error.contains("`path`") && error.contains("mail.intake"),
+            "{error}"
+        );
+        let error = refusal(
+            "[mail.inquiries]\naddress = \"q@portal.example.gov\"\nkind = \"imap\"\nuser = \"me\"\n",
+        );
+        assert!(
+            error.contains("`host`") && error.contains("mail.inquiries"),
+            "{error}"
+        );
+        let error = refusal(
+            "[mail.inquiries]\naddress = \"q@portal.example.gov\"\nkind = \"imap\"\nhost = \"h.example\"\n",
+        );
+        assert!(error.contains("`user`"), "{error}");
+        let error = refusal("[mail.intake]\npath = \"in\"\n");
+        assert!(
+            error.contains("`address`") && error.contains("mail.intake"),
+            "{error}"
+        );
+        let error = refusal("[smtp]\nkind = \"smtp\"\nport = 25\n");
+        assert!(
+            error.contains("`host`") && error.contains("smtp"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_smtp_key_under_the_file_transport_is_named() {
+        let error = refusal("[smtp]\nkind = \"file\"\nhost = \"smtp.example.gov\"\n");
+        assert!(
+            error.contains("`host`") && error.contains("[smtp]"),
+            "{error}"
+        );
+        let error = refusal("[smtp]\nhost = \"smtp.example.gov\"\n");
+        assert!(error.contains("`host`"), "{error}");
+        let error = refusal("[smtp]\nkind = \"smtp\"\nhost = \"h.example\"\npath = \"out\"\n");
+        assert!(error.contains("`path`"), "{error}");
+        let error = refusal("[smtp]\nkind = \"pigeon\"\n");
+        assert!(
+            error.contains("pigeon") && error.contains("`smtp`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use chrono::Utc;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 
-use crate::config::{Config, MailboxKind, TransportKind};
+use crate::config::{Config, MailboxKind, Smtp};
 use crate::intake::{Intake, Mailbox, PassReport};
 use crate::mail::maildir::Maildir;
 use crate::samples::{self, SAMPLE_NPI, Sample};
@@ -25,27 +25,23 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 
 /// Runs the demo and prints what it did.
 pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
-    if config.mail.intake.kind != MailboxKind::Maildir
-        || config.mail.inquiries.kind != MailboxKind::Maildir
-        || config.smtp.kind != TransportKind::File
-    {
+    let (
+        MailboxKind::Maildir { path: intake_dir },
+        MailboxKind::Maildir {
+            path: inquiries_dir,
+        },
+        Smtp::File { path: outbox },
+    ) = (
+        config.mail.intake.kind.clone(),
+        config.mail.inquiries.kind.clone(),
+        config.smtp.clone(),
+    )
+    else {
         bail!(
             "the demo runs only on a local Maildir and the file transport; this config uses IMAP or SMTP"
         );
-    }
-    let intake_dir = config
-        .mail
-        .intake
-        .path
-        .clone()
-        .context("mail.intake.path")?;
-    let inquiries_dir = config
-        .mail
-        .inquiries
-        .path
-        .clone()
-        .context("mail.inquiries.path")?;
-    start_afresh(config, &intake_dir, &inquiries_dir)?;
+    };
+    start_afresh(config, &intake_dir, &inquiries_dir, &outbox)?;
 
     let today = today_in_illinois();
     let report = crate::site::build(
@@ -165,11 +161,16 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
         second.automatic
     )?;
 
-    summary(store, config, out)
+    summary(store, config, &outbox, out)
 }
 
 /// Clears the demo's own earlier data; refuses a store that holds other data.
-fn start_afresh(config: &Config, intake_dir: &Path, inquiries_dir: &Path) -> Result<()> {
+fn start_afresh(
+    config: &Config,
+    intake_dir: &Path,
+    inquiries_dir: &Path,
+    outbox: &Path,
+) -> Result<()> {
     let store_path = &config.store.path;
     if store_path.exists() {
         let store = Store::open(store_path)?;
@@ -182,12 +183,7 @@ fn start_afresh(config: &Config, intake_dir: &Path, inquiries_dir: &Path) -> Res
             );
         }
     }
-    for dir in [
-        store_path.as_path(),
-        intake_dir,
-        inquiries_dir,
-        config.smtp.path.as_path(),
-    ] {
+    for dir in [store_path.as_path(), intake_dir, inquiries_dir, outbox] {
         if dir.exists() {
             std::fs::remove_dir_all(dir)
                 .with_context(|| format!("cannot clear {}", dir.display()))?;
@@ -257,7 +253,7 @@ impl lettre::message::header::Header for AutoReplied {
 }
 
 /// The table of what was filed and which notices went where.
-fn summary(store: &Store, config: &Config, out: &mut dyn Write) -> Result<()> {
+fn summary(store: &Store, config: &Config, outbox: &Path, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "\nFiled:")?;
     for registration in store.all::<Registration>(Tree::Registrations)? {
         let status = serde_json::to_value(registration.status)?;
@@ -324,7 +320,7 @@ fn summary(store: &Store, config: &Config, out: &mut dyn Write) -> Result<()> {
     writeln!(
         out,
         "\nNotices written as .eml files to {}:",
-        config.smtp.path.display()
+        outbox.display()
     )?;
     for notice in &notices {
         let sent = if notice.delivery.is_waiting() {
@@ -338,13 +334,13 @@ fn summary(store: &Store, config: &Config, out: &mut dyn Write) -> Result<()> {
             notice.kind, sent, notice.to, notice.subject
         )?;
     }
-    let files = std::fs::read_dir(&config.smtp.path)
+    let files = std::fs::read_dir(outbox)
         .map(|entries| entries.count())
         .unwrap_or(0);
     writeln!(
         out,
         "\n{files} files in {}; the store is {}. Run `portal tickets list` to look around.",
-        config.smtp.path.display(),
+        outbox.display(),
         config.store.path.display()
     )?;
     Ok(())

@@ -5,14 +5,15 @@ use anyhow::Result;
 
 use crate::config::Config;
 use crate::mail::notice::Composer;
-use crate::mail::transport::Transport;
+use crate::mail::transport::{self, Sender};
 use crate::store::Store;
 
 /// The store, composer and transport of one run.
 pub struct Services {
     pub store: Store,
     pub composer: Composer,
-    pub transport: Transport,
+    /// The file transport or the SMTP client `[smtp]` names.
+    pub transport: Box<dyn Sender>,
 }
 
 impl Services {
@@ -25,7 +26,7 @@ impl Services {
     /// As [`Services::open`], with a store already open.
     pub fn with_store(config: &Config, store: Store) -> Result<Services> {
         let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
-        let transport = Transport::from_config(&config.smtp)?;
+        let transport = transport::from_config(&config.smtp)?;
         Ok(Services {
             store,
             composer,

@@ -499,11 +499,18 @@ fn the_cli_pass_reports_and_exits_zero() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
 
-/// The mailroom's config with notices sent over plain SMTP to 127.0.0.1:`port`.
+/// The mailroom's config with notices sent over plain SMTP to 127.0.0.1:`port`
+/// (in place of the file transport and its `path`, which SMTP does not take).
 fn smtp_config(room: &Mailroom, port: u16) -> portal::config::Config {
-    let text = std::fs::read_to_string(&room.config_path).unwrap().replace(
-        "[smtp]\nkind = \"file\"",
-        &format!("[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n# was file"),
+    let file = format!(
+        "[smtp]\nkind = \"file\"\npath = {:?}\n",
+        room.path("outbox")
+    );
+    let text = std::fs::read_to_string(&room.config_path).unwrap();
+    assert!(text.contains(&file), "{text}");
+    let text = text.replace(
+        &file,
+        &format!("[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n"),
     );
     portal::config::Config::parse(&text).unwrap()
 }
@@ -912,4 +919,90 @@ fn a_message_too_large_is_quarantined_from_its_header_alone() {
     };
     assert!(notice.subject.contains("too large"), "{}", notice.subject);
     assert_eq!(notice.to, PROVIDER);
+}
+
+/// The intake Maildir, where fetching message `id` fails as `failure` says.
+struct FetchFails {
+    maildir: portal::mail::maildir::Maildir,
+    id: String,
+    failure: fn(&str) -> portal::mail::SourceError,
+}
+
+impl portal::mail::MailSource for FetchFails {
+    fn list(&mut self) -> anyhow::Result<Vec<portal::mail::Waiting>> {
+        self.maildir.list()
+    }
+
+    fn fetch(&mut self, id: &str) -> Result<Vec<u8>, portal::mail::SourceError> {
+        if id == self.id {
+            return Err((self.failure)(id));
+        }
+        self.maildir.fetch(id)
+    }
+
+    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>, portal::mail::SourceError> {
+        if id == self.id {
+            return Err((self.failure)(id));
+        }
+        self.maildir.fetch_header(id)
+    }
+
+    fn finish(&mut self, id: &str, folder: Folder) -> anyhow::Result<()> {
+        self.maildir.finish(id, folder)
+    }
+
+    fn release(&mut self, id: &str, folder: Folder) -> anyhow::Result<()> {
+        self.maildir.release(id, folder)
+    }
+}
+
+/// One pass through the library with `intake` as the intake mailbox.
+fn pass_from(
+    room: &Mailroom,
+    intake: &mut FetchFails,
+) -> anyhow::Result<portal::intake::PassReport> {
+    use portal::intake::Mailbox;
+    let services = portal::services::Services::open(&room.config).unwrap();
+    let mut inquiries = portal::mail::maildir::Maildir::open(&room.path("mail/inquiries")).unwrap();
+    services.intake(&room.config, None).pass(
+        &mut [
+            (Mailbox::Intake, intake),
+            (Mailbox::Inquiries, &mut inquiries),
+        ],
+        chrono::Utc::now(),
+    )
+}
+
+/// A message another client took since the listing is skipped and left to the next
+/// pass; a mailbox that fails while fetching (a dropped IMAP connection) fails the pass.
+#[test]
+fn a_message_gone_since_the_listing_is_skipped_and_a_lost_mailbox_fails_the_pass() {
+    let room = Mailroom::new("");
+    let taken = room.deliver(&message(PROVIDER, INTAKE, "Hello", "one", &[]));
+    room.deliver(&message(PROVIDER, INTAKE, "Hello again", "two", &[]));
+    let maildir = || portal::mail::maildir::Maildir::open(&room.path("mail/intake")).unwrap();
+
+    let mut gone = FetchFails {
+        maildir: maildir(),
+        id: taken.clone(),
+        failure: |id| portal::mail::SourceError::Gone { id: id.to_owned() },
+    };
+    let report = pass_from(&room, &mut gone).expect("a message gone is no failure of the pass");
+    assert_eq!(report.messages, 1, "{report:?}");
+    assert_eq!(room.intake_folder(None), std::slice::from_ref(&taken));
+    assert_eq!(room.intake_folder(Some(Folder::Processed)).len(), 1);
+
+    let mut lost = FetchFails {
+        maildir: maildir(),
+        id: taken.clone(),
+        failure: |_| anyhow::anyhow!("connection reset by peer").into(),
+    };
+    let error = pass_from(&room, &mut lost).expect_err("a lost mailbox fails the pass");
+    let error = format!("{error:#}");
+    assert!(
+        error.contains("cannot fetch from the intake mailbox")
+            && error.contains("connection reset by peer"),
+        "{error}"
+    );
+    assert_eq!(room.intake_folder(None), [taken]);
 }

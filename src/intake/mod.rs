@@ -39,11 +39,11 @@ use chrono_tz::America::Chicago;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, MailboxKind};
 use crate::ids::{InquiryId, RegistrationId, TicketId};
 use crate::mail::MailSource;
 use crate::mail::notice::Composer;
-use crate::mail::transport::Transport;
+use crate::mail::transport::Sender;
 use crate::services::Services;
 use crate::store::{Store, Tree, Writes};
 
@@ -73,7 +73,7 @@ pub struct Intake<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
     pub composer: &'a Composer,
-    pub transport: &'a Transport,
+    pub transport: &'a dyn Sender,
     /// Set (by a signal) to stop after the message in hand.
     pub stop: Option<&'a AtomicBool>,
 }
@@ -85,7 +85,7 @@ impl Services {
             config,
             store: &self.store,
             composer: &self.composer,
-            transport: &self.transport,
+            transport: self.transport.as_ref(),
             stop,
         }
     }
@@ -137,17 +137,12 @@ pub fn open_mailbox(config: &Config, mailbox: Mailbox) -> Result<Box<dyn MailSou
         Mailbox::Intake => &config.mail.intake,
         Mailbox::Inquiries => &config.mail.inquiries,
     };
-    let name = mailbox.as_str();
-    match (settings.kind, &settings.path) {
-        (crate::config::MailboxKind::Maildir, Some(path)) => {
-            Ok(Box::new(crate::mail::maildir::Maildir::open(path)?))
-        }
-        (crate::config::MailboxKind::Maildir, None) => {
-            anyhow::bail!("mail.{name}: a maildir mailbox needs a path")
-        }
-        (crate::config::MailboxKind::Imap, _) => {
-            Ok(Box::new(crate::mail::imap::Imap::connect(settings, name)?))
-        }
+    match &settings.kind {
+        MailboxKind::Maildir { path } => Ok(Box::new(crate::mail::maildir::Maildir::open(path)?)),
+        MailboxKind::Imap(server) => Ok(Box::new(crate::mail::imap::Imap::connect(
+            server,
+            mailbox.as_str(),
+        )?)),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::failpoint;
 use crate::ids::RecordId;
 use crate::mail::notice::{Draft, NoticeKind};
+use crate::mail::transport::SendError;
 use crate::rules::FEE_FOR_SERVICE_PHONE;
 use crate::store::{Delivery, Notice, RECORD_VERSION, Ticket, Tree, Writes, sender_key};
 
@@ -231,17 +232,17 @@ pub fn deliver(
                     None,
                 )?;
             }
-            Err(error) if error.transient => {
-                defer(&mut notice, error.message.clone(), now);
-                if error.unreachable {
-                    tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "the mail server cannot be reached; notices wait for a later pass");
-                    unreachable = Some(error.message);
-                } else {
-                    tracing::warn!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice not sent; it waits for a later pass");
-                }
+            Err(SendError::Unreachable(message)) => {
+                defer(&mut notice, message.clone(), now);
+                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "the mail server cannot be reached; notices wait for a later pass");
+                unreachable = Some(message);
             }
-            Err(error) => {
-                tracing::error!(notice = notice.id, kind = %notice.kind, error = %error.message, "notice refused for good");
+            Err(SendError::Transient(message)) => {
+                defer(&mut notice, message.clone(), now);
+                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "notice not sent; it waits for a later pass");
+            }
+            Err(SendError::Permanent(message)) => {
+                tracing::error!(notice = notice.id, kind = %notice.kind, error = %message, "notice refused for good");
                 // Staff see the refusal on the ticket it concerns.
                 if let Some(RecordId::TicketId(about)) = notice.about
                     && let Some(mut ticket) = store.record::<Ticket>(about)?
@@ -250,13 +251,13 @@ pub fn deliver(
                         notice: notice.id,
                         kind: notice.kind,
                         at: now,
-                        error: error.message.clone(),
+                        error: message.clone(),
                     });
                     writes.put(Tree::Tickets, about.to_string(), &ticket)?;
                 }
                 notice.delivery = Delivery::Failed {
                     at: now,
-                    error: error.message,
+                    error: message,
                 };
                 report.notices_failed += 1;
                 writes.audit(
@@ -294,4 +295,121 @@ fn defer(notice: &mut Notice, error: String, now: DateTime<Utc>) {
         last_error: Some(error),
         next_attempt: Some(now + retry_delay(attempts)),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone as _, Utc};
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::mail::notice::Composer;
+    use crate::mail::transport::{SendError, StubSender};
+    use crate::store::Store;
+
+    const RECIPIENTS: [&str; 3] = ["a@clinic.example", "b@clinic.example", "c@clinic.example"];
+
+    /// Queues a help notice to each of [`RECIPIENTS`] in a new store, delivers them
+    /// through `stub` in the transport's place, and returns the pass's counts and
+    /// each notice's delivery afterwards.
+    fn deliver_through(stub: &StubSender) -> (PassReport, Vec<Delivery>) {
+        let dir = tempfile::tempdir().unwrap();
+        let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let text = format!(
+            "[site]\ntemplates_dir = {templates:?}\n[store]\npath = {:?}\n",
+            dir.path().join("store")
+        );
+        let config = Config::parse(&text).unwrap();
+        let store = Store::open(&config.store.path).unwrap();
+        let composer = Composer::new(&config.site.templates_dir, &config.mail.from).unwrap();
+        let intake = Intake {
+            config: &config,
+            store: &store,
+            composer: &composer,
+            transport: stub,
+            stop: None,
+        };
+        let now: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
+        let mut writes = Writes::default();
+        let mut counts = Journaled::default();
+        for to in RECIPIENTS {
+            let request = NoticeRequest {
+                kind: NoticeKind::Help,
+                to,
+                subject: "How to send a complaint".to_owned(),
+                about: None,
+                is_reply: true,
+                in_reply_to: None,
+                references: &[],
+                context: json!({}),
+                attachment: None,
+                limited: false,
+            };
+            queue_notice(&intake, &mut writes, &mut counts, request, now).unwrap();
+        }
+        store.apply(writes).unwrap();
+        let mut report = PassReport::default();
+        deliver_pending(&intake, &mut report, now, Backoff::Respect).unwrap();
+        let mut notices = store.all::<Notice>(Tree::Outbox).unwrap();
+        notices.sort_by_key(|notice| notice.id);
+        (report, notices.into_iter().map(|n| n.delivery).collect())
+    }
+
+    /// The attempts and last error of a notice still waiting.
+    fn waiting(delivery: &Delivery) -> Option<(u32, Option<&str>)> {
+        match delivery {
+            Delivery::Pending {
+                attempts,
+                last_error,
+                ..
+            } => Some((*attempts, last_error.as_deref())),
+            Delivery::Sent { .. } | Delivery::Failed { .. } => None,
+        }
+    }
+
+    #[test]
+    fn a_delivery_does_what_each_send_error_says() {
+        let stub = StubSender::new_ok();
+        let (report, deliveries) = deliver_through(&stub);
+        assert_eq!(report.notices_sent, 3);
+        assert!(
+            deliveries
+                .iter()
+                .all(|d| matches!(d, Delivery::Sent { .. }))
+        );
+        let to: Vec<String> = stub.messages().into_iter().map(|m| m.to).collect();
+        assert_eq!(to, RECIPIENTS);
+
+        // A server that cannot be reached is tried once; the other notices wait with
+        // its error, untried.
+        let stub = StubSender::failing(SendError::Unreachable("connection refused".to_owned()));
+        let (report, deliveries) = deliver_through(&stub);
+        assert_eq!(stub.messages().len(), 1);
+        assert_eq!((report.notices_sent, report.notices_failed), (0, 0));
+        for delivery in &deliveries {
+            assert_eq!(waiting(delivery), Some((1, Some("connection refused"))));
+        }
+
+        // A notice refused for now waits; the next is still tried.
+        let stub = StubSender::failing(SendError::Transient("451 4.3.0 try later".to_owned()));
+        let (report, deliveries) = deliver_through(&stub);
+        assert_eq!(stub.messages().len(), 3);
+        assert_eq!((report.notices_sent, report.notices_failed), (0, 0));
+        for delivery in &deliveries {
+            assert_eq!(waiting(delivery), Some((1, Some("451 4.3.0 try later"))));
+        }
+
+        // A notice refused for good is recorded as failed, never retried.
+        let stub = StubSender::failing(SendError::Permanent("550 5.1.1 no such user".to_owned()));
+        let (report, deliveries) = deliver_through(&stub);
+        assert_eq!(stub.messages().len(), 3);
+        assert_eq!(report.notices_failed, 3);
+        for delivery in &deliveries {
+            assert!(
+                matches!(delivery, Delivery::Failed { error, .. } if error == "550 5.1.1 no such user"),
+                "{delivery:?}"
+            );
+        }
+    }
 }

@@ -22,7 +22,7 @@ use super::notices::{Backoff, deliver_pending};
 use super::{Intake, Mailbox, PassReport, PassState, hash, illinois_day, router};
 use crate::failpoint;
 use crate::mail::classify::{from_of, message_id_of};
-use crate::mail::{Folder, MailSource, Waiting};
+use crate::mail::{Folder, MailSource, SourceError, Waiting};
 use crate::store::{Outcome, StoreError, Tree};
 
 /// Messages recorded before one shared flush.
@@ -88,7 +88,7 @@ impl Intake<'_> {
             if self.stopping() {
                 break;
             }
-            let Some(raw) = self.fetch(mailbox, source, waiting) else {
+            let Some(raw) = self.fetch(mailbox, source, waiting)? else {
                 continue;
             };
             report.messages += 1;
@@ -122,25 +122,31 @@ impl Intake<'_> {
     }
 
     /// A message's bytes (only its header when it is too large), or `None` when it
-    /// could not be had now: it stays in the inbox for the next pass.
+    /// could not be had now: it stays in the inbox for the next pass. A mailbox that
+    /// failed altogether fails the pass.
     fn fetch(
         &self,
         mailbox: Mailbox,
         source: &mut dyn MailSource,
         waiting: &Waiting,
-    ) -> Option<Vec<u8>> {
+    ) -> Result<Option<Vec<u8>>> {
         let fetched = if waiting.size > self.config.mail.max_message_bytes {
             source.fetch_header(&waiting.id)
         } else {
             source.fetch(&waiting.id)
         };
         match fetched {
-            Ok(raw) => Some(raw),
-            // Gone since it was listed (another client moved it), or unreadable for
-            // now: it stays in the inbox for the next pass.
+            Ok(raw) => Ok(Some(raw)),
+            // The mailbox itself failed (a dropped connection): the pass fails, and the
+            // next one starts afresh.
+            Err(SourceError::Lost(error)) => {
+                Err(error.context(format!("cannot fetch from the {mailbox} mailbox")))
+            }
+            // Gone since it was listed (another client moved it), or refused for now:
+            // it stays in the inbox for the next pass.
             Err(error) => {
                 tracing::warn!(mailbox = mailbox.as_str(), id = %waiting.id, error = %format!("{error:#}"), "message not fetched; left in the inbox");
-                None
+                Ok(None)
             }
         }
     }

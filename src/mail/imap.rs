@@ -14,8 +14,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 
 use super::tls::{Secret, client_config, secret, xoauth2};
-use super::{Folder, MailSource, Waiting};
-use crate::config::{Mailbox, Tls};
+use super::{Folder, MailSource, SourceError, Waiting};
+use crate::config::{ImapServer, Tls};
 
 /// How long a server may stay silent before the pass gives up on it.
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,17 +87,12 @@ impl std::fmt::Debug for Imap {
 }
 
 impl Imap {
-    /// Connects, authenticates, creates the folders when missing and selects INBOX.
-    pub fn connect(config: &Mailbox, name: &str) -> Result<Imap> {
+    /// Connects to the server of `[mail.<name>]`, authenticates, creates the folders
+    /// when missing and selects INBOX.
+    pub fn connect(config: &ImapServer, name: &str) -> Result<Imap> {
         let what = format!("mail.{name}");
-        let host = config
-            .host
-            .as_deref()
-            .with_context(|| format!("{what}: no host"))?;
-        let user = config
-            .user
-            .as_deref()
-            .with_context(|| format!("{what}: no user"))?;
+        let host = config.host.as_str();
+        let user = config.user.as_str();
         let port = config.port.unwrap_or(match config.tls {
             Tls::Implicit => 993,
             Tls::Starttls | Tls::None => 143,
@@ -141,7 +136,12 @@ impl Imap {
     }
 }
 
-fn login(client: imap::Client<Stream>, user: &str, config: &Mailbox, what: &str) -> Result<Imap> {
+fn login(
+    client: imap::Client<Stream>,
+    user: &str,
+    config: &ImapServer,
+    what: &str,
+) -> Result<Imap> {
     let secret = secret(
         config.password_env.as_deref(),
         config.oauth2_token_command.as_deref(),
@@ -252,30 +252,29 @@ impl MailSource for Imap {
         Ok(waiting)
     }
 
-    fn fetch(&mut self, id: &str) -> Result<Vec<u8>> {
+    fn fetch(&mut self, id: &str) -> Result<Vec<u8>, SourceError> {
         if let Some(raw) = self.prefetched.remove(id) {
             return Ok(raw);
         }
         let fetches = self
             .session
             .uid_fetch(id, "BODY.PEEK[]")
-            .with_context(|| format!("cannot fetch message {id}"))?;
+            .map_err(|error| fetch_error(id, "message", error))?;
         let body = fetches
             .iter()
             .find_map(|fetch| fetch.body().map(<[u8]>::to_vec));
-        body.with_context(|| format!("message {id} is no longer in the inbox"))
+        body.ok_or_else(|| SourceError::Gone { id: id.to_owned() })
     }
 
-    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>> {
+    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>, SourceError> {
         let fetches = self
             .session
             .uid_fetch(id, "BODY.PEEK[HEADER]")
-            .with_context(|| format!("cannot fetch the header of message {id}"))?;
+            .map_err(|error| fetch_error(id, "header of message", error))?;
         let header = fetches
             .iter()
             .find_map(|fetch| fetch.header().map(<[u8]>::to_vec));
-        let mut header =
-            header.with_context(|| format!("message {id} is no longer in the inbox"))?;
+        let mut header = header.ok_or_else(|| SourceError::Gone { id: id.to_owned() })?;
         header.truncate(super::MAX_HEADER_BYTES as usize);
         Ok(header)
     }
@@ -340,6 +339,22 @@ impl MailSource for Imap {
             "releasing a message over IMAP is done in the mail client: move it from {} back to INBOX",
             folder.name()
         )
+    }
+}
+
+/// A failed `UID FETCH`. A UID no longer in the mailbox is answered `OK` with no
+/// message (the caller's [`SourceError::Gone`]); a `NO` refuses this message on a
+/// connection that is still good; anything else (I/O, `BYE`, an answer that does not
+/// parse) leaves the session unusable.
+fn fetch_error(id: &str, what: &str, error: imap::Error) -> SourceError {
+    match error {
+        imap::Error::No(no) => SourceError::Refused {
+            id: id.to_owned(),
+            reason: no.to_string(),
+        },
+        error => SourceError::Lost(
+            anyhow::Error::new(error).context(format!("cannot fetch the {what} {id}")),
+        ),
     }
 }
 

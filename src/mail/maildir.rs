@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::{Folder, MAX_HEADER_BYTES, MailSource, Waiting};
+use super::{Folder, MAX_HEADER_BYTES, MailSource, SourceError, Waiting};
 
 /// One Maildir.
 #[derive(Debug, Clone)]
@@ -80,6 +80,12 @@ impl Maildir {
         })
     }
 
+    /// The file of message `id` in the inbox, or [`SourceError::Gone`].
+    fn inbox_file(&self, id: &str) -> Result<PathBuf, SourceError> {
+        self.locate(None, id)
+            .ok_or_else(|| SourceError::Gone { id: id.to_owned() })
+    }
+
     /// The ids in a folder.
     pub fn ids(&self, folder: Option<Folder>) -> Result<Vec<String>> {
         let mut ids = Vec::new();
@@ -97,6 +103,15 @@ impl Maildir {
         ids.sort();
         Ok(ids)
     }
+}
+
+/// A failed read of a message's file: gone when the file went (another reader moved
+/// it between the listing and now), the mailbox lost on any other error.
+fn read_error(id: &str, path: &Path, error: std::io::Error) -> SourceError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        return SourceError::Gone { id: id.to_owned() };
+    }
+    SourceError::Lost(anyhow::Error::new(error).context(format!("cannot read {}", path.display())))
 }
 
 /// A Maildir file name without its `:2,FLAGS` info.
@@ -160,22 +175,17 @@ impl MailSource for Maildir {
         Ok(waiting)
     }
 
-    fn fetch(&mut self, id: &str) -> Result<Vec<u8>> {
-        let Some(path) = self.locate(None, id) else {
-            bail!("message {id} is no longer in the inbox")
-        };
-        std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+    fn fetch(&mut self, id: &str) -> Result<Vec<u8>, SourceError> {
+        let path = self.inbox_file(id)?;
+        std::fs::read(&path).map_err(|error| read_error(id, &path, error))
     }
 
-    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>> {
-        let Some(path) = self.locate(None, id) else {
-            bail!("message {id} is no longer in the inbox")
-        };
-        let file = std::fs::File::open(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>, SourceError> {
+        let path = self.inbox_file(id)?;
+        let file = std::fs::File::open(&path).map_err(|error| read_error(id, &path, error))?;
         let mut head = Vec::new();
         std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_HEADER_BYTES), &mut head)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+            .map_err(|error| read_error(id, &path, error))?;
         head.truncate(super::header_end(&head));
         Ok(head)
     }
@@ -253,5 +263,37 @@ mod tests {
             [second]
         );
         assert!(maildir.fetch("../../etc/passwd").is_err());
+    }
+
+    #[test]
+    fn a_message_moved_since_the_listing_is_gone_and_a_failed_read_is_the_mailbox_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut maildir = Maildir::open(dir.path()).unwrap();
+        let id = maildir.deliver(b"Subject: one\r\n\r\nx").unwrap();
+        assert_eq!(maildir.list().unwrap().len(), 1);
+        // Another reader takes it first.
+        Maildir::open(dir.path())
+            .unwrap()
+            .finish(&id, Folder::Processed)
+            .unwrap();
+        assert!(matches!(maildir.fetch(&id), Err(SourceError::Gone { id: gone }) if gone == id));
+        assert!(matches!(
+            maildir.fetch_header(&id),
+            Err(SourceError::Gone { .. })
+        ));
+
+        // Between finding the file and reading it: gone only when the file went.
+        let path = dir.path().join("new").join(&id);
+        let not_found = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(matches!(
+            read_error(&id, &path, not_found),
+            SourceError::Gone { .. }
+        ));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let lost = read_error(&id, &path, denied);
+        assert!(
+            matches!(&lost, SourceError::Lost(_)) && format!("{lost:#}").contains("cannot read"),
+            "{lost:?}"
+        );
     }
 }

@@ -57,16 +57,34 @@ impl Folder {
     }
 }
 
+/// Why a message could not be fetched. The intake branches on it: a message that
+/// is not there any more is skipped, a mailbox that failed ends the pass.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The message left the inbox since it was listed (another client moved or
+    /// deleted it): nothing is wrong with the mailbox, and the pass goes on.
+    #[error("message {id} is no longer in the inbox")]
+    Gone { id: String },
+    /// The server would not hand this one message over (an IMAP `NO`) on a connection
+    /// that is still good: it stays in the inbox, and the pass goes on.
+    #[error("the server would not give message {id}: {reason}")]
+    Refused { id: String, reason: String },
+    /// The mailbox itself failed (a dropped connection, a `BYE`, an answer that does
+    /// not parse, a disk error): nothing more can be read from it in this pass.
+    #[error(transparent)]
+    Lost(#[from] anyhow::Error),
+}
+
 /// A mailbox the intake reads: Maildir here, IMAP in production.
 pub trait MailSource {
     /// The messages still in the inbox, oldest first.
     fn list(&mut self) -> anyhow::Result<Vec<Waiting>>;
     /// A message's raw bytes.
-    fn fetch(&mut self, id: &str) -> anyhow::Result<Vec<u8>>;
+    fn fetch(&mut self, id: &str) -> Result<Vec<u8>, SourceError>;
 
     /// A message's header only, up to the blank line that ends it: all that is read
     /// of a message too large to take.
-    fn fetch_header(&mut self, id: &str) -> anyhow::Result<Vec<u8>>;
+    fn fetch_header(&mut self, id: &str) -> Result<Vec<u8>, SourceError>;
 
     /// Says that these messages will be fetched next, so that a remote mailbox can
     /// fetch them in one round trip. A failure here only means `fetch` asks again.

@@ -48,11 +48,22 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>
 }
 
 /// How a mailbox or SMTP server authenticates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Secret {
     Password(String),
     /// An OAuth2 bearer token for XOAUTH2.
     Token(String),
+}
+
+/// Says which kind of secret it is, never the secret: a `{:?}` in a log line or an
+/// error must not carry a password or a token into the logs.
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::Password(_) => f.write_str("Secret::Password(<redacted>)"),
+            Secret::Token(_) => f.write_str("Secret::Token(<redacted>)"),
+        }
+    }
 }
 
 /// The secret named by `password_env` or `oauth2_token_command`.
@@ -112,10 +123,23 @@ mod tests {
             "[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\ntls = \"starttls\"\nca_file = {empty:?}\n"
         );
         let config = crate::config::Config::parse(&text).unwrap();
-        let error = format!(
-            "{:#}",
-            crate::mail::transport::Transport::from_config(&config.smtp).unwrap_err()
-        );
+        let Err(error) = crate::mail::transport::from_config(&config.smtp) else {
+            panic!("a CA file without a certificate was taken");
+        };
+        let error = format!("{error:#}");
         assert!(error.contains("holds no PEM certificate"), "{error}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let password = Secret::Password("hunter2-s3cret".to_owned());
+        let token = Secret::Token("ya29.bearer-token".to_owned());
+        let shown = format!("{password:?} {token:?} {:?}", Some(&password));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("ya29"),
+            "{shown}"
+        );
+        assert_eq!(format!("{password:?}"), "Secret::Password(<redacted>)");
+        assert_eq!(format!("{token:?}"), "Secret::Token(<redacted>)");
     }
 }

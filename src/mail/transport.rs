@@ -1,7 +1,9 @@
-//! How notices leave: `.eml` files in a folder (the embedded default) or SMTP.
+//! How notices leave: `.eml` files in a folder (the embedded default) or SMTP, both
+//! behind the [`Sender`] trait, built from `[smtp]` by [`from_config`]; tests put a
+//! [`StubSender`] in their place.
 //!
-//! A failure is transient (retried on a later pass) or permanent (recorded, not
-//! retried). It is permanent only when the server refuses the message itself with a
+//! A failure ([`SendError`]) is transient (retried on a later pass) or permanent
+//! (recorded, not retried). It is permanent only when the server refuses the message itself with a
 //! 5xx reply to MAIL, RCPT or DATA. A failure to connect, to set up TLS or to log in
 //! is transient: it says nothing about the notice, and the notices wait in the outbox
 //! until the server or the config is fixed.
@@ -12,7 +14,8 @@
 //! when `tls = "none"`; AUTH PLAIN or LOGIN with a password, XOAUTH2 with a token. Each
 //! message goes after DATA in one write, dot-stuffed, with its final dot.
 
-use std::path::PathBuf;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -25,86 +28,189 @@ use lettre::transport::smtp::commands::{Auth, Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
 
 use super::tls::{Secret, secret};
-use crate::config::{Smtp, Tls, TransportKind};
+use crate::config::{Smtp, SmtpServer, Tls};
 use crate::errors::one_line;
 
 /// How long an SMTP server may stay silent before a send gives up.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A failed send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendError {
-    pub transient: bool,
+/// A failed send, by what the caller does about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
     /// No session could be had at all (no connection, TLS or login; an unwritable
-    /// folder): the notices after this one would fail the same way.
-    pub unreachable: bool,
-    pub message: String,
+    /// folder): the notices after this one would fail the same way, so they wait
+    /// without being tried. Transient.
+    #[error("{0}")]
+    Unreachable(String),
+    /// This notice did not go for now (a 4xx reply, a connection that broke during
+    /// it): it is tried again on a later pass.
+    #[error("{0}")]
+    Transient(String),
+    /// Refused for good (a 5xx reply to MAIL, RCPT or DATA, an address that is not
+    /// one): recorded on the notice and its ticket, never retried.
+    #[error("{0}")]
+    Permanent(String),
 }
 
-/// The configured transport.
-pub enum Transport {
-    /// `.eml` files in a folder, each written whole under a temporary name and then
-    /// renamed, so a crash never leaves half a notice.
-    File {
-        dir: PathBuf,
-    },
-    Smtp(Box<SmtpClient>),
-}
-
-impl std::fmt::Debug for Transport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl SendError {
+    /// True when the notice is to be tried again later.
+    pub fn is_transient(&self) -> bool {
         match self {
-            Transport::File { dir } => write!(f, "Transport::File({})", dir.display()),
-            Transport::Smtp(client) => write!(f, "Transport::Smtp({})", client.what),
+            SendError::Unreachable(_) | SendError::Transient(_) => true,
+            SendError::Permanent(_) => false,
+        }
+    }
+
+    /// What went wrong, for the notice's record and the log.
+    pub fn message(&self) -> &str {
+        match self {
+            SendError::Unreachable(message)
+            | SendError::Transient(message)
+            | SendError::Permanent(message) => message,
         }
     }
 }
 
-impl Transport {
-    /// Builds the transport `[smtp]` describes.
-    pub fn from_config(smtp: &Smtp) -> Result<Transport> {
-        match smtp.kind {
-            TransportKind::File => {
-                std::fs::create_dir_all(&smtp.path)
-                    .with_context(|| format!("cannot create {}", smtp.path.display()))?;
-                Ok(Transport::File {
-                    dir: smtp.path.clone(),
-                })
-            }
-            TransportKind::Smtp => Ok(Transport::Smtp(Box::new(SmtpClient::from_config(smtp)?))),
-        }
-    }
+/// Where notices leave the portal: the one edge every notice goes through, so that a
+/// test can put a [`StubSender`] in the place of a real server.
+pub trait Sender {
+    /// Sends one complete message (header and body as composed) from `from` to `to`,
+    /// both bare addresses.
+    fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError>;
 
     /// Why the mail server could not be reached, once a send in this run found so:
-    /// later sends fail at once with it.
-    pub fn down(&self) -> Option<&str> {
-        match self {
-            Transport::File { .. } => None,
-            Transport::Smtp(client) => client.down.get().map(String::as_str),
+    /// later sends fail at once with it, and a delivery does not try them. `None` while
+    /// sends may go.
+    fn down(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Builds the sender `[smtp]` describes: the outbox folder (created when missing) or
+/// the SMTP server (checked here, connected at the first send).
+pub fn from_config(smtp: &Smtp) -> Result<Box<dyn Sender>> {
+    Ok(match smtp {
+        Smtp::File { path } => Box::new(FileSender::new(path)?),
+        Smtp::Server(server) => Box::new(SmtpClient::from_config(server)?),
+    })
+}
+
+/// The addresses of a send, parsed: one that is not an address will never be one, a
+/// permanent failure of the notice.
+fn addresses(from: &str, to: &str) -> Result<(Address, Address), SendError> {
+    let from = from
+        .parse()
+        .map_err(|error| SendError::Permanent(format!("bad sender address: {error}")))?;
+    let to = to
+        .parse()
+        .map_err(|error| SendError::Permanent(format!("bad recipient address: {error}")))?;
+    Ok((from, to))
+}
+
+/// `.eml` files in a folder, each written whole under a temporary name and then
+/// renamed, so a crash never leaves half a notice. Notices carry PHI: the folder is
+/// made `0700` and each file `0600`, whatever the process umask.
+#[derive(Debug)]
+pub struct FileSender {
+    dir: PathBuf,
+}
+
+impl FileSender {
+    /// The sender writing into `dir`, which is created (`0700`) when missing; a folder
+    /// that exists keeps the mode its admin gave it, and folders above it that are
+    /// missing are made as any other (they hold more than notices, e.g. `var/`).
+    pub fn new(dir: &Path) -> Result<FileSender> {
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(FileSender {
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+impl Sender for FileSender {
+    fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
+        addresses(from, to)?;
+        write_eml(&self.dir, raw).map_err(|error| {
+            SendError::Unreachable(format!("cannot write into {}: {error}", self.dir.display()))
+        })
+    }
+}
+
+/// A sender for tests, after lettre's `StubTransport`: it sends nothing, records every
+/// message it is given, and answers each send as it was told.
+#[derive(Debug, Default)]
+pub struct StubSender {
+    /// The answer to every send; `None` for success.
+    failure: Option<SendError>,
+    /// Every message given to [`Sender::send`], answered well or not.
+    attempts: Mutex<Vec<StubMessage>>,
+    /// Set by the first send answered [`SendError::Unreachable`], as the SMTP client
+    /// does.
+    down: OnceLock<String>,
+}
+
+/// A message a [`StubSender`] was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StubMessage {
+    pub from: String,
+    pub to: String,
+    pub raw: Vec<u8>,
+}
+
+impl StubSender {
+    /// A stub that takes every message.
+    pub fn new_ok() -> StubSender {
+        StubSender::default()
+    }
+
+    /// A stub that answers every send with `error`.
+    pub fn failing(error: SendError) -> StubSender {
+        StubSender {
+            failure: Some(error),
+            ..StubSender::default()
         }
     }
 
-    /// Sends one complete message.
-    pub fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
-        let permanent = |message: String| SendError {
-            transient: false,
-            unreachable: false,
-            message,
-        };
-        let from: Address = from
-            .parse()
-            .map_err(|error| permanent(format!("bad sender address: {error}")))?;
-        let to: Address = to
-            .parse()
-            .map_err(|error| permanent(format!("bad recipient address: {error}")))?;
-        match self {
-            Transport::File { dir } => write_eml(dir, raw).map_err(|error| SendError {
-                transient: true,
-                unreachable: true,
-                message: format!("cannot write into {}: {error}", dir.display()),
-            }),
-            Transport::Smtp(client) => client.send(&from, &to, raw),
+    /// The messages given to it so far, in order, whatever it answered.
+    pub fn messages(&self) -> Vec<StubMessage> {
+        self.attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Sender for StubSender {
+    fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
+        self.attempts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(StubMessage {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                raw: raw.to_vec(),
+            });
+        match &self.failure {
+            None => Ok(()),
+            Some(error) => {
+                if let SendError::Unreachable(message) = error {
+                    let _ = self.down.set(message.clone());
+                }
+                Err(error.clone())
+            }
         }
+    }
+
+    fn down(&self) -> Option<&str> {
+        self.down.get().map(String::as_str)
     }
 }
 
@@ -127,8 +233,9 @@ pub struct SmtpClient {
 }
 
 impl SmtpClient {
-    fn from_config(smtp: &Smtp) -> Result<SmtpClient> {
-        let host = smtp.host.clone().context("[smtp] host is needed")?;
+    /// The client of the server `[smtp]` names; no connection is made yet.
+    pub fn from_config(smtp: &SmtpServer) -> Result<SmtpClient> {
+        let host = smtp.host.clone();
         let port = smtp.port.unwrap_or(match smtp.tls {
             Tls::Implicit => 465,
             Tls::Starttls => 587,
@@ -170,14 +277,9 @@ impl SmtpClient {
         })
     }
 
-    fn send(&self, from: &Address, to: &Address, raw: &[u8]) -> Result<(), SendError> {
-        let unreachable = |message: String| SendError {
-            transient: true,
-            unreachable: true,
-            message,
-        };
+    fn send_to(&self, from: &Address, to: &Address, raw: &[u8]) -> Result<(), SendError> {
         if let Some(message) = self.down.get() {
-            return Err(unreachable(message.clone()));
+            return Err(SendError::Unreachable(message.clone()));
         }
         let mut slot = self
             .connection
@@ -194,7 +296,7 @@ impl SmtpClient {
                     Ok(connection) => slot.insert(connection),
                     Err(message) => {
                         let _ = self.down.set(message.clone());
-                        return Err(unreachable(message));
+                        return Err(SendError::Unreachable(message));
                     }
                 },
             };
@@ -205,10 +307,10 @@ impl SmtpClient {
                     if connection.command(Rset).is_err() {
                         *slot = None;
                     }
-                    return Err(SendError {
-                        transient: !permanent,
-                        unreachable: false,
-                        message,
+                    return Err(if permanent {
+                        SendError::Permanent(message)
+                    } else {
+                        SendError::Transient(message)
                     });
                 }
                 Err(Failure::Broken {
@@ -225,11 +327,7 @@ impl SmtpClient {
                         reused = false;
                         continue;
                     }
-                    return Err(SendError {
-                        transient: true,
-                        unreachable: false,
-                        message,
-                    });
+                    return Err(SendError::Transient(message));
                 }
             }
         }
@@ -391,6 +489,23 @@ impl SmtpClient {
     }
 }
 
+impl Sender for SmtpClient {
+    fn send(&self, from: &str, to: &str, raw: &[u8]) -> Result<(), SendError> {
+        let (from, to) = addresses(from, to)?;
+        self.send_to(&from, &to, raw)
+    }
+
+    fn down(&self) -> Option<&str> {
+        self.down.get().map(String::as_str)
+    }
+}
+
+impl std::fmt::Debug for SmtpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SmtpClient({})", self.what)
+    }
+}
+
 impl Drop for SmtpClient {
     fn drop(&mut self) {
         let slot = self
@@ -547,7 +662,11 @@ fn write_eml(dir: &std::path::Path, raw: &[u8]) -> std::io::Result<()> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let temporary = dir.join(format!(".{name}.tmp"));
-    let mut file = std::fs::File::create(&temporary)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temporary)?;
     file.write_all(raw)?;
     file.sync_all()?;
     drop(file);
@@ -572,6 +691,100 @@ mod tests {
             full_name || hello == "[IPv6:::1]" || hello == "localhost",
             "{hello}"
         );
+    }
+
+    /// Sets the process umask while it lives, and puts the one before back.
+    struct Umask(libc::mode_t);
+
+    impl Umask {
+        fn set(mask: libc::mode_t) -> Umask {
+            // SAFETY: umask(2) only swaps the process's file mode mask; it cannot fail.
+            Umask(unsafe { libc::umask(mask) })
+        }
+    }
+
+    impl Drop for Umask {
+        fn drop(&mut self) {
+            // SAFETY: as in `Umask::set`.
+            unsafe { libc::umask(self.0) };
+        }
+    }
+
+    #[test]
+    fn the_file_transport_makes_its_folder_0700_and_each_notice_0600_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = dir.path().join("var/outbox");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        let names = {
+            // The common umask, under which a file made without a mode of its own is
+            // readable by everyone on the machine.
+            let _umask = Umask::set(0o022);
+            let sender = FileSender::new(&outbox).unwrap();
+            sender
+                .send(
+                    "intake@portal.example.gov",
+                    "a@clinic.example",
+                    b"Subject: hi\r\n\r\nx\r\n",
+                )
+                .unwrap();
+            let error = sender
+                .send("intake@portal.example.gov", "not an address", b"x\r\n")
+                .unwrap_err();
+            assert!(matches!(error, SendError::Permanent(_)), "{error:?}");
+            std::fs::read_dir(&outbox)
+                .unwrap()
+                .map(|entry| entry.unwrap().path())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(mode(&outbox), 0o700);
+        assert_eq!(
+            names.len(),
+            1,
+            "one notice, no temporary file left: {names:?}"
+        );
+        assert_eq!(
+            names[0].extension().and_then(|ext| ext.to_str()),
+            Some("eml")
+        );
+        assert_eq!(mode(&names[0]), 0o600);
+        assert_eq!(
+            std::fs::read(&names[0]).unwrap(),
+            b"Subject: hi\r\n\r\nx\r\n"
+        );
+    }
+
+    #[test]
+    fn a_stub_records_every_message_and_answers_as_told() {
+        let stub = StubSender::new_ok();
+        stub.send("a@portal.example.gov", "b@clinic.example", b"one")
+            .unwrap();
+        assert_eq!(stub.down(), None);
+        assert_eq!(
+            stub.messages(),
+            [StubMessage {
+                from: "a@portal.example.gov".to_owned(),
+                to: "b@clinic.example".to_owned(),
+                raw: b"one".to_vec(),
+            }]
+        );
+
+        let refused = SendError::Permanent("550 5.1.1 no such user".to_owned());
+        let stub = StubSender::failing(refused.clone());
+        assert_eq!(
+            stub.send("a@x.example", "b@y.example", b"two"),
+            Err(refused)
+        );
+        assert_eq!(stub.down(), None, "a refusal says nothing of the server");
+        assert_eq!(stub.messages().len(), 1);
+
+        let stub = StubSender::failing(SendError::Unreachable("connection refused".to_owned()));
+        assert_eq!(stub.down(), None, "down only once a send found so");
+        let error = stub
+            .send("a@x.example", "b@y.example", b"three")
+            .unwrap_err();
+        assert!(error.is_transient(), "{error:?}");
+        assert_eq!(stub.down(), Some("connection refused"));
     }
 
     #[test]
@@ -623,12 +836,15 @@ mod tests {
         (port, handle)
     }
 
-    fn transport(port: u16) -> Transport {
+    fn transport(port: u16) -> Box<dyn Sender> {
         let text = format!(
             "[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
              user = \"portal\"\noauth2_token_command = \"printf tok\"\n"
         );
-        Transport::from_config(&Config::parse(&text).unwrap().smtp).unwrap()
+        let Ok(sender) = from_config(&Config::parse(&text).unwrap().smtp) else {
+            panic!("the SMTP client is built");
+        };
+        sender
     }
 
     #[test]
@@ -651,20 +867,23 @@ mod tests {
             .send("intake@portal.example.gov", "gone@clinic.example", raw)
             .unwrap_err();
         assert!(
-            !error.transient && error.message.contains("550"),
+            matches!(&error, SendError::Permanent(message) if message.contains("550")),
             "{error:?}"
         );
         let error = transport
             .send("intake@portal.example.gov", "busy@clinic.example", raw)
             .unwrap_err();
         assert!(
-            error.transient && error.message.contains("451"),
+            matches!(&error, SendError::Transient(message) if message.contains("451")),
             "{error:?}"
         );
         let error = transport
             .send("intake@portal.example.gov", "not an address", raw)
             .unwrap_err();
-        assert!(!error.transient, "{error:?}");
+        assert!(
+            matches!(&error, SendError::Permanent(_)) && !error.is_transient(),
+            "{error:?}"
+        );
         drop(transport);
         let seen = handle.join().unwrap();
         // `user=portal^Aauth=Bearer tok^A^A`, base64 (RFC 4648) by coreutils.
@@ -708,15 +927,19 @@ mod tests {
     fn a_failing_token_command_makes_notices_wait_without_a_connection() {
         let text = "[smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = 9\ntls = \"none\"\n\
                     user = \"portal\"\noauth2_token_command = \"exit 3\"\n";
-        let transport = Transport::from_config(&Config::parse(text).unwrap().smtp)
-            .expect("the token command runs at login, not at setup");
+        let Ok(transport) = from_config(&Config::parse(text).unwrap().smtp) else {
+            panic!("the token command runs at login, not at setup");
+        };
         let error = transport
             .send("a@portal.example.gov", "b@clinic.example", b"x\r\n")
             .unwrap_err();
-        assert!(error.transient && error.unreachable, "{error:?}");
         assert!(
-            error.message.contains("the token command failed")
-                && !error.message.contains("cannot connect"),
+            matches!(&error, SendError::Unreachable(_)) && error.is_transient(),
+            "{error:?}"
+        );
+        assert!(
+            error.message().contains("the token command failed")
+                && !error.message().contains("cannot connect"),
             "{error:?}"
         );
     }
@@ -732,7 +955,7 @@ mod tests {
             .send("a@portal.example.gov", "b@clinic.example", b"x\r\n")
             .unwrap_err();
         assert!(
-            error.transient && error.message.contains("cannot connect"),
+            matches!(&error, SendError::Unreachable(message) if message.contains("cannot connect")),
             "{error:?}"
         );
 
@@ -748,14 +971,14 @@ mod tests {
             .send("a@portal.example.gov", "b@clinic.example", b"x\r\n")
             .unwrap_err();
         assert!(
-            error.transient
-                && error.unreachable
-                && error.message.contains("login refused")
-                && error.message.contains(": 535 5.7.8 bad token")
-                && !error.message.contains("permanent"),
+            matches!(&error, SendError::Unreachable(_))
+                && error.message().contains("login refused")
+                && error.message().contains(": 535 5.7.8 bad token")
+                && !error.message().contains("permanent"),
             "{error:?}"
         );
         // The run does not try that server again: the next notice fails at once.
+        assert_eq!(transport.down(), Some(error.message()));
         let again = transport
             .send("a@portal.example.gov", "c@clinic.example", b"x\r\n")
             .unwrap_err();

@@ -49,14 +49,11 @@ pub fn release(
         Mailbox::Intake => &config.mail.intake,
         Mailbox::Inquiries => &config.mail.inquiries,
     };
-    if mailbox.kind == MailboxKind::Imap {
+    let MailboxKind::Maildir { path } = &mailbox.kind else {
         bail!(
             "mail.{}: releasing from an IMAP mailbox is not supported by this build; move the message back with a mail client",
             record.mailbox
         );
-    }
-    let Some(path) = &mailbox.path else {
-        bail!("mail.{}: a maildir mailbox needs a path", record.mailbox);
     };
     let mut maildir = Maildir::open(path)?;
     let id = record.source_id.clone();
