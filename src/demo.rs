@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 
@@ -55,113 +55,150 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "1. {}", describe(&report))?;
 
     let services = Services::open(config)?;
-    let store = &services.store;
     let mut writes = Writes::default();
     writes.put_bytes(Tree::Meta, "created_by", b"demo".to_vec());
-    store.apply(writes)?;
-    store.flush()?;
-    let intake = services.intake(config, None);
-    let mut intake_box = Maildir::open(&intake_dir)?;
-    let mut inquiries_box = Maildir::open(&inquiries_dir)?;
-    let mco = config
-        .mcos
-        .iter()
-        .position(|mco| mco.code == "MOLINA")
-        .unwrap_or(0);
-    let intake_address = &config.mail.intake.address;
+    services.store.apply(writes)?;
+    services.store.flush()?;
+    let mut stage = Stage {
+        config,
+        intake: services.intake(config, None),
+        intake_box: Maildir::open(&intake_dir)?,
+        inquiries_box: Maildir::open(&inquiries_dir)?,
+        intake_dir: &intake_dir,
+        inquiries_dir: &inquiries_dir,
+    };
+    stage.register_and_approve(out)?;
+    stage.complaints_and_others(today, out)?;
+    summary(&services.store, config, &outbox, out)
+}
 
-    // A registration, a pass, and staff approval.
-    let form = crate::forms::write::registration_form_with(
-        &config.mcos,
-        &config.rules,
-        &samples::registration_values(PROVIDER, SAMPLE_NPI),
-    )?;
-    intake_box.deliver(&incoming(
-        PROVIDER,
-        intake_address,
-        "Portal registration",
-        "Our registration form is attached.",
-        Some(("registration-form.xlsx", form)),
-        false,
-    )?)?;
-    let first = pass(&intake, &mut intake_box, &mut inquiries_box)?;
-    writeln!(
-        out,
-        "2. Mailed a registration form into {}; a pass filed {}.",
-        intake_dir.display(),
-        first
+/// The demo's mailboxes and the intake that reads them.
+struct Stage<'a> {
+    config: &'a Config,
+    intake: Intake<'a>,
+    intake_box: Maildir,
+    inquiries_box: Maildir,
+    intake_dir: &'a Path,
+    inquiries_dir: &'a Path,
+}
+
+impl Stage<'_> {
+    /// One intake pass over both mailboxes.
+    fn pass(&mut self) -> Result<PassReport> {
+        self.intake.pass(
+            &mut [
+                (Mailbox::Intake, &mut self.intake_box),
+                (Mailbox::Inquiries, &mut self.inquiries_box),
+            ],
+            Utc::now(),
+        )
+    }
+
+    /// Steps 2 and 3: a registration form mailed in, a pass, and staff approval.
+    fn register_and_approve(&mut self, out: &mut dyn Write) -> Result<()> {
+        let config = self.config;
+        let form = crate::forms::write::registration_form_with(
+            &config.mcos,
+            &config.rules,
+            &samples::registration_values(PROVIDER, SAMPLE_NPI),
+        )?;
+        self.intake_box.deliver(&incoming(
+            PROVIDER,
+            &config.mail.intake.address,
+            "Portal registration",
+            "Our registration form is attached.",
+            Some(("registration-form.xlsx", form)),
+            false,
+        )?)?;
+        let first = self.pass()?;
+        let filed: Vec<String> = first
             .registrations
             .iter()
             .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
-    for &id in &first.registrations {
-        decide(
-            &intake,
-            id,
-            Decision::Approve,
-            "demo",
-            Some("demo data"),
-            Utc::now(),
+            .collect();
+        writeln!(
+            out,
+            "2. Mailed a registration form into {}; a pass filed {}.",
+            self.intake_dir.display(),
+            filed.join(", ")
         )?;
-        writeln!(out, "3. Approved {id} as staff member \"demo\".")?;
+        for &id in &first.registrations {
+            decide(
+                &self.intake,
+                id,
+                Decision::Approve,
+                "demo",
+                Some("demo data"),
+                Utc::now(),
+            )?;
+            writeln!(out, "3. Approved {id} as staff member \"demo\".")?;
+        }
+        Ok(())
     }
 
-    // Three complaints, an inquiry and an auto-reply, and a second pass.
-    for (sample, name, subject) in [
-        (Sample::Good, "claims-good.xlsx", "Complaint: three claims"),
-        (
-            Sample::TooEarly,
-            "claims-too-early.xlsx",
-            "Complaint filed too early",
-        ),
-        (
-            Sample::Incomplete,
-            "claims-incomplete.xlsx",
-            "Complaint missing tracking numbers",
-        ),
-    ] {
-        let lines = samples::complaint_lines(sample, today, mco, 3);
-        let workbook =
-            crate::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)?;
-        intake_box.deliver(&incoming(
-            PROVIDER,
-            intake_address,
-            subject,
-            "Please find our complaint template attached.",
-            Some((name, workbook)),
+    /// Step 4: three complaints dated relative to `today` (good, too early,
+    /// incomplete), an inquiry and an auto-reply, and a second pass.
+    fn complaints_and_others(&mut self, today: NaiveDate, out: &mut dyn Write) -> Result<()> {
+        let config = self.config;
+        let intake_address = &config.mail.intake.address;
+        let mco = config
+            .mcos
+            .iter()
+            .position(|mco| mco.code == "MOLINA")
+            .unwrap_or(0);
+        for (sample, name, subject) in [
+            (Sample::Good, "claims-good.xlsx", "Complaint: three claims"),
+            (
+                Sample::TooEarly,
+                "claims-too-early.xlsx",
+                "Complaint filed too early",
+            ),
+            (
+                Sample::Incomplete,
+                "claims-incomplete.xlsx",
+                "Complaint missing tracking numbers",
+            ),
+        ] {
+            let lines = samples::complaint_lines(sample, today, mco, 3);
+            let workbook =
+                crate::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)?;
+            self.intake_box.deliver(&incoming(
+                PROVIDER,
+                intake_address,
+                subject,
+                "Please find our complaint template attached.",
+                Some((name, workbook)),
+                false,
+            )?)?;
+        }
+        self.inquiries_box.deliver(&incoming(
+            "office@lakeside-therapy.example",
+            &config.mail.inquiries.address,
+            "How do we register?",
+            "Hello, how do we register our two clinics for the portal?",
+            None,
             false,
         )?)?;
+        self.intake_box.deliver(&incoming(
+            "vacation@another-clinic.example",
+            intake_address,
+            "Out of office",
+            "I am out of the office this week.",
+            None,
+            true,
+        )?)?;
+        let second = self.pass()?;
+        writeln!(
+            out,
+            "4. Mailed 3 complaints and an auto-reply into {}, an inquiry into {}; a pass filed {} ticket(s), {} inquiry, {} automatic message(s) left unanswered.",
+            self.intake_dir.display(),
+            self.inquiries_dir.display(),
+            second.tickets.len(),
+            second.inquiries.len(),
+            second.automatic
+        )?;
+        Ok(())
     }
-    inquiries_box.deliver(&incoming(
-        "office@lakeside-therapy.example",
-        &config.mail.inquiries.address,
-        "How do we register?",
-        "Hello, how do we register our two clinics for the portal?",
-        None,
-        false,
-    )?)?;
-    intake_box.deliver(&incoming(
-        "vacation@another-clinic.example",
-        intake_address,
-        "Out of office",
-        "I am out of the office this week.",
-        None,
-        true,
-    )?)?;
-    let second = pass(&intake, &mut intake_box, &mut inquiries_box)?;
-    writeln!(
-        out,
-        "4. Mailed 3 complaints and an auto-reply into {}, an inquiry into {}; a pass filed {} ticket(s), {} inquiry, {} automatic message(s) left unanswered.",
-        intake_dir.display(),
-        inquiries_dir.display(),
-        second.tickets.len(),
-        second.inquiries.len(),
-        second.automatic
-    )?;
-
-    summary(store, config, &outbox, out)
 }
 
 /// Clears the demo's own earlier data; refuses a store that holds other data.
@@ -190,20 +227,6 @@ fn start_afresh(
         }
     }
     Ok(())
-}
-
-fn pass(
-    intake: &Intake<'_>,
-    intake_box: &mut Maildir,
-    inquiries_box: &mut Maildir,
-) -> Result<PassReport> {
-    intake.pass(
-        &mut [
-            (Mailbox::Intake, intake_box),
-            (Mailbox::Inquiries, inquiries_box),
-        ],
-        Utc::now(),
-    )
 }
 
 /// A message as a provider's mail client would send it.
@@ -256,17 +279,13 @@ impl lettre::message::header::Header for AutoReplied {
 fn summary(store: &Store, config: &Config, outbox: &Path, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "\nFiled:")?;
     for registration in store.all::<Registration>(Tree::Registrations)? {
-        let status = serde_json::to_value(registration.status)?;
         writeln!(
             out,
             "  {:<16} registration  {:<10} {}",
-            registration.id,
-            status.as_str().unwrap_or(""),
-            registration.email
+            registration.id, registration.status, registration.email
         )?;
     }
     for ticket in store.all::<Ticket>(Tree::Tickets)? {
-        let status = serde_json::to_value(ticket.status)?;
         let closed = ticket
             .lines
             .iter()
@@ -299,8 +318,7 @@ fn summary(store: &Store, config: &Config, outbox: &Path, out: &mut dyn Write) -
         writeln!(
             out,
             "  {:<16} ticket        {:<10} {detail}",
-            ticket.id,
-            status.as_str().unwrap_or("")
+            ticket.id, ticket.status
         )?;
     }
     for inquiry in store.all::<Inquiry>(Tree::Inquiries)? {
