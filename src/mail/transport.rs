@@ -693,23 +693,6 @@ mod tests {
         );
     }
 
-    /// Sets the process umask while it lives, and puts the one before back.
-    struct Umask(libc::mode_t);
-
-    impl Umask {
-        fn set(mask: libc::mode_t) -> Umask {
-            // SAFETY: umask(2) only swaps the process's file mode mask; it cannot fail.
-            Umask(unsafe { libc::umask(mask) })
-        }
-    }
-
-    impl Drop for Umask {
-        fn drop(&mut self) {
-            // SAFETY: as in `Umask::set`.
-            unsafe { libc::umask(self.0) };
-        }
-    }
-
     #[test]
     fn the_file_transport_makes_its_folder_0700_and_each_notice_0600_whatever_the_umask() {
         use std::os::unix::fs::PermissionsExt as _;
@@ -719,7 +702,7 @@ mod tests {
         let names = {
             // The common umask, under which a file made without a mode of its own is
             // readable by everyone on the machine.
-            let _umask = Umask::set(0o022);
+            let _umask = crate::test_support::Umask::set(0o022);
             let sender = FileSender::new(&outbox).unwrap();
             sender
                 .send(

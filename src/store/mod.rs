@@ -703,14 +703,15 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
-        // umask can only be read by setting it: set a known mask, open, read it back.
-        // SAFETY: umask only changes the process's file-creation mask; restored below.
-        let original = unsafe { libc::umask(0o022) };
+        let umask = crate::test_support::Umask::set(0o022);
         let store = Store::open(&path);
-        // SAFETY: as above.
-        let during = unsafe { libc::umask(original) };
+        assert_eq!(
+            umask.current(),
+            0o022,
+            "Store::open changed the process umask"
+        );
+        drop(umask);
         let store = store.unwrap();
-        assert_eq!(during, 0o022, "Store::open changed the process umask");
         let pid_file = path.join(PID_FILE);
         assert_eq!(
             std::fs::metadata(&pid_file).unwrap().permissions().mode() & 0o777,
