@@ -33,140 +33,182 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
     if text.is_empty() {
         return Ok(None);
     }
-    let invalid = |what: &str| {
-        let shown = if field.phi {
-            "The value".to_owned()
-        } else {
-            format!("\"{}\"", clip(&text))
-        };
-        Err(Invalid(format!("{shown} {what}")))
-    };
     if let Cell::Error(code) = cell {
         return Err(Invalid(format!(
             "The cell shows the error {code}: enter the value itself"
         )));
     }
-    match field.ty {
-        ValueType::Text { max_len } => {
-            let length = text.chars().count();
-            if length > max_len {
-                return Err(Invalid(format!(
-                    "The text is {length} characters long; at most {max_len} are allowed"
-                )));
-            }
-            Ok(Some(Value::Text(text)))
-        }
-        ValueType::Code => Ok(Some(Value::Text(text))),
-        ValueType::Digits { len } => match padded_digits(&text, len) {
-            Some(digits) => Ok(Some(Value::Text(digits))),
-            None => invalid(&format!("is not a {len}-digit number")),
+    let typed = match field.ty {
+        // The two text types hand the text on as it is; free text's one complaint, its
+        // length, is a sentence of its own rather than one about the value.
+        ValueType::Text { max_len } => return free_text(text, max_len).map(Some),
+        ValueType::Code => return Ok(Some(Value::Text(text))),
+        ValueType::Digits { len } => digits(&text, len),
+        ValueType::Zip => zip(&text),
+        ValueType::Npi => npi(&text),
+        ValueType::Date => date(cell),
+        ValueType::Money => money(cell, &text),
+        ValueType::YesNo => yes_no(cell, &text),
+        ValueType::Choice(choices) => choice(&text, choices),
+        ValueType::Mco => mco(&text, mcos),
+        ValueType::Email => email(&text),
+        ValueType::Phone => phone(&text),
+        ValueType::State => state(&text),
+    };
+    typed.map(Some).map_err(|what| {
+        let shown = if field.phi {
+            "The value".to_owned()
+        } else {
+            format!("\"{}\"", clip(&text))
+        };
+        Invalid(format!("{shown} {what}"))
+    })
+}
+
+/// A cell's value as one type, or what is wrong with it, said after the value (or
+/// after "The value" in a PHI column): `is not Yes or No`.
+type Typed = Result<Value, String>;
+
+/// Free text of at most `max_len` characters.
+fn free_text(text: String, max_len: usize) -> Result<Value, Invalid> {
+    let length = text.chars().count();
+    if length > max_len {
+        return Err(Invalid(format!(
+            "The text is {length} characters long; at most {max_len} are allowed"
+        )));
+    }
+    Ok(Value::Text(text))
+}
+
+/// An ID of `len` digits, such as a Recipient ID.
+fn digits(text: &str, len: usize) -> Typed {
+    padded_digits(text, len)
+        .map(Value::Text)
+        .ok_or_else(|| format!("is not a {len}-digit number"))
+}
+
+/// Five digits, or nine (ZIP+4, written with its hyphen).
+fn zip(text: &str) -> Typed {
+    let digits: String = text.chars().filter(|c| *c != '-').collect();
+    let zip = if digits.len() > 5 {
+        Some(digits.clone()).filter(|d| d.len() == 9)
+    } else {
+        padded_digits(&digits, 5)
+    };
+    match zip.filter(|zip| zip.bytes().all(|b| b.is_ascii_digit())) {
+        Some(zip) if zip.len() == 9 => Ok(Value::Text(format!("{}-{}", &zip[..5], &zip[5..]))),
+        Some(zip) => Ok(Value::Text(zip)),
+        None => Err("is not a ZIP code (5 digits, or ZIP+4)".to_owned()),
+    }
+}
+
+/// Ten digits whose check digit matches.
+fn npi(text: &str) -> Typed {
+    match padded_digits(text, 10) {
+        Some(npi) if npi_is_valid(&npi) => Ok(Value::Text(npi)),
+        Some(_) => Err(
+            "is not a valid NPI: its check digit does not match; check the 10 digits".to_owned(),
+        ),
+        None => Err("is not an NPI: an NPI is 10 digits".to_owned()),
+    }
+}
+
+/// A date cell, a serial number, or text such as `2026-10-01` or `10/01/2026`.
+fn date(cell: &Cell) -> Typed {
+    let date = match cell {
+        Cell::Date(date) => Some(*date),
+        Cell::Number(serial) => serial_to_date(*serial),
+        Cell::Text(text) => parse_date_text(text),
+        _ => None,
+    };
+    date.map(Value::Date)
+        .ok_or_else(|| "is not a date; enter it as YYYY-MM-DD (for example 2026-10-01)".to_owned())
+}
+
+/// A number cell as it is; text as dollars and cents.
+fn money(cell: &Cell, text: &str) -> Typed {
+    let money = match cell {
+        Cell::Number(number) => Money::from_number(*number),
+        _ => parse_money_text(text),
+    };
+    money
+        .map(Value::Money)
+        .ok_or_else(|| "is not an amount in dollars (0 or more, at most 2 decimals)".to_owned())
+}
+
+/// A boolean cell, or `yes`, `y`, `no`, `n` in any case.
+fn yes_no(cell: &Cell, text: &str) -> Typed {
+    let answer = match cell {
+        Cell::Bool(value) => Some(*value),
+        _ => match text.to_ascii_lowercase().as_str() {
+            "yes" | "y" => Some(true),
+            "no" | "n" => Some(false),
+            _ => None,
         },
-        ValueType::Zip => {
-            let digits: String = text.chars().filter(|c| *c != '-').collect();
-            let zip = if digits.len() > 5 {
-                Some(digits.clone()).filter(|d| d.len() == 9)
-            } else {
-                padded_digits(&digits, 5)
-            };
-            match zip.filter(|zip| zip.bytes().all(|b| b.is_ascii_digit())) {
-                Some(zip) if zip.len() == 9 => {
-                    Ok(Some(Value::Text(format!("{}-{}", &zip[..5], &zip[5..]))))
-                }
-                Some(zip) => Ok(Some(Value::Text(zip))),
-                None => invalid("is not a ZIP code (5 digits, or ZIP+4)"),
-            }
-        }
-        ValueType::Npi => match padded_digits(&text, 10) {
-            Some(npi) if npi_is_valid(&npi) => Ok(Some(Value::Text(npi))),
-            Some(_) => {
-                invalid("is not a valid NPI: its check digit does not match; check the 10 digits")
-            }
-            None => invalid("is not an NPI: an NPI is 10 digits"),
-        },
-        ValueType::Date => match date_of(cell) {
-            Some(date) => Ok(Some(Value::Date(date))),
-            None => invalid("is not a date; enter it as YYYY-MM-DD (for example 2026-10-01)"),
-        },
-        ValueType::Money => {
-            let money = match cell {
-                Cell::Number(number) => Money::from_number(*number),
-                _ => parse_money_text(&text),
-            };
-            match money {
-                Some(money) => Ok(Some(Value::Money(money))),
-                None => invalid("is not an amount in dollars (0 or more, at most 2 decimals)"),
-            }
-        }
-        ValueType::YesNo => {
-            let answer = match cell {
-                Cell::Bool(value) => Some(*value),
-                _ => match text.to_ascii_lowercase().as_str() {
-                    "yes" | "y" => Some(true),
-                    "no" | "n" => Some(false),
-                    _ => None,
-                },
-            };
-            match answer {
-                Some(answer) => Ok(Some(Value::Bool(answer))),
-                None => invalid("is not Yes or No"),
-            }
-        }
-        ValueType::Choice(choices) => {
-            match choices
-                .iter()
-                .position(|choice| choice.eq_ignore_ascii_case(&text))
-            {
-                Some(index) => Ok(Some(Value::Choice(index))),
-                None => invalid(&format!("is not one of: {}", choices.join(", "))),
-            }
-        }
-        ValueType::Mco => {
-            let found = mcos.iter().position(|mco| {
-                mco.name.eq_ignore_ascii_case(&text) || mco.code.eq_ignore_ascii_case(&text)
-            });
-            match found {
-                Some(index) => Ok(Some(Value::Choice(index))),
-                None => {
-                    let names: Vec<&str> = mcos.iter().map(|mco| mco.name.as_str()).collect();
-                    invalid(&format!("is not one of the MCOs: {}", names.join(", ")))
-                }
-            }
-        }
-        ValueType::Email => {
-            if is_email(&text) {
-                Ok(Some(Value::Text(text.to_ascii_lowercase())))
-            } else {
-                invalid("is not an email address")
-            }
-        }
-        ValueType::Phone => {
-            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-            let digits = match digits.strip_prefix('1') {
-                Some(rest) if digits.len() == 11 => rest.to_owned(),
-                _ => digits,
-            };
-            let allowed = text
-                .chars()
-                .all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
-            if digits.len() == 10 && allowed {
-                Ok(Some(Value::Text(format!(
-                    "{}-{}-{}",
-                    &digits[..3],
-                    &digits[3..6],
-                    &digits[6..]
-                ))))
-            } else {
-                invalid("is not a 10-digit phone number")
-            }
-        }
-        ValueType::State => {
-            let code = text.to_ascii_uppercase();
-            if STATES.contains(&code.as_str()) {
-                Ok(Some(Value::Text(code)))
-            } else {
-                invalid("is not a two-letter state code such as IL")
-            }
-        }
+    };
+    answer
+        .map(Value::Bool)
+        .ok_or_else(|| "is not Yes or No".to_owned())
+}
+
+/// One of a drop-down's values, in any case.
+fn choice(text: &str, choices: &[&str]) -> Typed {
+    choices
+        .iter()
+        .position(|choice| choice.eq_ignore_ascii_case(text))
+        .map(Value::Choice)
+        .ok_or_else(|| format!("is not one of: {}", choices.join(", ")))
+}
+
+/// A configured MCO, by name or code, in any case.
+fn mco(text: &str, mcos: &[Mco]) -> Typed {
+    let found = mcos
+        .iter()
+        .position(|mco| mco.name.eq_ignore_ascii_case(text) || mco.code.eq_ignore_ascii_case(text));
+    found.map(Value::Choice).ok_or_else(|| {
+        let names: Vec<&str> = mcos.iter().map(|mco| mco.name.as_str()).collect();
+        format!("is not one of the MCOs: {}", names.join(", "))
+    })
+}
+
+/// An address, kept in lower case.
+fn email(text: &str) -> Typed {
+    if is_email(text) {
+        Ok(Value::Text(text.to_ascii_lowercase()))
+    } else {
+        Err("is not an email address".to_owned())
+    }
+}
+
+/// Ten digits (a leading 1 dropped), written `217-555-0100`.
+fn phone(text: &str) -> Typed {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let digits = match digits.strip_prefix('1') {
+        Some(rest) if digits.len() == 11 => rest.to_owned(),
+        _ => digits,
+    };
+    let allowed = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
+    if digits.len() == 10 && allowed {
+        Ok(Value::Text(format!(
+            "{}-{}-{}",
+            &digits[..3],
+            &digits[3..6],
+            &digits[6..]
+        )))
+    } else {
+        Err("is not a 10-digit phone number".to_owned())
+    }
+}
+
+/// A two-letter code, kept in upper case.
+fn state(text: &str) -> Typed {
+    let code = text.to_ascii_uppercase();
+    if STATES.contains(&code.as_str()) {
+        Ok(Value::Text(code))
+    } else {
+        Err("is not a two-letter state code such as IL".to_owned())
     }
 }
 
@@ -182,15 +224,6 @@ pub fn cell_text(cell: &Cell) -> String {
         Cell::Bool(false) => "FALSE".to_owned(),
         Cell::Date(date) => date.to_string(),
         Cell::Error(code) => code.clone(),
-    }
-}
-
-fn date_of(cell: &Cell) -> Option<NaiveDate> {
-    match cell {
-        Cell::Date(date) => Some(*date),
-        Cell::Number(serial) => serial_to_date(*serial),
-        Cell::Text(text) => parse_date_text(text),
-        _ => None,
     }
 }
 

@@ -6,11 +6,18 @@
 //! disguise or a cell at XFD1048576 ends in a [`ReadError`] that a provider can act
 //! on, not in a panic or a blown memory. Formula cells give their cached value;
 //! nothing is ever evaluated.
+//!
+//! The two formats calamine reads into a dense range, .xls and .ods, have a file each
+//! (`read/xls.rs`, `read/ods.rs`) for the pre-scan of their raw records that measures
+//! the used extent before calamine reserves memory for it.
+
+mod ods;
+mod xls;
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 
-use calamine::{Data, DataRef, Ods, Reader, SheetVisible, Xls, Xlsb, Xlsx};
+use calamine::{Data, DataRef, Reader, SheetVisible, Xlsb, Xlsx};
 use chrono::NaiveDate;
 
 use crate::rules::parse_date_text;
@@ -157,8 +164,8 @@ pub fn read_workbook(bytes: &[u8], name: Option<&str>) -> Result<Workbook, ReadE
     std::panic::catch_unwind(|| match format {
         Format::Xlsx => read_xlsx(bytes),
         Format::Xlsb => read_xlsb(bytes),
-        Format::Xls => read_xls(bytes),
-        Format::Ods => read_ods(bytes),
+        Format::Xls => xls::read(bytes),
+        Format::Ods => ods::read(bytes),
         Format::Csv => read_csv(bytes),
     })
     .unwrap_or_else(|_| Err(ReadError::Damaged("a part of it is malformed".to_owned())))
@@ -271,27 +278,38 @@ impl<R: Read> Read for CountingReader<R> {
 /// announces before reading one. Each string takes at least 5 bytes (`<si/>`), so a
 /// count the part's size cannot hold is a lie, refused before calamine trusts it.
 fn check_shared_strings(part: &mut impl Read, size: u64) -> Result<(), ReadError> {
+    let count = first_element(part, "sst", |sst| {
+        sst.try_get_attribute("uniqueCount")
+            .ok()
+            .flatten()
+            .and_then(|value| value.value.parse::<u64>().ok())
+    })?;
+    match count.flatten() {
+        Some(count) if count > size / 5 => Err(ReadError::Damaged(format!(
+            "its shared-string table claims {count} strings in {size} bytes"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Streams an XML part up to the first element whose local name is `local_name` and
+/// hands it to `inspect`; `None` when the part has no such element.
+fn first_element<T>(
+    part: impl Read,
+    local_name: &str,
+    inspect: impl FnOnce(&quick_xml::events::BytesStart<'_>) -> T,
+) -> Result<Option<T>, ReadError> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(part));
     let mut buffer = Vec::new();
     loop {
         match reader.read_event_into(&mut buffer).map_err(damaged)? {
             Event::Start(ref start) | Event::Empty(ref start)
-                if start.local_name().as_ref() == "sst" =>
+                if start.local_name().as_ref() == local_name =>
             {
-                let count = start
-                    .try_get_attribute("uniqueCount")
-                    .ok()
-                    .flatten()
-                    .and_then(|value| value.value.parse::<u64>().ok());
-                return match count {
-                    Some(count) if count > size / 5 => Err(ReadError::Damaged(format!(
-                        "its shared-string table claims {count} strings in {size} bytes"
-                    ))),
-                    _ => Ok(()),
-                };
+                return Ok(Some(inspect(start)));
             }
-            Event::Eof => return Ok(()),
+            Event::Eof => return Ok(None),
             _ => {}
         }
         buffer.clear();
@@ -345,16 +363,32 @@ impl Collector {
 
     fn push(&mut self, row: u32, column: u32, cell: Option<Cell>) -> Result<(), ReadError> {
         let Some(cell) = cell else { return Ok(()) };
-        if row >= MAX_ROWS || column >= MAX_COLUMNS {
-            return Err(ReadError::OutOfBounds {
-                sheet: self.sheet.name.clone(),
-                cell: cell_name(row, column),
-                max_rows: MAX_ROWS,
-                max_column: column_name(MAX_COLUMNS - 1),
-            });
-        }
+        within_bounds(&self.sheet.name, row.into(), column.into())?;
         self.sheet.cells.insert((row, column), cell);
         Ok(())
+    }
+}
+
+/// Refuses an entry past [`MAX_ROWS`] or [`MAX_COLUMNS`] (zero-based `row` and
+/// `column`), wherever it was found: a cell read, or one a pre-scan counted.
+fn within_bounds(sheet: &str, row: u64, column: u64) -> Result<(), ReadError> {
+    if row >= u64::from(MAX_ROWS) || column >= u64::from(MAX_COLUMNS) {
+        return Err(out_of_bounds(
+            sheet,
+            row.min(u64::from(u32::MAX)) as u32,
+            column.min(u64::from(u32::MAX)) as u32,
+        ));
+    }
+    Ok(())
+}
+
+/// An entry at `row` and `column` (zero-based) outside the template.
+fn out_of_bounds(sheet: &str, row: u32, column: u32) -> ReadError {
+    ReadError::OutOfBounds {
+        sheet: sheet.to_owned(),
+        cell: cell_name(row, column),
+        max_rows: MAX_ROWS,
+        max_column: column_name(MAX_COLUMNS - 1),
     }
 }
 
@@ -473,285 +507,6 @@ where
         sheets.push(collector.sheet);
     }
     Ok(Workbook { format, sheets })
-}
-
-fn read_xls(bytes: &[u8]) -> Result<Workbook, ReadError> {
-    check_xls_extent(bytes)?;
-    let workbook: Xls<_> = Xls::new(Cursor::new(bytes.to_vec())).map_err(calamine_error)?;
-    read_dense(workbook, Format::Xls)
-}
-
-fn read_ods(bytes: &[u8]) -> Result<Workbook, ReadError> {
-    check_ods_extent(bytes)?;
-    let workbook: Ods<_> = Ods::new(Cursor::new(bytes.to_vec())).map_err(calamine_error)?;
-    read_dense(workbook, Format::Ods)
-}
-
-fn out_of_bounds(sheet: &str, row: u32, column: u32) -> ReadError {
-    ReadError::OutOfBounds {
-        sheet: sheet.to_owned(),
-        cell: cell_name(row, column),
-        max_rows: MAX_ROWS,
-        max_column: column_name(MAX_COLUMNS - 1),
-    }
-}
-
-/// Walks the BIFF records of every sheet and refuses, before calamine reads them, a
-/// password (FILEPASS: the records after it are encrypted), a sheet said to start past
-/// the end of the stream, a value cell outside the bounds, and a DIMENSIONS record whose
-/// extent calamine would reserve memory for (or underflow on).
-fn check_xls_extent(bytes: &[u8]) -> Result<(), ReadError> {
-    let mut compound = cfb::CompoundFile::open(Cursor::new(bytes)).map_err(damaged)?;
-    let stream = if compound.exists("/Workbook") {
-        "/Workbook"
-    } else {
-        "/Book"
-    };
-    let mut data = Vec::new();
-    compound
-        .open_stream(stream)
-        .and_then(|stream| stream.take(MAX_FILE_BYTES).read_to_end(&mut data))
-        .map_err(damaged)?;
-    let u16_at = |body: &[u8], at: usize| u32::from(u16::from_le_bytes([body[at], body[at + 1]]));
-    let u32_at = |body: &[u8], at: usize| {
-        u32::from_le_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]])
-    };
-    // Sheet names by the offset of their BOF record, for the messages.
-    let mut names: BTreeMap<usize, String> = BTreeMap::new();
-    let mut biff8 = true;
-    let mut sheet = String::new();
-    let mut at = 0;
-    while at + 4 <= data.len() {
-        let here = at;
-        let kind = u16_at(&data, at);
-        let length = u16_at(&data, at + 2) as usize;
-        let body = &data[at + 4..(at + 4 + length).min(data.len())];
-        at += 4 + length;
-        match kind {
-            // BOF: the workbook globals (whose version tells BIFF8), or a sheet.
-            0x0809 => {
-                if here == 0 && body.len() >= 2 {
-                    biff8 = u16_at(body, 0) == 0x0600;
-                }
-                if let Some(name) = names.get(&here) {
-                    sheet.clone_from(name);
-                }
-            }
-            0x002F => return Err(ReadError::Encrypted),
-            // BOUNDSHEET: where a sheet starts, and its name.
-            0x0085 => {
-                if body.len() < 8 {
-                    return Err(ReadError::Damaged(
-                        "a sheet's entry is cut short".to_owned(),
-                    ));
-                }
-                let start = u32_at(body, 0) as usize;
-                if start > data.len() {
-                    return Err(ReadError::Damaged(
-                        "a sheet starts past the end of the workbook".to_owned(),
-                    ));
-                }
-                let count = usize::from(body[6]);
-                let name = match (biff8, body[7]) {
-                    (true, 0) => body[8..]
-                        .iter()
-                        .take(count)
-                        .map(|b| char::from(*b))
-                        .collect(),
-                    (true, _) => {
-                        let units: Vec<u16> = body[8..]
-                            .chunks_exact(2)
-                            .take(count)
-                            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                            .collect();
-                        String::from_utf16_lossy(&units)
-                    }
-                    (false, _) => body[7..]
-                        .iter()
-                        .take(count)
-                        .map(|b| char::from(*b))
-                        .collect(),
-                };
-                names.insert(start, name);
-            }
-            // DIMENSIONS, read as calamine reads it, which reserves rows × columns cells.
-            0x0200 if matches!(body.len(), 10 | 14 | 16) => {
-                let (first_row, end_row, mut first_column, end_column) = if body.len() == 10 {
-                    (
-                        u16_at(body, 0),
-                        u16_at(body, 2),
-                        u16_at(body, 4),
-                        u16_at(body, 6),
-                    )
-                } else {
-                    (
-                        u32_at(body, 0),
-                        u32_at(body, 4),
-                        u16_at(body, 8),
-                        u16_at(body, 10),
-                    )
-                };
-                if first_column > 0xFF || end_column < first_column {
-                    first_column = 0;
-                }
-                if end_row >= 1 && end_column >= 1 {
-                    let (last_row, last_column) = (end_row - 1, end_column - 1);
-                    if last_row < first_row || last_column < first_column {
-                        return Err(ReadError::Damaged(
-                            "a sheet's recorded size is impossible".to_owned(),
-                        ));
-                    }
-                    let cells = u64::from(last_row - first_row + 1)
-                        * u64::from(last_column - first_column + 1);
-                    if cells > u64::from(MAX_ROWS) * u64::from(MAX_COLUMNS) {
-                        return Err(out_of_bounds(&sheet, last_row, last_column));
-                    }
-                }
-            }
-            // NUMBER, RK, LABELSST, LABEL, BOOLERR, FORMULA, RSTRING, and MULRK's last column.
-            0x0203 | 0x027E | 0x00FD | 0x0204 | 0x0205 | 0x0006 | 0x00D6 | 0x00BD
-                if body.len() >= 6 =>
-            {
-                let row = u16_at(body, 0);
-                let column = if kind == 0x00BD {
-                    u16_at(body, body.len() - 2)
-                } else {
-                    u16_at(body, 2)
-                };
-                if row >= MAX_ROWS || column >= MAX_COLUMNS {
-                    return Err(out_of_bounds(&sheet, row, column));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Streams `content.xml` and refuses a non-empty cell outside the bounds, counting
-/// repeated rows and columns as calamine would expand them.
-fn check_ods_extent(bytes: &[u8]) -> Result<(), ReadError> {
-    use quick_xml::events::Event;
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(damaged)?;
-    // A password encrypts content.xml, and the manifest says so.
-    if let Ok(manifest) = archive.by_name("META-INF/manifest.xml") {
-        let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(manifest));
-        let mut buffer = Vec::new();
-        loop {
-            match reader.read_event_into(&mut buffer).map_err(damaged)? {
-                Event::Start(ref start) | Event::Empty(ref start)
-                    if start.local_name().as_ref() == "encryption-data" =>
-                {
-                    return Err(ReadError::Encrypted);
-                }
-                Event::Eof => break,
-                _ => {}
-            }
-            buffer.clear();
-        }
-    }
-    let mut xml = Vec::new();
-    archive
-        .by_name("content.xml")
-        .map_err(damaged)?
-        .take(MAX_UNCOMPRESSED_BYTES)
-        .read_to_end(&mut xml)
-        .map_err(damaged)?;
-    let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
-    let mut buffer = Vec::new();
-    let mut table = String::new();
-    let (mut row, mut column): (u64, u64) = (0, 0);
-    let mut row_repeat: u64 = 1;
-    // The open cell: its repeat count and whether it holds anything.
-    let mut cell: Option<(u64, bool)> = None;
-    let repeat = |event: &quick_xml::events::BytesStart<'_>, name: &str| -> u64 {
-        event
-            .try_get_attribute(name)
-            .ok()
-            .flatten()
-            .and_then(|value| value.value.parse().ok())
-            .unwrap_or(1)
-            .max(1)
-    };
-    let close_cell = |cell: &mut Option<(u64, bool)>,
-                      row: u64,
-                      column: &mut u64,
-                      row_repeat: u64,
-                      table: &str| {
-        if let Some((repeats, filled)) = cell.take() {
-            if filled {
-                let last_row = row + row_repeat - 1;
-                let last_column = *column + repeats - 1;
-                if last_row >= u64::from(MAX_ROWS) || last_column >= u64::from(MAX_COLUMNS) {
-                    return Err(out_of_bounds(
-                        table,
-                        last_row.min(u64::from(u32::MAX)) as u32,
-                        last_column.min(u64::from(u32::MAX)) as u32,
-                    ));
-                }
-            }
-            *column += repeats;
-        }
-        Ok(())
-    };
-    loop {
-        let event = reader.read_event_into(&mut buffer).map_err(damaged)?;
-        match event {
-            Event::Start(ref start) | Event::Empty(ref start) => {
-                let empty = matches!(event, Event::Empty(_));
-                match start.name().as_ref() {
-                    "table:table" => {
-                        table = start
-                            .try_get_attribute("table:name")
-                            .ok()
-                            .flatten()
-                            .map(|value| value.value.into_owned())
-                            .unwrap_or_default();
-                        row = 0;
-                    }
-                    "table:table-row" => {
-                        column = 0;
-                        row_repeat = repeat(start, "table:number-rows-repeated");
-                        if empty {
-                            row += row_repeat;
-                        }
-                    }
-                    "table:table-cell" | "table:covered-table-cell" => {
-                        // calamine keeps a formula even without a value, in a range
-                        // of its own.
-                        let has_value = ["office:value-type", "table:formula"]
-                            .into_iter()
-                            .any(|name| start.try_get_attribute(name).ok().flatten().is_some());
-                        cell = Some((repeat(start, "table:number-columns-repeated"), has_value));
-                        if empty {
-                            close_cell(&mut cell, row, &mut column, row_repeat, &table)?;
-                        }
-                    }
-                    "text:p" | "text:span" | "text:s" => {
-                        if let Some((_, filled)) = cell.as_mut() {
-                            *filled = true;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Event::Text(ref text) if !text.is_empty() => {
-                if let Some((_, filled)) = cell.as_mut() {
-                    *filled = true;
-                }
-            }
-            Event::End(ref end) => match end.name().as_ref() {
-                "table:table-cell" | "table:covered-table-cell" => {
-                    close_cell(&mut cell, row, &mut column, row_repeat, &table)?;
-                }
-                "table:table-row" => row += row_repeat,
-                _ => {}
-            },
-            Event::Eof => return Ok(()),
-            _ => {}
-        }
-        buffer.clear();
-    }
 }
 
 fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {

@@ -1,6 +1,12 @@
 //! From a read workbook to typed records and every problem in them: identifying the
-//! kind, mapping headers and labels, then the complaint rules (R1–R5, R8) and the
-//! registration rules (R7). Every violation is collected, not just the first.
+//! kind, mapping headers and labels, and reading each cell through its field's type
+//! (an empty required cell or a value of the wrong type is a problem: R2, R3, R7).
+//! The rules of each kind have a file of their own: `validate/complaint.rs`
+//! ([`validate_complaint`]: R1–R5, R8) and `validate/registration.rs`
+//! ([`validate_registration`]: R7). Every violation is collected, not just the first.
+
+mod complaint;
+mod registration;
 
 use std::collections::BTreeMap;
 
@@ -8,16 +14,16 @@ use chrono::NaiveDate;
 
 use super::cells::{self, Value};
 use super::read::{Cell, Sheet, Workbook};
-use super::report::{
-    ComplaintReport, Completeness, LineOutcome, Problem, Reason, RegistrationReport, Status,
-};
+use super::report::{Problem, Reason};
 use super::schema::{
-    self, COMPLAINT, COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, Field, Kind, Layout,
-    MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS, REGISTRATION, SheetSchema, claim,
-    provider, registrant,
+    COMPLAINT, Field, Kind, MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS,
+    REGISTRATION, SheetSchema,
 };
 use crate::config::Mco;
-use crate::rules::{FEE_FOR_SERVICE_PHONE, Window, WindowCheck};
+use crate::rules::Window;
+
+pub use complaint::{Complaint, validate_complaint};
+pub use registration::{Registration, validate_registration};
 
 /// What the checks need besides the workbook: the rules' numbers, the MCOs and the day
 /// HFS received the mail.
@@ -72,24 +78,6 @@ impl Record {
             _ => None,
         }
     }
-}
-
-/// A validated complaint template: its report and its claim lines (values by
-/// [`schema::claim`] index).
-#[derive(Debug, Clone)]
-pub struct Complaint {
-    pub report: ComplaintReport,
-    pub lines: Vec<Record>,
-}
-
-/// A validated registration request.
-#[derive(Debug, Clone)]
-pub struct Registration {
-    pub report: RegistrationReport,
-    /// The registrant's fields, by [`schema::REGISTRANT_FIELDS`] index.
-    pub registrant: Record,
-    /// One record per provider, by [`schema::PROVIDER_FIELDS`] index.
-    pub providers: Vec<Record>,
 }
 
 /// Tells which spreadsheet a workbook is: by the marker sheet first, then by its
@@ -357,317 +345,4 @@ fn read_value(
             None
         }
     }
-}
-
-/// Validates a complaint template: ticket-level structure and completeness (R2–R4),
-/// then each line against R1, R5 and R8.
-pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complaint {
-    let schema = &schema::sheets(Kind::Complaint)[0];
-    let mut problems = Problems {
-        sheet: schema.name,
-        list: Vec::new(),
-    };
-    let lines = read_table(
-        find_sheet(workbook, schema),
-        schema,
-        context.mcos,
-        &mut problems,
-    );
-    let header = |index: usize| COMPLAINT[index].header;
-
-    if lines.is_empty() {
-        problems.add(
-            None,
-            None,
-            Reason::Incomplete,
-            "The template has no claim lines: fill in one row per claim, from row 2".to_owned(),
-        );
-    }
-    let max_lines = context.max_lines as usize;
-    if lines.len() > max_lines {
-        problems.add(
-            lines.get(max_lines).map(|line| line.row),
-            None,
-            Reason::Over100Lines,
-            format!(
-                "The template has {} claim lines; one template holds at most {max_lines}. Send the rest on another template",
-                lines.len()
-            ),
-        );
-    }
-    // R4: one MCO per template; the first line's MCO sets it.
-    let mco = lines.iter().find_map(|line| line.choice(claim::MCO));
-    if let Some(first) = mco {
-        for line in &lines {
-            if let Some(other) = line.choice(claim::MCO).filter(|other| *other != first) {
-                problems.add(
-                    Some(line.row),
-                    Some(header(claim::MCO)),
-                    Reason::MixedMco,
-                    format!(
-                        "This line names {} but the template is for {}; send one template per MCO",
-                        context.mcos[other].name, context.mcos[first].name
-                    ),
-                );
-            }
-        }
-    }
-    for line in &lines {
-        check_line(line, context, &mut problems);
-    }
-
-    // Whole-template problems first, then by row, then in column order.
-    let mut problems = problems.list;
-    let column_order = |problem: &Problem| {
-        problem
-            .column
-            .as_deref()
-            .and_then(|column| schema.field(column))
-            .unwrap_or(usize::MAX)
-    };
-    problems.sort_by_key(|problem| (problem.row.is_some(), problem.row, column_order(problem)));
-    let ticket_reason = [
-        Reason::Over100Lines,
-        Reason::MixedMco,
-        Reason::Incomplete,
-        Reason::InvalidValue,
-    ]
-    .into_iter()
-    .find(|reason| problems.iter().any(|problem| problem.reason == *reason));
-    let outcomes: Vec<LineOutcome> = lines
-        .iter()
-        .map(|line| {
-            let own = |ticket_level: bool| {
-                problems
-                    .iter()
-                    .filter(|problem| {
-                        problem.row == Some(line.row)
-                            && problem.reason.closes_ticket() == ticket_level
-                    })
-                    .map(|problem| problem.reason)
-                    .next()
-            };
-            let reason = match ticket_reason {
-                Some(ticket) => Some(own(true).or(own(false)).unwrap_or(ticket)),
-                None => own(false),
-            };
-            let status = if reason.is_some() {
-                Status::Closed
-            } else {
-                Status::Forwarded
-            };
-            LineOutcome {
-                row: line.row,
-                status,
-                reason,
-            }
-        })
-        .collect();
-    let any_forwarded = outcomes.iter().any(|line| line.status == Status::Forwarded);
-    let mixed = problems
-        .iter()
-        .any(|problem| problem.reason == Reason::MixedMco);
-    let report = ComplaintReport {
-        status: if any_forwarded {
-            Status::Forwarded
-        } else {
-            Status::Closed
-        },
-        mco: mco
-            .filter(|_| !mixed)
-            .map(|index| context.mcos[index].code.clone()),
-        received_on: context.received_on,
-        reason: ticket_reason,
-        lines: outcomes,
-        problems,
-    };
-    Complaint { report, lines }
-}
-
-/// The cross-field and line-level checks of one claim line.
-fn check_line(line: &Record, context: &Context<'_>, problems: &mut Problems) {
-    let header = |index: usize| Some(COMPLAINT[index].header);
-    let received = context.received_on;
-    if let Some(filed) = line.date(claim::FILED_WITH_MCO) {
-        let message = |earliest: NaiveDate, latest: NaiveDate| {
-            format!("Filed with the MCO on {filed}: submit from {earliest} to {latest}.")
-        };
-        match context.window.check(filed, received) {
-            WindowCheck::InWindow => {}
-            WindowCheck::FiledAfterReceived => problems.add(
-                Some(line.row),
-                header(claim::FILED_WITH_MCO),
-                Reason::InvalidValue,
-                format!("{filed} is in the future (HFS received the template on {received})"),
-            ),
-            WindowCheck::TooEarly { earliest, latest } => problems.add(
-                Some(line.row),
-                header(claim::FILED_WITH_MCO),
-                Reason::TooEarly,
-                message(earliest, latest),
-            ),
-            WindowCheck::TooLate { earliest, latest } => problems.add(
-                Some(line.row),
-                header(claim::FILED_WITH_MCO),
-                Reason::TooLate,
-                message(earliest, latest),
-            ),
-        }
-    }
-    let from = line.date(claim::SERVICE_FROM);
-    if from.is_some_and(|from| from > received) {
-        problems.add(
-            Some(line.row),
-            header(claim::SERVICE_FROM),
-            Reason::InvalidValue,
-            "The date of service is after the day HFS received the template".to_owned(),
-        );
-    }
-    if let (Some(from), Some(to)) = (from, line.date(claim::SERVICE_TO))
-        && to < from
-    {
-        problems.add(
-            Some(line.row),
-            header(claim::SERVICE_TO),
-            Reason::InvalidValue,
-            "The last date of service is before Date of Service From".to_owned(),
-        );
-    }
-    if line.flag(claim::EXHAUSTED) == Some(false) {
-        problems.add(
-            Some(line.row),
-            header(claim::EXHAUSTED),
-            Reason::NotExhausted,
-            "Finish the MCO's internal dispute process, including peer-to-peer review, before sending the complaint to HFS".to_owned(),
-        );
-    }
-    match line.choice(claim::COVERAGE) {
-        Some(COVERAGE_FEE_FOR_SERVICE) => problems.add(
-            Some(line.row),
-            header(claim::COVERAGE),
-            Reason::FeeForService,
-            format!("Fee-for-service claims are not handled by the portal: call HFS at {FEE_FOR_SERVICE_PHONE}"),
-        ),
-        Some(COVERAGE_MEDICARE_ONLY) => problems.add(
-            Some(line.row),
-            header(claim::COVERAGE),
-            Reason::MedicareOnly,
-            "Medicare-only claims are outside the portal's scope; contact Medicare or the plan".to_owned(),
-        ),
-        _ => {}
-    }
-}
-
-/// Validates an individual registration form or a multiple registration template (R7).
-pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) -> Registration {
-    let sheets = schema::sheets(kind);
-    let (registrant, providers, problems) = match kind {
-        Kind::MultipleRegistration => {
-            let mut problems = Problems {
-                sheet: sheets[0].name,
-                list: Vec::new(),
-            };
-            let registrant = read_form(
-                find_sheet_named(workbook, &sheets[0]),
-                &sheets[0],
-                &mut problems,
-            );
-            let mut table = Problems {
-                sheet: sheets[1].name,
-                list: Vec::new(),
-            };
-            let providers = read_table(
-                find_sheet_named(workbook, &sheets[1]),
-                &sheets[1],
-                &[],
-                &mut table,
-            );
-            if providers.is_empty() {
-                table.add(
-                    None,
-                    None,
-                    Reason::Incomplete,
-                    "List at least one provider or facility, one per row from row 2".to_owned(),
-                );
-            }
-            if providers.len() > max_lines as usize {
-                table.add(
-                    None,
-                    None,
-                    Reason::InvalidValue,
-                    format!(
-                        "The sheet lists {} providers; at most {max_lines} fit on one template",
-                        providers.len()
-                    ),
-                );
-            }
-            problems.list.append(&mut table.list);
-            (registrant, providers, problems.list)
-        }
-        _ => {
-            let mut problems = Problems {
-                sheet: sheets[0].name,
-                list: Vec::new(),
-            };
-            debug_assert_eq!(sheets[0].layout, Layout::Form);
-            let form = read_form(find_sheet(workbook, &sheets[0]), &sheets[0], &mut problems);
-            let split = REGISTRANT_FIELDS.len();
-            let registrant = Record {
-                row: form.row,
-                values: form.values[..split].to_vec(),
-            };
-            let provider = Record {
-                row: form.row,
-                values: form.values[split..].to_vec(),
-            };
-            (registrant, vec![provider], problems.list)
-        }
-    };
-    let mut npis: Vec<String> = Vec::new();
-    for npi in providers
-        .iter()
-        .filter_map(|provider| provider.text(provider::NPI))
-    {
-        if !npis.iter().any(|known| known == npi) {
-            npis.push(npi.to_owned());
-        }
-    }
-    let mut missing: Vec<String> = Vec::new();
-    for problem in &problems {
-        let what = match (kind, problem.row, &problem.column) {
-            (Kind::MultipleRegistration, Some(row), Some(column))
-                if problem.sheet.as_deref() == Some(sheets[1].name) =>
-            {
-                format!("{} row {row}: {column}", sheets[1].name)
-            }
-            (_, _, Some(column)) => column.clone(),
-            (_, _, None) => problem.message.clone(),
-        };
-        if !missing.contains(&what) {
-            missing.push(what);
-        }
-    }
-    let report = RegistrationReport {
-        kind,
-        status: if problems.is_empty() {
-            Completeness::Complete
-        } else {
-            Completeness::Incomplete
-        },
-        email: registrant.text(registrant::EMAIL).map(str::to_owned),
-        npis,
-        missing,
-        problems,
-    };
-    Registration {
-        report,
-        registrant,
-        providers,
-    }
-}
-
-/// For the multiple registration template, both sheets must be found by name (a
-/// workbook has two); a lone CSV cannot hold them.
-fn find_sheet_named<'w>(workbook: &'w Workbook, schema: &SheetSchema) -> Option<&'w Sheet> {
-    workbook.sheet(schema.name)
 }
