@@ -243,31 +243,8 @@ pub fn deliver(
             }
             Err(SendError::Permanent(message)) => {
                 tracing::error!(notice = notice.id, kind = %notice.kind, error = %message, "notice refused for good");
-                // Staff see the refusal on the ticket it concerns.
-                if let Some(RecordId::TicketId(about)) = notice.about
-                    && let Some(mut ticket) = store.record::<Ticket>(about)?
-                {
-                    ticket.notice_failures.push(crate::store::NoticeFailure {
-                        notice: notice.id,
-                        kind: notice.kind,
-                        at: now,
-                        error: message.clone(),
-                    });
-                    writes.put(Tree::Tickets, about.to_string(), &ticket)?;
-                }
-                notice.delivery = Delivery::Failed {
-                    at: now,
-                    error: message,
-                };
+                refused_for_good(intake, &mut writes, &mut notice, message, now)?;
                 report.notices_failed += 1;
-                writes.audit(
-                    store,
-                    now,
-                    "notice_failed",
-                    &notice.id.to_string(),
-                    None,
-                    None,
-                )?;
             }
         }
         crate::store::put_notice(&mut writes, &notice)?;
@@ -281,6 +258,39 @@ pub fn deliver(
         store.apply(untried)?;
         store.flush()?;
     }
+    Ok(())
+}
+
+/// Records a notice the server refused for good (a 5xx reply): failed, not retried,
+/// and shown on the ticket it concerns, where staff look.
+fn refused_for_good(
+    intake: &Intake<'_>,
+    writes: &mut Writes,
+    notice: &mut Notice,
+    error: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let store = intake.store;
+    if let Some(RecordId::TicketId(about)) = notice.about
+        && let Some(mut ticket) = store.record::<Ticket>(about)?
+    {
+        ticket.notice_failures.push(crate::store::NoticeFailure {
+            notice: notice.id,
+            kind: notice.kind,
+            at: now,
+            error: error.clone(),
+        });
+        writes.put(Tree::Tickets, about.to_string(), &ticket)?;
+    }
+    notice.delivery = Delivery::Failed { at: now, error };
+    writes.audit(
+        store,
+        now,
+        "notice_failed",
+        &notice.id.to_string(),
+        None,
+        None,
+    )?;
     Ok(())
 }
 
