@@ -155,14 +155,24 @@ fn automatic(message: &Message<'_>, from: Option<&str>) -> Option<String> {
         return Some("empty Return-Path".to_owned());
     }
     if let Some(value) = raw("Precedence")
-        && ["bulk", "junk", "list"].contains(&value.as_str())
+        && ["bulk", "junk", "list", "auto_reply"].contains(&value.as_str())
     {
         return Some(format!("Precedence: {value}"));
     }
-    for header in ["X-Auto-Response-Suppress", "List-Id", "List-Unsubscribe"] {
-        if message.header_raw(header).is_some() {
-            return Some(header.to_owned());
-        }
+    if raw("X-Autoreply").is_some_and(|value| value != "no") {
+        return Some("X-Autoreply".to_owned());
+    }
+    if message.header_raw("X-Auto-Response-Suppress").is_some() {
+        return Some("X-Auto-Response-Suppress".to_owned());
+    }
+    // Every `List-*` header (RFC 2369, RFC 2919) says a mailing list sent it.
+    if let Some(list) = message.headers().iter().find(|header| {
+        header
+            .name()
+            .get(..5)
+            .is_some_and(|head| head.eq_ignore_ascii_case("list-"))
+    }) {
+        return Some(list.name().to_owned());
     }
     if let Some(from) = from {
         let local = from.split('@').next().unwrap_or("");
@@ -246,6 +256,12 @@ mod tests {
             ("X-Auto-Response-Suppress: All", true),
             ("List-Id: <providers.example>", true),
             ("List-Unsubscribe: <mailto:x@y.example>", true),
+            ("List-Post: <mailto:providers@lists.example>", true),
+            ("list-help: <mailto:help@lists.example>", true),
+            ("Listing: our clinics", false),
+            ("Precedence: auto_reply", true),
+            ("X-Autoreply: yes", true),
+            ("X-Autoreply: no", false),
         ];
         for (header, expected) in cases {
             let raw = message(&format!("From: a@b.example\r\n{header}\r\nSubject: x"), "x");
