@@ -475,6 +475,81 @@ fn the_daily_notice_limit_protects_against_loops() {
     );
 }
 
+/// R12: the daily limit holds back unsolicited answers only. A billing agent's
+/// complaints each get their one notice however many there are; a third request for
+/// help in a day is held back, and that shows in the pass summary, the outbox and the
+/// message's record.
+#[test]
+fn the_daily_limit_holds_back_unsolicited_answers_only_and_says_so() {
+    let room = Mailroom::new("[mail]\nnotices_per_sender_per_day = 2\n");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let before = room.outbox().len();
+    for n in 0..4 {
+        room.deliver(&message(
+            PROVIDER,
+            INTAKE,
+            &format!("Claims {n}"),
+            "Attached.",
+            &[("claims.xlsx", complaint(Sample::Good, n + 1))],
+        ));
+    }
+    for n in 0..3 {
+        room.deliver(&message(PROVIDER, INTAKE, &format!("Hello {n}"), "?", &[]));
+    }
+    let output = room.cli(&["intake", "--once"]);
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{summary}");
+    assert!(
+        summary.contains("4 ticket(s)") && summary.contains("1 suppressed by the daily limit"),
+        "{summary}"
+    );
+    let sent = room.outbox();
+    let new: Vec<&str> = sent
+        .iter()
+        .map(|notice| notice.subject.as_str())
+        .filter(|subject| !subject.starts_with("[REG-"))
+        .collect();
+    let tickets = new
+        .iter()
+        .filter(|subject| subject.starts_with("[PRP-") && subject.contains("Complaint"))
+        .count();
+    let help = new
+        .iter()
+        .filter(|subject| subject.starts_with("How to send"))
+        .count();
+    assert_eq!((tickets, help), (4, 2), "{new:#?}");
+    assert_eq!(sent.len() - before, new.len());
+
+    let listed = room.cli(&["outbox", "list", "--json"]);
+    let notices: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let held: Vec<&serde_json::Value> = notices
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|notice| notice["delivery"]["state"] == "suppressed")
+        .collect();
+    assert_eq!(held.len(), 1, "{notices:#}");
+    assert_eq!(held[0]["kind"], "help");
+    let text = String::from_utf8_lossy(&room.cli(&["outbox", "list"]).stdout).into_owned();
+    assert!(text.contains("1 suppressed by the daily limit"), "{text}");
+
+    let listed = room.cli(&["messages", "list", "--json"]);
+    let records: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let suppressed: Vec<&serde_json::Value> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|record| !record["suppressed"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(suppressed.len(), 1, "{records:#}");
+    assert_eq!(
+        suppressed[0]["suppressed"],
+        serde_json::json!([held[0]["id"]])
+    );
+    let text = String::from_utf8_lossy(&room.cli(&["messages", "list"]).stdout).into_owned();
+    assert!(text.contains("(suppressed)"), "{text}");
+}
+
 #[test]
 fn the_cli_pass_reports_and_exits_zero() {
     let room = Mailroom::new("");

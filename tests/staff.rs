@@ -37,7 +37,7 @@ const REGISTRATION_KEYS: [&str; 6] = [
     "missing",
 ];
 const INQUIRY_KEYS: [&str; 4] = ["id", "from", "received_on", "answered"];
-const MESSAGE_KEYS: [&str; 9] = [
+const MESSAGE_KEYS: [&str; 10] = [
     "hash",
     "message_id",
     "mailbox",
@@ -46,6 +46,7 @@ const MESSAGE_KEYS: [&str; 9] = [
     "processed_at",
     "outcome",
     "notices",
+    "suppressed",
     "released",
 ];
 const NOTICE_KEYS: [&str; 8] = [

@@ -72,7 +72,7 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>> {
 /// The pass in one line, for the log and the terminal.
 fn describe(report: &PassReport) -> String {
     format!(
-        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} already handled; notices: {} sent, {} waiting, {} failed",
+        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} already handled; notices: {} sent, {} waiting, {} failed, {} suppressed by the daily limit",
         report.messages,
         report.tickets.len(),
         report.registrations.len(),
@@ -84,5 +84,6 @@ fn describe(report: &PassReport) -> String {
         report.notices_sent,
         report.notices_waiting,
         report.notices_failed,
+        report.notices_suppressed,
     )
 }

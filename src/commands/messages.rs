@@ -56,7 +56,17 @@ fn row(record: &MessageRecord) -> Vec<String> {
     if record.released {
         outcome.push_str(" [released]");
     }
-    let notices: Vec<String> = record.notices.iter().map(u64::to_string).collect();
+    let notices: Vec<String> = record
+        .notices
+        .iter()
+        .map(|id| {
+            if record.suppressed.contains(id) {
+                format!("{id} (suppressed)")
+            } else {
+                id.to_string()
+            }
+        })
+        .collect();
     vec![
         short_hash(&record.hash).to_owned(),
         record.mailbox.to_string(),

@@ -63,20 +63,23 @@ pub(super) fn run(config: &Config, action: OutboxAction, out: &mut dyn Write) ->
     }
 }
 
-/// "S sent, W waiting, F failed".
+/// "S sent, W waiting, F failed" (and ", X suppressed" when the daily limit held any).
 fn tally(notices: &[NoticeSummary]) -> String {
-    let waiting = notices
-        .iter()
-        .filter(|notice| notice.delivery.is_waiting())
-        .count();
-    let failed = notices
-        .iter()
-        .filter(|notice| matches!(notice.delivery, Delivery::Failed { .. }))
-        .count();
-    format!(
-        "{} sent, {waiting} waiting, {failed} failed",
-        notices.len() - waiting - failed
-    )
+    let count = |state: fn(&Delivery) -> bool| {
+        notices
+            .iter()
+            .filter(|notice| state(&notice.delivery))
+            .count()
+    };
+    let sent = count(|delivery| matches!(delivery, Delivery::Sent { .. }));
+    let waiting = count(Delivery::is_waiting);
+    let failed = count(|delivery| matches!(delivery, Delivery::Failed { .. }));
+    let suppressed = count(|delivery| matches!(delivery, Delivery::Suppressed { .. }));
+    let mut text = format!("{sent} sent, {waiting} waiting, {failed} failed");
+    if suppressed > 0 {
+        text.push_str(&format!(", {suppressed} suppressed by the daily limit"));
+    }
+    text
 }
 
 fn row(notice: &NoticeSummary) -> Vec<String> {
@@ -111,6 +114,9 @@ fn delivery_text(delivery: &Delivery) -> String {
         Delivery::Sent { at } => format!("sent {}", at.format("%Y-%m-%d %H:%M")),
         Delivery::Failed { at, error } => {
             format!("failed {}: {error}", at.format("%Y-%m-%d %H:%M"))
+        }
+        Delivery::Suppressed { at } => {
+            format!("suppressed {} (daily limit)", at.format("%Y-%m-%d %H:%M"))
         }
     }
 }

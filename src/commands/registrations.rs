@@ -174,6 +174,8 @@ fn decision(config: &Config, decision: Decision, args: Decide, out: &mut dyn Wri
             "The notice to {email} could not be sent yet ({}); it waits in the outbox for the next intake pass or `portal outbox retry`.",
             plain(last_error.as_deref().unwrap_or("not attempted"))
         )?,
+        // A decision's notice is never held back by the daily limit.
+        Delivery::Suppressed { .. } => writeln!(out, "The notice to {email} was held back.")?,
         Delivery::Failed { error, .. } => writeln!(
             out,
             "The notice to {email} was refused ({}); see `portal outbox list` and `portal outbox retry --failed`.",

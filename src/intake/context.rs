@@ -5,7 +5,7 @@
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::notices::{NoticeRequest, queue_notice};
+use super::notices::{NoticeRequest, Queued, queue_notice};
 use super::{Intake, Mailbox, PassState};
 use crate::ids::RecordId;
 use crate::mail::Waiting;
@@ -51,12 +51,16 @@ pub(crate) struct Ctx<'a> {
     pub writes: Writes,
     /// The outbox ids of the notices queued for this message.
     pub notices: Vec<u64>,
+    /// Those of them the daily limit held back.
+    pub suppressed: Vec<u64>,
 }
 
 /// One message, handled and ready to record.
 pub(crate) struct Handled {
     pub writes: Writes,
     pub record: MessageRecord,
+    /// Notices the daily limit held back, for the pass summary.
+    pub suppressed: usize,
 }
 
 impl<'a> Ctx<'a> {
@@ -71,12 +75,12 @@ impl<'a> Ctx<'a> {
             state,
             writes: Writes::default(),
             notices: Vec::new(),
+            suppressed: Vec::new(),
         }
     }
 
-    /// Queues an answer to the sender: an auto-reply in its thread, counted toward
-    /// the sender's daily notice limit. Returns its outbox id, or `None` when the
-    /// limit held it back.
+    /// Queues an answer to the sender: an auto-reply in its thread (held back when it
+    /// is unsolicited and the sender's daily limit is reached).
     pub fn answer(
         &mut self,
         reply: &Reply,
@@ -84,7 +88,7 @@ impl<'a> Ctx<'a> {
         subject: String,
         about: Option<RecordId>,
         context: serde_json::Value,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Queued> {
         self.notify(NoticeRequest {
             kind,
             to: &reply.to,
@@ -95,12 +99,11 @@ impl<'a> Ctx<'a> {
             references: &reply.references,
             context,
             attachment: None,
-            limited: true,
         })
     }
 
     /// Queues any notice with this message's writes.
-    pub fn notify(&mut self, request: NoticeRequest<'_>) -> Result<Option<u64>> {
+    pub fn notify(&mut self, request: NoticeRequest<'_>) -> Result<Queued> {
         let queued = queue_notice(
             self.intake,
             &mut self.writes,
@@ -108,7 +111,10 @@ impl<'a> Ctx<'a> {
             request,
             self.message.now,
         )?;
-        self.notices.extend(queued);
+        self.notices.push(queued.id);
+        if queued.suppressed {
+            self.suppressed.push(queued.id);
+        }
         Ok(queued)
     }
 
@@ -129,11 +135,14 @@ impl<'a> Ctx<'a> {
         let action = format!("message_{}", outcome.word());
         let hash = self.message.short_hash().to_owned();
         self.audit(&action, &hash)?;
-        let record = record_of(self.message, from, outcome, self.notices);
+        let suppressed = self.suppressed.len();
+        let mut record = record_of(self.message, from, outcome, self.notices);
+        record.suppressed = self.suppressed;
         record_message(&mut self.writes, &record, self.message.raw)?;
         Ok(Handled {
             writes: self.writes,
             record,
+            suppressed,
         })
     }
 }
@@ -151,7 +160,11 @@ impl Handled {
         );
         let mut writes = Writes::default();
         record_message(&mut writes, &record, message.raw)?;
-        Ok(Handled { writes, record })
+        Ok(Handled {
+            writes,
+            record,
+            suppressed: 0,
+        })
     }
 }
 
@@ -173,6 +186,7 @@ fn record_of(
         processed_at: message.now,
         outcome,
         notices,
+        suppressed: Vec::new(),
         released: false,
     }
 }

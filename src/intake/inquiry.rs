@@ -33,7 +33,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, subject: &str) -> Result<
         received_on,
         received_at: ctx.message.waiting.received_at,
         subject: subject.chars().take(200).collect(),
-        answered: queued.is_some(),
+        answered: !queued.suppressed,
         message: ctx.message.digest.to_owned(),
     };
     ctx.writes.put(Tree::Inquiries, id.to_string(), &record)?;

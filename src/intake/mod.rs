@@ -48,7 +48,9 @@ use crate::services::Services;
 use crate::store::{Store, Tree, Writes};
 
 pub use crate::store::Mailbox;
-pub use notices::{Backoff, NoticeRequest, deliver, deliver_pending, queue_notice, retry_delay};
+pub use notices::{
+    Backoff, NoticeRequest, Queued, deliver, deliver_pending, queue_notice, retry_delay,
+};
 pub use sheets::MAX_WORKBOOKS;
 pub use state::{Journaled, PassState};
 
@@ -66,6 +68,8 @@ pub struct PassReport {
     pub notices_sent: usize,
     pub notices_waiting: usize,
     pub notices_failed: usize,
+    /// Unsolicited answers held back by the daily limit (R12).
+    pub notices_suppressed: usize,
 }
 
 /// Everything a pass works with.

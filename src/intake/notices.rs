@@ -29,9 +29,14 @@ pub struct NoticeRequest<'a> {
     /// Kind-specific template values; the common ones are added.
     pub context: serde_json::Value,
     pub attachment: Option<(String, Vec<u8>, &'static str)>,
-    /// Counts toward the per-sender daily limit (answers to providers do; MCO
-    /// forwards and staff decisions do not).
-    pub limited: bool,
+}
+
+/// A notice recorded in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    pub id: u64,
+    /// Held back by the sender's daily limit (R12): recorded, never sent.
+    pub suppressed: bool,
 }
 
 /// The values every notice template can use.
@@ -57,38 +62,33 @@ pub fn base_context(config: &Config) -> serde_json::Value {
     })
 }
 
-/// Renders a notice and adds it to `writes`. Returns its outbox id, or `None` when the
-/// recipient already had the day's quota of notices (recorded in the audit trail).
+/// Renders a notice and adds it to `writes`, to be sent after the flush. An
+/// unsolicited answer ([`NoticeKind::is_unsolicited`]) to an address that already had
+/// the day's quota is recorded as suppressed instead: visible in the outbox, the
+/// message's record and the pass summary, never sent. Nothing else is ever held back:
+/// a ticket or a registration always gets its notice.
 pub fn queue_notice(
     intake: &Intake<'_>,
     writes: &mut Writes,
     counts: &mut Journaled<u32>,
     request: NoticeRequest<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<u64>> {
+) -> Result<Queued> {
     let store = intake.store;
     let about = request
         .about
         .map_or_else(|| "-".to_owned(), |about| about.to_string());
-    if request.limited {
-        let key = sender_key(request.to, illinois_day(now));
-        let sent = match counts.get(&key) {
-            Some(count) => *count,
-            None => store.notices_to(request.to, illinois_day(now))?,
-        };
-        if sent >= intake.config.mail.notices_per_sender_per_day {
-            writes.audit(
-                store,
-                now,
-                "notice_suppressed_daily_limit",
-                &about,
-                None,
-                None,
-            )?;
-            return Ok(None);
-        }
-        counts.insert(key.clone(), sent + 1);
-        writes.put_bytes(Tree::SenderCounts, &key, (sent + 1).to_be_bytes().to_vec());
+    let suppressed = request.kind.is_unsolicited()
+        && !within_daily_limit(intake, writes, counts, request.to, now)?;
+    if suppressed {
+        writes.audit(
+            store,
+            now,
+            "notice_suppressed_daily_limit",
+            &about,
+            None,
+            None,
+        )?;
     }
     let id = store.next_id()?;
     let mut context = base_context(intake.config);
@@ -120,10 +120,14 @@ pub fn queue_notice(
         subject: request.subject,
         message_id: composed.message_id.clone(),
         created_at: now,
-        delivery: Delivery::Pending {
-            attempts: 0,
-            last_error: None,
-            next_attempt: None,
+        delivery: if suppressed {
+            Delivery::Suppressed { at: now }
+        } else {
+            Delivery::Pending {
+                attempts: 0,
+                last_error: None,
+                next_attempt: None,
+            }
         },
         raw: composed.raw,
     };
@@ -144,7 +148,29 @@ pub fn queue_notice(
         None,
         None,
     )?;
-    Ok(Some(id))
+    Ok(Queued { id, suppressed })
+}
+
+/// Counts one more unsolicited answer to `to` today, unless the day's quota is
+/// reached: then false, and nothing is counted.
+fn within_daily_limit(
+    intake: &Intake<'_>,
+    writes: &mut Writes,
+    counts: &mut Journaled<u32>,
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let key = sender_key(to, illinois_day(now));
+    let sent = match counts.get(&key) {
+        Some(count) => *count,
+        None => intake.store.notices_to(to, illinois_day(now))?,
+    };
+    if sent >= intake.config.mail.notices_per_sender_per_day {
+        return Ok(false);
+    }
+    counts.insert(key.clone(), sent + 1);
+    writes.put_bytes(Tree::SenderCounts, &key, (sent + 1).to_be_bytes().to_vec());
+    Ok(true)
 }
 
 /// Which waiting notices a delivery tries.
@@ -298,7 +324,7 @@ fn refused_for_good(
 fn defer(notice: &mut Notice, error: String, now: DateTime<Utc>) {
     let attempts = match notice.delivery {
         Delivery::Pending { attempts, .. } => attempts + 1,
-        Delivery::Sent { .. } | Delivery::Failed { .. } => 1,
+        Delivery::Sent { .. } | Delivery::Failed { .. } | Delivery::Suppressed { .. } => 1,
     };
     notice.delivery = Delivery::Pending {
         attempts,
@@ -354,7 +380,6 @@ mod tests {
                 references: &[],
                 context: json!({}),
                 attachment: None,
-                limited: false,
             };
             queue_notice(&intake, &mut writes, &mut counts, request, now).unwrap();
         }
@@ -374,7 +399,7 @@ mod tests {
                 last_error,
                 ..
             } => Some((*attempts, last_error.as_deref())),
-            Delivery::Sent { .. } | Delivery::Failed { .. } => None,
+            Delivery::Sent { .. } | Delivery::Failed { .. } | Delivery::Suppressed { .. } => None,
         }
     }
 

@@ -205,6 +205,7 @@ impl Intake<'_> {
             handled.writes.remove(Tree::Raw, &earlier);
         }
         tally(report, &handled.record.outcome);
+        report.notices_suppressed += handled.suppressed;
         tracing::info!(
             mailbox = mailbox.as_str(),
             hash = &digest[..12],

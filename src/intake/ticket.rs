@@ -268,7 +268,6 @@ fn forward(
         references: &[],
         context: json!({ "ticket": view }),
         attachment: Some((format!("{id}.xlsx"), workbook, XLSX_MIME)),
-        limited: false,
     })?;
     Ok(())
 }

@@ -34,6 +34,22 @@ crate::words! {
     }
 }
 
+impl NoticeKind {
+    /// An answer nobody asked for by submitting something: how to submit, please
+    /// register first, an inquiry's answer, a refused message. Only these count toward
+    /// `notices_per_sender_per_day` (R12); a ticket's or a registration's notice never
+    /// does, so a busy billing agent is never left without one.
+    pub fn is_unsolicited(self) -> bool {
+        matches!(
+            self,
+            NoticeKind::Help
+                | NoticeKind::NotRegistered
+                | NoticeKind::InquiryAnswer
+                | NoticeKind::Quarantined
+        )
+    }
+}
+
 /// The `Auto-Submitted` header (RFC 3834).
 #[derive(Debug, Clone)]
 struct AutoSubmitted(&'static str);

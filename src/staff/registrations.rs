@@ -114,10 +114,9 @@ pub fn decide(
             "reason": reason,
         }}),
         attachment: None,
-        limited: false,
     };
-    let queued = queue_notice(intake, &mut writes, &mut Default::default(), request, now)?
-        .context("a staff decision's notice is never held back")?;
+    // Never held back: a decision's notice is not an unsolicited answer.
+    let queued = queue_notice(intake, &mut writes, &mut Default::default(), request, now)?.id;
     store.apply(writes)?;
     store.flush().context("cannot record the decision")?;
     let notice = store

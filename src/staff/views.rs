@@ -99,6 +99,8 @@ pub struct MessageView<'a> {
     /// `{"kind": "tickets", "ids": [...]}`, `{"kind": "quarantined", "why": "..."}`, …
     pub outcome: &'a Outcome,
     pub notices: &'a [u64],
+    /// The notices the daily limit held back (R12).
+    pub suppressed: &'a [u64],
     pub released: bool,
 }
 
@@ -113,6 +115,7 @@ impl<'a> From<&'a MessageRecord> for MessageView<'a> {
             processed_at: record.processed_at,
             outcome: &record.outcome,
             notices: &record.notices,
+            suppressed: &record.suppressed,
             released: record.released,
         }
     }

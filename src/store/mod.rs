@@ -500,7 +500,9 @@ pub fn put_notice(writes: &mut Writes, notice: &Notice) -> StoreResult<()> {
     writes.put(Tree::Outbox, key, notice)?;
     match notice.delivery {
         Delivery::Pending { .. } => writes.put_bytes(Tree::Pending, key, Vec::new()),
-        Delivery::Sent { .. } | Delivery::Failed { .. } => writes.remove(Tree::Pending, key),
+        Delivery::Sent { .. } | Delivery::Failed { .. } | Delivery::Suppressed { .. } => {
+            writes.remove(Tree::Pending, key)
+        }
     }
     Ok(())
 }

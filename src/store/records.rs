@@ -223,6 +223,9 @@ pub struct MessageRecord {
     pub outcome: Outcome,
     /// The outbox entries this message produced.
     pub notices: Vec<u64>,
+    /// Those of them held back by the sender's daily limit (R12).
+    #[serde(default)]
+    pub suppressed: Vec<u64>,
     /// Released back to the inbox by staff: processed afresh when it comes back.
     pub released: bool,
 }
@@ -248,6 +251,10 @@ pub enum Delivery {
         at: DateTime<Utc>,
         error: String,
     },
+    /// Held back by the sender's daily limit of unsolicited answers (R12): never sent.
+    Suppressed {
+        at: DateTime<Utc>,
+    },
 }
 
 impl Delivery {
@@ -260,7 +267,7 @@ impl Delivery {
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         match self {
             Delivery::Pending { next_attempt, .. } => next_attempt.is_none_or(|at| at <= now),
-            Delivery::Sent { .. } | Delivery::Failed { .. } => false,
+            Delivery::Sent { .. } | Delivery::Failed { .. } | Delivery::Suppressed { .. } => false,
         }
     }
 }
