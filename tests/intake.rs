@@ -963,6 +963,127 @@ fn a_store_fault_stops_the_pass_and_quarantines_nothing() {
     }
 }
 
+/// The message with its Message-ID replaced by `<id>`.
+fn with_message_id(raw: &[u8], id: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let start = text.find("Message-ID: ").expect("a Message-ID header");
+    let end = start + text[start..].find("\r\n").expect("the header ends");
+    format!("{}Message-ID: <{id}>{}", &text[..start], &text[end..]).into_bytes()
+}
+
+/// R12: a Message-ID seen before makes a message the same one only when it is a
+/// re-delivery (same mailbox, sender and attachments). Another clinic's workbook with a
+/// reused Message-ID is a new message with its own ticket and notice; the same message
+/// delivered again with other trace headers is not handled twice.
+#[test]
+fn a_reused_message_id_never_swallows_another_message() {
+    let room = Mailroom::new("");
+    let other = "billing@lakeside-clinic.example";
+    room.register(PROVIDER, SAMPLE_NPI);
+    room.register(other, SAMPLE_NPI);
+    let first = with_message_id(
+        &message(
+            PROVIDER,
+            INTAKE,
+            "Claims",
+            "Attached.",
+            &[("claims.xlsx", complaint(Sample::Good, 1))],
+        ),
+        "claims-1@mail.example",
+    );
+    room.deliver(&first);
+    assert_eq!(room.pass().tickets.len(), 1);
+
+    // Another registered sender, another workbook, the same Message-ID.
+    room.deliver(&with_message_id(
+        &message(
+            other,
+            INTAKE,
+            "Claims",
+            "Attached.",
+            &[("claims.xlsx", complaint(Sample::Good, 2))],
+        ),
+        "claims-1@mail.example",
+    ));
+    // The same sender, the same Message-ID, another workbook.
+    room.deliver(&with_message_id(
+        &message(
+            PROVIDER,
+            INTAKE,
+            "Claims again",
+            "Attached.",
+            &[("claims.xlsx", complaint(Sample::Good, 3))],
+        ),
+        "claims-1@mail.example",
+    ));
+    let report = room.pass();
+    assert_eq!(report.tickets.len(), 2, "{report:?}");
+    assert_eq!(report.already_processed, 0, "{report:?}");
+    let answered: Vec<String> = room
+        .outbox()
+        .iter()
+        .filter(|notice| notice.subject.contains("Complaint"))
+        .map(|notice| notice.to.clone())
+        .collect();
+    assert_eq!(
+        answered.iter().filter(|to| to.as_str() == other).count(),
+        1,
+        "{answered:?}"
+    );
+    assert_eq!(
+        answered.iter().filter(|to| to.as_str() == PROVIDER).count(),
+        2,
+        "{answered:?}"
+    );
+
+    // The first message again, as a server re-delivers it: a trace header more.
+    let mut again =
+        b"Received: from mx2.example by portal.example; Mon, 30 Nov 2026 10:00:00 -0600\r\n"
+            .to_vec();
+    again.extend_from_slice(&first);
+    room.deliver(&again);
+    let report = room.pass();
+    assert_eq!(
+        (report.tickets.len(), report.already_processed),
+        (0, 1),
+        "{report:?}"
+    );
+    let store = Store::open(&room.config.store.path).unwrap();
+    let records: Vec<portal::store::MessageRecord> = store.all(Tree::Messages).unwrap();
+    assert_eq!(
+        records.len(),
+        2 + 3,
+        "two registrations, three complaints: {records:?}"
+    );
+}
+
+/// R12: automatic mail is never answered, too large or not.
+#[test]
+fn a_message_too_large_from_a_machine_is_quarantined_unanswered() {
+    let room = Mailroom::new("[mail]\nmax_message_bytes = 65536\n");
+    let bounce = message(
+        "MAILER-DAEMON@mx.clinic.example",
+        INTAKE,
+        "Undelivered Mail Returned to Sender",
+        "The attached message could not be delivered.",
+        &[("original.eml", vec![b'x'; 200 * 1024])],
+    );
+    room.deliver(&bounce);
+    let auto = message(
+        "nurse@clinic.example",
+        INTAKE,
+        "Out of office",
+        "Back Monday.",
+        &[("scan.pdf", vec![b'x'; 200 * 1024])],
+    );
+    let mut auto_reply = b"Auto-Submitted: auto-replied\r\n".to_vec();
+    auto_reply.extend_from_slice(&auto);
+    room.deliver(&auto_reply);
+    let report = room.pass();
+    assert_eq!(report.quarantined, 2, "{report:?}");
+    assert!(room.outbox().is_empty(), "{:?}", room.outbox());
+}
+
 /// A message larger than `max_message_bytes` is never read whole: its header alone is
 /// fetched and kept, the message is quarantined, and its sender told why.
 #[test]

@@ -5,12 +5,14 @@
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::dedupe::messages_with_id;
 use super::notices::{NoticeRequest, Queued, queue_notice};
 use super::{Intake, Mailbox, PassState};
 use crate::ids::RecordId;
 use crate::mail::Waiting;
+use crate::mail::classify::Parsed;
 use crate::mail::notice::NoticeKind;
-use crate::store::{MessageRecord, Outcome, RECORD_VERSION, StoreResult, Tree, Writes};
+use crate::store::{MessageRecord, Outcome, RECORD_VERSION, Store, StoreResult, Tree, Writes};
 
 /// The facts of one message, as the pass found it.
 pub(crate) struct Incoming<'m> {
@@ -20,6 +22,12 @@ pub(crate) struct Incoming<'m> {
     /// SHA-256 of `raw`, hex: the message's key in the store.
     pub digest: &'m str,
     pub message_id: Option<String>,
+    /// The message parsed (`None`: not a mail message). Of a message too large to
+    /// take, only the header was read and parsed.
+    pub parsed: Option<Parsed>,
+    /// The digests of its attachments ([`super::attachment_digests`]); `None` when
+    /// the message was not read whole.
+    pub attachments: Option<Vec<String>>,
     /// The Illinois day the mailbox received it (R1).
     pub received_on: NaiveDate,
     /// The pass's clock.
@@ -138,7 +146,12 @@ impl<'a> Ctx<'a> {
         let suppressed = self.suppressed.len();
         let mut record = record_of(self.message, from, outcome, self.notices);
         record.suppressed = self.suppressed;
-        record_message(&mut self.writes, &record, self.message.raw)?;
+        record_message(
+            self.intake.store,
+            &mut self.writes,
+            &record,
+            self.message.raw,
+        )?;
         Ok(Handled {
             writes: self.writes,
             record,
@@ -149,7 +162,12 @@ impl<'a> Ctx<'a> {
 
 impl Handled {
     /// A message whose handling failed: quarantined with `why`, nothing else kept.
-    pub fn quarantined(message: &Incoming<'_>, why: &str, from: Option<String>) -> Result<Handled> {
+    pub fn quarantined(
+        store: &Store,
+        message: &Incoming<'_>,
+        why: &str,
+        from: Option<String>,
+    ) -> Result<Handled> {
         let record = record_of(
             message,
             from.as_deref().unwrap_or(""),
@@ -159,7 +177,7 @@ impl Handled {
             Vec::new(),
         );
         let mut writes = Writes::default();
-        record_message(&mut writes, &record, message.raw)?;
+        record_message(store, &mut writes, &record, message.raw)?;
         Ok(Handled {
             writes,
             record,
@@ -187,19 +205,26 @@ fn record_of(
         outcome,
         notices,
         suppressed: Vec::new(),
+        attachments: message.attachments.clone(),
         released: false,
     }
 }
 
-/// Records a processed message under its hash and its Message-ID, with its raw bytes.
-fn record_message(writes: &mut Writes, record: &MessageRecord, raw: &[u8]) -> StoreResult<()> {
+/// Records a processed message under its hash, with its raw bytes, and adds its hash
+/// to those of its Message-ID (several messages may carry one, R12).
+fn record_message(
+    store: &Store,
+    writes: &mut Writes,
+    record: &MessageRecord,
+    raw: &[u8],
+) -> StoreResult<()> {
     writes.put(Tree::Messages, &record.hash, record)?;
     if let Some(message_id) = &record.message_id {
-        writes.put_bytes(
-            Tree::MessageIds,
-            message_id,
-            record.hash.clone().into_bytes(),
-        );
+        let mut hashes = messages_with_id(store, message_id)?;
+        if !hashes.contains(&record.hash) {
+            hashes.push(record.hash.clone());
+        }
+        writes.put_bytes(Tree::MessageIds, message_id, hashes.join("\n").into_bytes());
     }
     writes.put_bytes(Tree::Raw, &record.hash, raw.to_vec());
     Ok(())

@@ -11,6 +11,7 @@
 //!   [`correspondence`], [`help`] (how to submit; please register first).
 //! - [`context`]: what every route works with — the message, its reply address, the
 //!   changes being built — and the one helper that answers a sender.
+//! - [`dedupe`]: whether a message was handled before (R12).
 //! - [`sheets`]: the spreadsheets found among a message's attachments.
 //! - [`notices`]: queuing notices in the outbox and delivering them.
 //! - [`state`]: the bookkeeping a pass shares between its messages.
@@ -20,6 +21,7 @@
 
 mod context;
 mod correspondence;
+mod dedupe;
 mod help;
 mod inquiry;
 pub mod notices;
@@ -112,6 +114,18 @@ pub fn hash(raw: &[u8]) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+/// The SHA-256 of each attachment, in a stable order: what makes two messages with one
+/// Message-ID the same message (R12), kept even after the raw bytes are removed.
+pub(crate) fn attachment_digests(parsed: &crate::mail::classify::Parsed) -> Vec<String> {
+    let mut digests: Vec<String> = parsed
+        .attachments
+        .iter()
+        .map(|attachment| hash(&attachment.bytes))
+        .collect();
+    digests.sort();
+    digests
 }
 
 /// One pass with the configured store, mailboxes and transport; the store is held

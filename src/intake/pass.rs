@@ -18,10 +18,13 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
 use super::context::{Handled, Incoming};
+use super::dedupe::{redelivery_of, same_bytes};
 use super::notices::{Backoff, deliver_pending};
-use super::{Intake, Mailbox, PassReport, PassState, hash, illinois_day, router};
+use super::{
+    Intake, Mailbox, PassReport, PassState, attachment_digests, hash, illinois_day, router,
+};
 use crate::failpoint;
-use crate::mail::classify::{from_of, message_id_of};
+use crate::mail::classify::{self, message_id_of};
 use crate::mail::{Folder, MailSource, SourceError, Waiting};
 use crate::store::{Outcome, StoreError, Tree};
 
@@ -162,8 +165,33 @@ impl Intake<'_> {
         now: DateTime<Utc>,
     ) -> Result<Folder> {
         let digest = hash(raw);
+        let by_bytes = same_bytes(self.store, &digest)?;
+        if let Some(record) = &by_bytes
+            && !record.released
+        {
+            report.already_processed += 1;
+            return Ok(folder_for(&record.outcome));
+        }
+        // Parsed once, here: the re-delivery check and the router both read it. A
+        // message too large to take was fetched by its header alone, which parses too.
+        let parsed = classify::parse(raw);
+        let too_large = waiting.size > self.config.mail.max_message_bytes;
+        let attachments = parsed
+            .as_ref()
+            .filter(|_| !too_large)
+            .map(attachment_digests);
         let message_id = message_id_of(raw);
-        let known = self.store.processed(&digest, message_id.as_deref())?;
+        let known = match by_bytes {
+            Some(record) => Some(record),
+            None => redelivery_of(
+                self.store,
+                mailbox,
+                &digest,
+                message_id.as_deref(),
+                parsed.as_ref(),
+                attachments.as_deref(),
+            )?,
+        };
         if let Some(record) = &known
             && !record.released
         {
@@ -176,6 +204,8 @@ impl Intake<'_> {
             raw,
             digest: &digest,
             message_id,
+            parsed,
+            attachments,
             received_on: illinois_day(waiting.received_at),
             now,
         };
@@ -192,7 +222,11 @@ impl Intake<'_> {
             }
             Err(error) => {
                 state.roll_back();
-                Handled::quarantined(&incoming, &unhandled_why(&error), from_of(raw))?
+                let from = incoming
+                    .parsed
+                    .as_ref()
+                    .and_then(|parsed| parsed.from.clone());
+                Handled::quarantined(self.store, &incoming, &unhandled_why(&error), from)?
             }
         };
         // Released by staff and now read otherwise (whole, where only its header was

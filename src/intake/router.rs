@@ -13,13 +13,14 @@ use super::{Intake, Mailbox, PassState};
 use super::{correspondence, help, inquiry, refused, registration, ticket};
 use crate::forms::{Kind, Workbook};
 use crate::ids::RecordId;
-use crate::mail::classify::{self, Parsed};
+use crate::mail::classify::Parsed;
 use crate::store::{Outcome, Registration, Tree};
 
 /// What a message is, and so which route handles it.
 pub(crate) enum Route {
-    /// Larger than the portal takes: only its header was read.
-    TooLarge { from: Option<String> },
+    /// Larger than the portal takes: only its header was read. `answer` when a person
+    /// (not a machine, not our own address) sent it.
+    TooLarge { from: Option<String>, answer: bool },
     /// Not a mail message, or one without a sender to answer: quarantined unanswered.
     Unreadable { why: &'static str },
     /// A bounce, an auto-reply, a list, or our own mail: never answered.
@@ -57,8 +58,8 @@ pub(crate) fn handle(
     let route = classify(intake, message)?;
     let mut ctx = Ctx::new(intake, message, state);
     let (from, outcome) = match route {
-        Route::TooLarge { from } => {
-            let answer_to = from.as_deref().filter(|from| !is_own(intake, from));
+        Route::TooLarge { from, answer } => {
+            let answer_to = from.as_deref().filter(|_| answer);
             let outcome = refused::too_large(&mut ctx, answer_to)?;
             (from.unwrap_or_default(), outcome)
         }
@@ -108,12 +109,17 @@ pub(crate) fn handle(
 /// the sender is registered) but writes nothing.
 pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Route> {
     let max = intake.config.mail.max_message_bytes;
+    let parsed = message.parsed.as_ref();
     if message.waiting.size > max || message.raw.len() as u64 > max {
+        // Its header alone was read; a machine is never answered (R12), too large or not.
+        let from = parsed.and_then(|parsed| parsed.from.clone());
+        let machine = parsed.is_some_and(|parsed| parsed.automatic.is_some());
         return Ok(Route::TooLarge {
-            from: classify::from_of(message.raw),
+            answer: !machine && from.as_deref().is_some_and(|from| !is_own(intake, from)),
+            from,
         });
     }
-    let Some(parsed) = classify::parse(message.raw) else {
+    let Some(parsed) = parsed else {
         return Ok(Route::Unreadable {
             why: "not a mail message",
         });
@@ -134,7 +140,7 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     if message.mailbox == Mailbox::Inquiries {
         return Ok(Route::Inquiry {
             reply,
-            subject: parsed.subject,
+            subject: parsed.subject.clone(),
         });
     }
     // Too many files: refused before any is opened (reading up to 100 workbooks,
@@ -142,7 +148,7 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     let sheets = if parsed.attachments_cut {
         Vec::new()
     } else {
-        spreadsheets(&parsed)
+        spreadsheets(parsed)
     };
     if parsed.attachments_cut || sheets.len() > MAX_WORKBOOKS {
         return Ok(Route::TooManyFiles { reply });
@@ -162,7 +168,7 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     }
     if complaints.is_empty() {
         // A reply to one of our notices is kept with what it answers (R3).
-        return Ok(match answered(intake, &parsed)? {
+        return Ok(match answered(intake, parsed)? {
             Some(about) => Route::Correspondence { reply, about },
             None => Route::Help { reply },
         });

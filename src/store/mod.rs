@@ -69,7 +69,8 @@ pub enum Tree {
     Inquiries,
     /// Processed messages by the hash of their bytes.
     Messages,
-    /// Message-ID → hash.
+    /// Message-ID → the hashes of the messages that carried it, one per line; and
+    /// `notice:<our Message-ID>` → the id a notice was about.
     MessageIds,
     /// Raw message bytes by hash (PHI).
     Raw,
@@ -357,23 +358,6 @@ impl Store {
         Ok(self
             .get_bytes(Tree::Meta, key)?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
-    }
-
-    /// The processed-message record for these bytes or this Message-ID.
-    pub fn processed(
-        &self,
-        hash: &str,
-        message_id: Option<&str>,
-    ) -> StoreResult<Option<MessageRecord>> {
-        if let Some(record) = self.get::<MessageRecord>(Tree::Messages, hash)? {
-            return Ok(Some(record));
-        }
-        if let Some(message_id) = message_id
-            && let Some(hash) = self.get_bytes(Tree::MessageIds, message_id)?
-        {
-            return self.get(Tree::Messages, hash);
-        }
-        Ok(None)
     }
 
     /// A ticket, registration or inquiry by its id.

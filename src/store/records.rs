@@ -226,6 +226,10 @@ pub struct MessageRecord {
     /// Those of them held back by the sender's daily limit (R12).
     #[serde(default)]
     pub suppressed: Vec<u64>,
+    /// The SHA-256 of each attachment, sorted (R12: a re-delivery has the same);
+    /// `None` for a message read by its header alone, or recorded before this field.
+    #[serde(default)]
+    pub attachments: Option<Vec<String>>,
     /// Released back to the inbox by staff: processed afresh when it comes back.
     pub released: bool,
 }
