@@ -350,6 +350,196 @@ fn a_reply_never_reopens_a_closed_ticket() {
     );
 }
 
+/// R13: correspondence belongs to the parties. A stranger quoting someone else's ticket
+/// id is answered exactly as if the id did not exist, and nothing is kept on the ticket.
+#[test]
+fn a_stranger_cannot_write_on_someone_elses_ticket() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.xlsx", complaint(Sample::Incomplete, 1))],
+    ));
+    room.pass();
+    let ticket = tickets(&room)[0].clone();
+    let stranger = "someone@elsewhere.example";
+    for id in [ticket.id.to_string(), "PRP-2026-999999".to_owned()] {
+        room.deliver(&message(
+            stranger,
+            INTAKE,
+            &format!("Re: [{id}] please cancel"),
+            "Cancel it.",
+            &[],
+        ));
+    }
+    let report = room.pass();
+    assert_eq!(report.messages, 2);
+    assert!(tickets(&room)[0].correspondence.is_empty());
+    let answers: Vec<Sent> = room
+        .outbox()
+        .into_iter()
+        .filter(|notice| notice.to == stranger)
+        .collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    // The same answer whether the id exists or not: how to submit, no id, no status.
+    assert_eq!(answers[0].subject, answers[1].subject);
+    assert!(
+        answers[0].subject.starts_with("How to send"),
+        "{}",
+        answers[0].subject
+    );
+    for answer in &answers {
+        assert!(
+            !answer.text.contains(&ticket.id.to_string()),
+            "{}",
+            answer.text
+        );
+    }
+    // The ticket's own sender is still heard.
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        &format!("Re: [{}] Complaint closed", ticket.id),
+        "Noted.",
+        &[],
+    ));
+    room.pass();
+    assert_eq!(tickets(&room)[0].correspondence.len(), 1);
+}
+
+/// R6: an address may hold several active registrations; its NPIs are the union.
+#[test]
+fn a_second_active_registration_covers_its_npis_too() {
+    const SECOND_NPI: &str = "1987654328";
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    room.register(PROVIDER, SECOND_NPI);
+    let config = crate::common::config();
+    let mut lines =
+        portal::samples::complaint_lines(Sample::Good, portal::today::today_in_illinois(), 4, 2);
+    lines[1].values[claim::PROVIDER_NPI] = Some(portal::forms::Value::Text(SECOND_NPI.to_owned()));
+    let workbook =
+        portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap();
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims for both practices",
+        "x",
+        &[("claims.xlsx", workbook)],
+    ));
+    room.pass();
+    let [ticket] = tickets(&room).try_into().expect("one ticket");
+    assert_eq!(ticket.status, Status::Forwarded, "{ticket:?}");
+    assert!(
+        ticket
+            .lines
+            .iter()
+            .all(|line| line.status == Status::Forwarded),
+        "{:?}",
+        ticket.problems
+    );
+}
+
+/// R12: a registration form and a complaint template in one message are both handled.
+/// From a registered sender the complaint is filed under the registration as it stands,
+/// and the new request's notice does not say complaints cannot be accepted; from an
+/// unregistered sender the complaint gets the please-register answer.
+#[test]
+fn a_registration_form_and_a_complaint_in_one_message_are_both_handled() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let newcomer = "frontdesk@new-clinic.example";
+    for from in [PROVIDER, newcomer] {
+        room.deliver(&message(
+            from,
+            INTAKE,
+            "Registration and claims",
+            "Both attached.",
+            &[
+                (
+                    "registration-form.xlsx",
+                    registration_form(from, SAMPLE_NPI),
+                ),
+                ("claims.xlsx", complaint(Sample::Good, 1)),
+            ],
+        ));
+    }
+    let report = room.pass();
+    assert_eq!(report.registrations.len(), 2, "{report:?}");
+    assert_eq!(report.tickets.len(), 1, "{report:?}");
+    let [ticket] = tickets(&room).try_into().expect("one ticket");
+    assert_eq!(ticket.sender, PROVIDER);
+    // Only this pass's notices: the two new requests' and the complaints'.
+    let new_ids: Vec<String> = report
+        .registrations
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let sent = room.outbox();
+    let to = |address: &str, needle: &str| {
+        sent.iter()
+            .filter(|notice| notice.to == address && notice.subject.contains(needle))
+            .filter(|notice| {
+                !notice.subject.starts_with("[REG-")
+                    || new_ids
+                        .iter()
+                        .any(|id| notice.subject.contains(id.as_str()))
+            })
+            .collect::<Vec<&Sent>>()
+    };
+    let received = to(PROVIDER, "Registration received");
+    assert_eq!(received.len(), 1);
+    assert!(
+        !received[0].text.contains("cannot accept complaints"),
+        "{}",
+        received[0].text
+    );
+    assert_eq!(to(PROVIDER, "Complaint").len(), 1);
+    let received = to(newcomer, "Registration received");
+    assert_eq!(received.len(), 1);
+    assert!(received[0].text.contains("cannot accept complaints"));
+    assert_eq!(to(newcomer, "please register first").len(), 1);
+}
+
+/// R12: a spreadsheet that is none of ours, beside a template, opens no ticket of its
+/// own: it is ignored and named in the ticket's notice.
+#[test]
+fn a_spreadsheet_beside_the_template_is_ignored_and_named() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let mut other = rust_xlsxwriter::Workbook::new();
+    other
+        .add_worksheet()
+        .write_string(0, 0, "Our own claims log")
+        .unwrap();
+    let other = other.save_to_buffer().unwrap();
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[
+            ("claims.xlsx", complaint(Sample::Good, 1)),
+            ("our-log.xlsx", other),
+        ],
+    ));
+    let report = room.pass();
+    assert_eq!(report.tickets.len(), 1, "{report:?}");
+    let notice = with_subject(&room.outbox(), "Complaint accepted")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<Sent>>();
+    assert_eq!(notice.len(), 1);
+    assert!(
+        notice[0].text.contains("Not read: \"our-log.xlsx\""),
+        "{}",
+        notice[0].text
+    );
+}
+
 #[test]
 fn automatic_mail_and_our_own_address_are_never_answered() {
     let room = Mailroom::new("");

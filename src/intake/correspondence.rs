@@ -9,7 +9,9 @@ use super::context::{Ctx, Reply};
 use crate::forms::Status;
 use crate::ids::RecordId;
 use crate::mail::notice::NoticeKind;
-use crate::store::{Correspondence, Outcome, Ticket, Tree};
+use crate::store::{
+    Correspondence, Inquiry, Outcome, Registration, Store, StoreResult, Ticket, Tree,
+};
 
 pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, about: RecordId) -> Result<Outcome> {
     if let RecordId::TicketId(id) = about
@@ -32,4 +34,17 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, about: RecordId) -> Resul
     }
     ctx.audit("correspondence", &about.to_string())?;
     Ok(Outcome::Correspondence { about })
+}
+
+/// True when `from` is a party of the ticket, registration or inquiry (R13): the
+/// address it came from. False too when there is no such record.
+pub(crate) fn is_party(store: &Store, about: RecordId, from: &str) -> StoreResult<bool> {
+    let owner = match about {
+        RecordId::TicketId(id) => store.record::<Ticket>(id)?.map(|ticket| ticket.sender),
+        RecordId::RegistrationId(id) => store
+            .record::<Registration>(id)?
+            .map(|registration| registration.email),
+        RecordId::InquiryId(id) => store.record::<Inquiry>(id)?.map(|inquiry| inquiry.from),
+    };
+    Ok(owner.is_some_and(|owner| owner.eq_ignore_ascii_case(from)))
 }

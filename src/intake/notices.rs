@@ -59,6 +59,8 @@ pub fn base_context(config: &Config) -> serde_json::Value {
             "fee_for_service_phone": FEE_FOR_SERVICE_PHONE,
         },
         "rules": rules,
+        // Named by a notice when spreadsheets that are none of ours came along.
+        "ignored_files": [],
     })
 }
 

@@ -299,7 +299,10 @@ fn unhandled_why(error: &anyhow::Error) -> String {
 fn tally(report: &mut PassReport, outcome: &Outcome) {
     match outcome {
         Outcome::Tickets { ids } => report.tickets.extend(ids.iter().copied()),
-        Outcome::Registration { id } => report.registrations.push(*id),
+        Outcome::Registration { id, tickets } => {
+            report.registrations.push(*id);
+            report.tickets.extend(tickets.iter().copied());
+        }
         Outcome::Inquiry { id } => report.inquiries.push(*id),
         Outcome::NotRegistered => report.not_registered += 1,
         Outcome::Automatic => report.automatic += 1,

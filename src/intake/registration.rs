@@ -11,17 +11,24 @@ use crate::forms::{self, Completeness, Kind, Record, Workbook};
 use crate::ids::RegistrationId;
 use crate::mail::notice::NoticeKind;
 use crate::rules::add_business_days;
-use crate::store::{Outcome, Provider, RECORD_VERSION, Registration, RegistrationStatus, Tree};
+use crate::store::{Provider, RECORD_VERSION, Registration, RegistrationStatus, Tree};
 
-pub(crate) fn handle(
-    ctx: &mut Ctx<'_>,
-    reply: &Reply,
-    kind: Kind,
-    workbook: &Workbook,
-) -> Result<Outcome> {
+/// A registration form as it arrived.
+pub(crate) struct Form<'a> {
+    pub kind: Kind,
+    pub workbook: &'a Workbook,
+    /// The sender already has an active registration (its notice says it goes on).
+    pub already_active: bool,
+    /// Spreadsheets beside it that are none of ours, by name (its notice names them).
+    pub ignored: &'a [String],
+}
+
+/// Records the request and queues its one notice; returns its id.
+pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, form: &Form<'_>) -> Result<RegistrationId> {
     let config = ctx.intake.config;
     let received_on = ctx.message.received_on;
-    let validated = forms::validate::validate_registration(workbook, kind, config.rules.max_lines);
+    let validated =
+        forms::validate::validate_registration(form.workbook, form.kind, config.rules.max_lines);
     let mut missing = validated.report.missing.clone();
     // The registrant email must be the address the form is mailed from.
     if let Some(email) = &validated.report.email
@@ -79,8 +86,8 @@ pub(crate) fn handle(
     };
     ctx.writes
         .put(Tree::Registrations, id.to_string(), &registration)?;
-    acknowledge(ctx, reply, &registration, complete)?;
-    Ok(Outcome::Registration { id })
+    acknowledge(ctx, reply, &registration, complete, form)?;
+    Ok(id)
 }
 
 /// The registration's one notice — received, or denied for what is missing — and
@@ -90,6 +97,7 @@ fn acknowledge(
     reply: &Reply,
     registration: &Registration,
     complete: bool,
+    form: &Form<'_>,
 ) -> Result<()> {
     let id = registration.id;
     let (kind, subject, action) = if complete {
@@ -110,13 +118,17 @@ fn acknowledge(
         kind,
         subject,
         Some(id.into()),
-        json!({ "registration": {
-            "id": id,
-            "email": registration.email,
-            "npis": registration.npis,
-            "earliest_completion": registration.earliest_completion.to_string(),
-            "missing": registration.missing,
-        }}),
+        json!({
+            "registration": {
+                "id": id,
+                "email": registration.email,
+                "npis": registration.npis,
+                "earliest_completion": registration.earliest_completion.to_string(),
+                "missing": registration.missing,
+                "already_active": form.already_active,
+            },
+            "ignored_files": form.ignored,
+        }),
     )?;
     ctx.audit(action, &id.to_string())?;
     Ok(())

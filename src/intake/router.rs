@@ -29,11 +29,16 @@ pub(crate) enum Route {
     Inquiry { reply: Reply, subject: String },
     /// More files than the portal takes from one message.
     TooManyFiles { reply: Reply },
-    /// A registration form or multiple registration template (R7).
+    /// A registration form or multiple registration template (R7), perhaps with
+    /// complaint templates beside it, handled under the sender's registrations as they
+    /// stand (`active`).
     Registration {
         reply: Reply,
         kind: Kind,
         workbook: Box<Workbook>,
+        complaints: Vec<Found>,
+        active: Vec<Registration>,
+        ignored: Vec<String>,
     },
     /// A reply, without a workbook, to a notice about a ticket, registration or inquiry.
     Correspondence { reply: Reply, about: RecordId },
@@ -41,11 +46,14 @@ pub(crate) enum Route {
     Help { reply: Reply },
     /// Complaint templates from a sender without an active registration (R6).
     NotRegistered { reply: Reply },
-    /// Complaint templates (or unusable spreadsheets) from a registered sender.
+    /// Complaint templates (or, when no attachment is a portal workbook, the
+    /// unusable spreadsheets) from a sender with active registrations; `ignored` names
+    /// the other spreadsheets beside a portal workbook.
     Tickets {
         reply: Reply,
-        registration: Box<Registration>,
+        registrations: Vec<Registration>,
         complaints: Vec<Found>,
+        ignored: Vec<String>,
     },
 }
 
@@ -77,9 +85,27 @@ pub(crate) fn handle(
             reply,
             kind,
             workbook,
+            complaints,
+            active,
+            ignored,
         } => {
-            let outcome = registration::handle(&mut ctx, &reply, kind, &workbook)?;
-            (reply.to, outcome)
+            let form = registration::Form {
+                kind,
+                workbook: &workbook,
+                already_active: !active.is_empty(),
+                ignored: &ignored,
+            };
+            let id = registration::handle(&mut ctx, &reply, &form)?;
+            // Complaints beside the form go under the registrations as they stand.
+            let tickets = match (complaints.is_empty(), active.is_empty()) {
+                (true, _) => Vec::new(),
+                (false, false) => ticket::handle(&mut ctx, &reply, &active, complaints, &ignored)?,
+                (false, true) => {
+                    help::register_first(&mut ctx, &reply)?;
+                    Vec::new()
+                }
+            };
+            (reply.to, Outcome::Registration { id, tickets })
         }
         Route::Correspondence { reply, about } => {
             let outcome = correspondence::handle(&mut ctx, &reply, about)?;
@@ -95,11 +121,12 @@ pub(crate) fn handle(
         }
         Route::Tickets {
             reply,
-            registration,
+            registrations,
             complaints,
+            ignored,
         } => {
-            let outcome = ticket::handle(&mut ctx, &reply, &registration, complaints)?;
-            (reply.to, outcome)
+            let ids = ticket::handle(&mut ctx, &reply, &registrations, complaints, &ignored)?;
+            (reply.to, Outcome::Tickets { ids })
         }
     };
     ctx.finish(&from, outcome)
@@ -153,33 +180,61 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     if parsed.attachments_cut || sheets.len() > MAX_WORKBOOKS {
         return Ok(Route::TooManyFiles { reply });
     }
-    let (registrations, complaints): (Vec<Found>, Vec<Found>) =
+    // A spreadsheet that is none of ours, beside one that is, is ignored and named
+    // (R12); only when no attachment is a portal workbook is it a closed ticket.
+    let (sheets, ignored) = if sheets.iter().any(Found::is_portal_workbook) {
+        let (sheets, others): (Vec<Found>, Vec<Found>) =
+            sheets.into_iter().partition(Found::is_portal_workbook);
+        let names = others
+            .into_iter()
+            .map(|found| {
+                found
+                    .name
+                    .unwrap_or_else(|| "an unnamed attachment".to_owned())
+            })
+            .collect();
+        (sheets, names)
+    } else {
+        (sheets, Vec::new())
+    };
+    let (forms, complaints): (Vec<Found>, Vec<Found>) =
         sheets.into_iter().partition(Found::is_registration);
+    let active = if complaints.is_empty() {
+        Vec::new()
+    } else {
+        intake.store.active_registrations(&reply.to)?
+    };
     if let Some(Found {
         sheet: Sheet::Known(kind, workbook),
         ..
-    }) = registrations.into_iter().next()
+    }) = forms.into_iter().next()
     {
         return Ok(Route::Registration {
             reply,
             kind,
             workbook: Box::new(workbook),
+            complaints,
+            active,
+            ignored,
         });
     }
     if complaints.is_empty() {
-        // A reply to one of our notices is kept with what it answers (R3).
-        return Ok(match answered(intake, parsed)? {
+        // A reply to one of our notices is kept with what it answers (R3), when it
+        // comes from a party of it (R13).
+        return Ok(match answered(intake, parsed, &reply.to)? {
             Some(about) => Route::Correspondence { reply, about },
             None => Route::Help { reply },
         });
     }
-    Ok(match intake.store.active_registration(&reply.to)? {
-        Some(registration) => Route::Tickets {
+    Ok(if active.is_empty() {
+        Route::NotRegistered { reply }
+    } else {
+        Route::Tickets {
             reply,
-            registration: Box::new(registration),
+            registrations: active,
             complaints,
-        },
-        None => Route::NotRegistered { reply },
+            ignored,
+        }
     })
 }
 
@@ -196,9 +251,12 @@ fn is_own(intake: &Intake<'_>, address: &str) -> bool {
     .any(|known| known.eq_ignore_ascii_case(address))
 }
 
-/// The ticket, registration or inquiry a reply answers: by one of our Message-IDs in
-/// `In-Reply-To`/`References`, or by the `[ID]` tag in its subject.
-fn answered(intake: &Intake<'_>, parsed: &Parsed) -> Result<Option<RecordId>> {
+/// The ticket, registration or inquiry a reply answers — by one of our Message-IDs in
+/// `In-Reply-To`/`References`, or by the `[ID]` tag in its subject — when `from` is a
+/// party of it (R13). From anyone else the id counts for nothing, and nothing the
+/// sender is told depends on whether it exists.
+fn answered(intake: &Intake<'_>, parsed: &Parsed, from: &str) -> Result<Option<RecordId>> {
+    let mut candidates: Vec<RecordId> = Vec::new();
     for reference in &parsed.references {
         if intake.composer.is_ours(reference)
             && let Some(about) = intake
@@ -206,16 +264,13 @@ fn answered(intake: &Intake<'_>, parsed: &Parsed) -> Result<Option<RecordId>> {
                 .get_bytes(Tree::MessageIds, format!("notice:{reference}"))?
             && let Ok(about) = String::from_utf8_lossy(&about).parse()
         {
-            return Ok(Some(about));
+            candidates.push(about);
         }
     }
-    for tag in &parsed.tags {
-        if intake
-            .store
-            .record::<serde::de::IgnoredAny>(*tag)?
-            .is_some()
-        {
-            return Ok(Some(*tag));
+    candidates.extend(parsed.tags.iter().copied());
+    for about in candidates {
+        if correspondence::is_party(intake.store, about, from)? {
+            return Ok(Some(about));
         }
     }
     Ok(None)

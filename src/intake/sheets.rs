@@ -21,6 +21,11 @@ pub(crate) struct Found {
 }
 
 impl Found {
+    /// One of the portal's own workbooks (complaint template or registration form).
+    pub fn is_portal_workbook(&self) -> bool {
+        matches!(self.sheet, Sheet::Known(..))
+    }
+
     /// A registration form or multiple registration template.
     pub fn is_registration(&self) -> bool {
         matches!(

@@ -18,36 +18,40 @@ use crate::forms::{
 use crate::ids::TicketId;
 use crate::mail::notice::NoticeKind;
 use crate::rules::add_business_days;
-use crate::store::{ClaimKey, Outcome, RECORD_VERSION, Registration, Ticket, Tree};
+use crate::store::{ClaimKey, RECORD_VERSION, Registration, Ticket, Tree};
 
 const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// Files one ticket per template.
+/// Files one ticket per template, under the sender's active `registrations` (R6: the
+/// NPIs they cover together). `ignored` names the spreadsheets beside the templates
+/// that are none of ours: each ticket's notice names them.
 pub(crate) fn handle(
     ctx: &mut Ctx<'_>,
     reply: &Reply,
-    registration: &Registration,
+    registrations: &[Registration],
     complaints: Vec<Found>,
-) -> Result<Outcome> {
+    ignored: &[String],
+) -> Result<Vec<TicketId>> {
     let mut ids = Vec::with_capacity(complaints.len());
     for found in complaints {
         let id: TicketId = ctx.intake.store.allocate(ctx.message.received_on)?;
-        file(ctx, reply, registration, id, found)?;
+        file(ctx, reply, registrations, id, found, ignored)?;
         ids.push(id);
     }
-    Ok(Outcome::Tickets { ids })
+    Ok(ids)
 }
 
 /// One template, one ticket, one notice (and the MCO's forward when lines go).
 fn file(
     ctx: &mut Ctx<'_>,
     reply: &Reply,
-    registration: &Registration,
+    registrations: &[Registration],
     id: TicketId,
     found: Found,
+    ignored: &[String],
 ) -> Result<()> {
     let Complaint { mut report, lines } = validate(ctx, found.sheet);
-    let forwarded_claims = check_lines(ctx, id, registration, &mut report, &lines)?;
+    let forwarded_claims = check_lines(ctx, id, registrations, &mut report, &lines)?;
     crate::failpoint::fail("handle_error")?;
     let ticket = record(ctx, reply, id, report, forwarded_claims, found.name)?;
     let mco = ticket
@@ -56,7 +60,7 @@ fn file(
         .and_then(|code| ctx.intake.config.mcos.iter().find(|mco| mco.code == code));
     let mco_name = mco.map_or_else(|| "the MCO".to_owned(), |mco| mco.name.clone());
     let view = ticket_view(&ticket, &mco_name);
-    answer(ctx, reply, &ticket, &mco_name, &view)?;
+    answer(ctx, reply, &ticket, &mco_name, &view, ignored)?;
     if let Some(mco) = mco.filter(|_| ticket.status == Status::Forwarded) {
         let accepted: Vec<Record> = lines
             .into_iter()
@@ -94,7 +98,7 @@ fn validate(ctx: &Ctx<'_>, sheet: Sheet) -> Complaint {
 fn check_lines(
     ctx: &mut Ctx<'_>,
     id: TicketId,
-    registration: &Registration,
+    registrations: &[Registration],
     report: &mut ComplaintReport,
     lines: &[Record],
 ) -> Result<Vec<ClaimKey>> {
@@ -105,11 +109,21 @@ fn check_lines(
             continue;
         }
         let npi = line.text(claim::PROVIDER_NPI).unwrap_or("");
-        if !registration.npis.iter().any(|covered| covered == npi) {
-            let message = format!(
-                "The NPI {npi} is not covered by your registration {}",
-                registration.id
-            );
+        let covered = registrations
+            .iter()
+            .any(|registration| registration.npis.iter().any(|covered| covered == npi));
+        if !covered {
+            let ids: Vec<String> = registrations
+                .iter()
+                .map(|registration| registration.id.to_string())
+                .collect();
+            let message = match ids.as_slice() {
+                [one] => format!("The NPI {npi} is not covered by your registration {one}"),
+                many => format!(
+                    "The NPI {npi} is not covered by any of your registrations ({})",
+                    many.join(", ")
+                ),
+            };
             close_line(
                 report,
                 line.row,
@@ -212,6 +226,7 @@ fn answer(
     ticket: &Ticket,
     mco_name: &str,
     view: &serde_json::Value,
+    ignored: &[String],
 ) -> Result<()> {
     let id = ticket.id;
     let forwarded = ticket.status == Status::Forwarded;
@@ -238,7 +253,7 @@ fn answer(
         kind,
         subject,
         Some(id.into()),
-        json!({ "ticket": view }),
+        json!({ "ticket": view, "ignored_files": ignored }),
     )?;
     Ok(())
 }

@@ -365,15 +365,17 @@ impl Store {
         self.get(id.tree(), id.to_string())
     }
 
-    /// The active registration for a sender address, if any.
-    pub fn active_registration(&self, email: &str) -> StoreResult<Option<Registration>> {
+    /// Every active registration of a sender address: together they cover the NPIs
+    /// the address may send complaints for (R6).
+    pub fn active_registrations(&self, email: &str) -> StoreResult<Vec<Registration>> {
         Ok(self
             .all::<Registration>(Tree::Registrations)?
             .into_iter()
-            .find(|registration| {
+            .filter(|registration| {
                 registration.status == RegistrationStatus::Active
                     && registration.email.eq_ignore_ascii_case(email)
-            }))
+            })
+            .collect())
     }
 
     /// The newest registration of a sender address, whatever its status.

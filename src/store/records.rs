@@ -147,8 +147,11 @@ pub enum Outcome {
     Tickets {
         ids: Vec<TicketId>,
     },
+    /// A registration request, and the tickets of the complaints mailed beside it.
     Registration {
         id: RegistrationId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tickets: Vec<TicketId>,
     },
     Inquiry {
         id: InquiryId,
@@ -192,7 +195,11 @@ impl Outcome {
                 let ids: Vec<String> = ids.iter().map(TicketId::to_string).collect();
                 format!("{word} {}", ids.join(", "))
             }
-            Outcome::Registration { id } => format!("{word} {id}"),
+            Outcome::Registration { id, tickets } if tickets.is_empty() => format!("{word} {id}"),
+            Outcome::Registration { id, tickets } => {
+                let tickets: Vec<String> = tickets.iter().map(TicketId::to_string).collect();
+                format!("{word} {id}, ticket {}", tickets.join(", "))
+            }
             Outcome::Inquiry { id } => format!("{word} {id}"),
             Outcome::Correspondence { about } => format!("{word} on {about}"),
             Outcome::NotRegistered
