@@ -239,6 +239,8 @@ enum Expect {
     Help,
     /// Stored as an inquiry and answered.
     Inquiry,
+    /// A machine's: recorded, answered by nobody.
+    Automatic,
     /// Quarantined for `why`, with a quarantine notice to the sender or with none.
     Quarantined {
         why: &'static [&'static str],
@@ -411,12 +413,12 @@ fn malformed_mime() -> Vec<Case> {
 
 /// A body of ~30 MiB: a scanned "chart" of PHI, base64, over the 25 MiB cap.
 fn thirty_mib() -> Vec<u8> {
-    let mut headers = envelope(
-        "records@big-hospital.example",
-        INTAKE,
-        &format!("Chart for {PHI_LINE}"),
-        "thirty-mib",
-    );
+    oversized("records@big-hospital.example", "thirty-mib")
+}
+
+/// A 30 MiB message from `from` (a chart scan with PHI in its name and subject).
+fn oversized(from: &str, id: &str) -> Vec<u8> {
+    let mut headers = envelope(from, INTAKE, &format!("Chart for {PHI_LINE}"), id);
     headers.push(format!(
         "Content-Type: multipart/mixed; boundary=\"{BOUNDARY}\""
     ));
@@ -748,6 +750,82 @@ fn senders() -> Vec<Case> {
     ]
 }
 
+/// What once lost a message or answered the wrong person (R12, R13): a bounce too
+/// large to read, a stranger quoting a ticket id, an auto-reply by its older headers, a
+/// spreadsheet beside the template, and a Message-ID reused on another workbook.
+fn trust() -> Vec<Case> {
+    let stranger = raw(
+        &envelope(
+            "someone@elsewhere.example",
+            INTAKE,
+            "Re: [PRP-2026-000001] please cancel",
+            "stranger-on-a-ticket",
+        ),
+        format!("Cancel it. {PHI_LINE}\r\n").as_bytes(),
+    );
+    let mut autoreply = envelope(
+        "nurse@clinic-two.example",
+        INTAKE,
+        "Away: claims",
+        "x-autoreply",
+    );
+    autoreply.push("X-Autoreply: yes".to_owned());
+    autoreply.push("Precedence: auto_reply".to_owned());
+    let autoreply = raw(&autoreply, format!("Away. {PHI_LINE}\r\n").as_bytes());
+    let mut log = rust_xlsxwriter::Workbook::new();
+    log.add_worksheet()
+        .write_string(0, 0, PHI_LINE)
+        .expect("a cell is written");
+    let log = log.save_to_buffer().expect("the workbook is written");
+    let with_id = |raw: Vec<u8>, id: &str| -> Vec<u8> {
+        let text = String::from_utf8(raw).expect("a built message is text");
+        let start = text.find("Message-ID: ").expect("a Message-ID");
+        let end = start + text[start..].find("\r\n").expect("the header ends");
+        format!("{}Message-ID: <{id}>{}", &text[..start], &text[end..]).into_bytes()
+    };
+    let beside = with_id(
+        message(
+            SECOND,
+            INTAKE,
+            "Claims and our log",
+            "Attached.",
+            &[
+                ("claims.xlsx", complaint_from(6300, 2)),
+                ("Jane Roe log.xlsx", log),
+            ],
+        ),
+        "reused@lakeside-health.example",
+    );
+    let reused = with_id(
+        message(
+            SECOND,
+            INTAKE,
+            "More claims",
+            "Attached.",
+            &[("claims.xlsx", complaint_from(6400, 2))],
+        ),
+        "reused@lakeside-health.example",
+    );
+    vec![
+        case(
+            "30 MiB bounce from a mailer daemon",
+            oversized("MAILER-DAEMON@mx.big-hospital.example", "thirty-mib-bounce"),
+            Expect::Quarantined {
+                why: &["too large"],
+                notice: false,
+            },
+        ),
+        case("a stranger writing on a ticket id", stranger, Expect::Help),
+        case(
+            "X-Autoreply and Precedence: auto_reply",
+            autoreply,
+            Expect::Automatic,
+        ),
+        case("a spreadsheet beside the template", beside, FORWARDED),
+        case("a Message-ID reused on another workbook", reused, FORWARDED),
+    ]
+}
+
 fn all_cases() -> Vec<Case> {
     let mut cases = vec![good_complaint()];
     cases.extend(malformed_mime());
@@ -756,6 +834,7 @@ fn all_cases() -> Vec<Case> {
     cases.extend(charsets());
     cases.extend(long_headers());
     cases.extend(senders());
+    cases.extend(trust());
     cases
 }
 
@@ -894,6 +973,7 @@ fn check(store: &Store, case: &Case, record: &MessageRecord) -> Vec<String> {
             }
         }
         (Expect::Help, Outcome::Help) => expect_kinds(&mut wrong, &["help"]),
+        (Expect::Automatic, Outcome::Automatic) => expect_kinds(&mut wrong, &[]),
         (Expect::Inquiry, Outcome::Inquiry { .. }) => expect_kinds(&mut wrong, &["inquiry_answer"]),
         (Expect::Quarantined { why, notice }, Outcome::Quarantined { why: actual }) => {
             if !why.contains(&actual.as_str()) {

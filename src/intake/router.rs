@@ -181,17 +181,16 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
         return Ok(Route::TooManyFiles { reply });
     }
     // A spreadsheet that is none of ours, beside one that is, is ignored and named
-    // (R12); only when no attachment is a portal workbook is it a closed ticket.
+    // (R12); only when no attachment is a portal workbook is it a closed ticket. It is
+    // named by its place among the attachments, never by its file name: a person typed
+    // that, and it may name a patient (R10).
     let (sheets, ignored) = if sheets.iter().any(Found::is_portal_workbook) {
         let (sheets, others): (Vec<Found>, Vec<Found>) =
             sheets.into_iter().partition(Found::is_portal_workbook);
+        let total = parsed.attachments.len();
         let names = others
             .into_iter()
-            .map(|found| {
-                found
-                    .name
-                    .unwrap_or_else(|| "an unnamed attachment".to_owned())
-            })
+            .map(|found| format!("attachment {} of {total}", found.position))
             .collect();
         (sheets, names)
     } else {

@@ -14,9 +14,11 @@ pub(crate) enum Sheet {
     Unusable(Unusable),
 }
 
-/// A spreadsheet and the name it was attached under.
+/// A spreadsheet, the name it was attached under, and where it stood among the
+/// message's attachments (1-based).
 pub(crate) struct Found {
     pub name: Option<String>,
+    pub position: usize,
     pub sheet: Sheet,
 }
 
@@ -39,7 +41,7 @@ impl Found {
 /// message is refused then, whatever the others are.
 pub(crate) fn spreadsheets(parsed: &Parsed) -> Vec<Found> {
     let mut sheets = Vec::new();
-    for attachment in &parsed.attachments {
+    for (index, attachment) in parsed.attachments.iter().enumerate() {
         if sheets.len() > MAX_WORKBOOKS {
             break;
         }
@@ -58,6 +60,7 @@ pub(crate) fn spreadsheets(parsed: &Parsed) -> Vec<Found> {
         };
         sheets.push(Found {
             name: attachment.name.as_deref().map(file_name),
+            position: index + 1,
             sheet,
         });
     }
