@@ -327,6 +327,18 @@ fn a_reply_never_reopens_a_closed_ticket() {
     room.pass();
     let before = tickets(&room)[0].clone();
     assert_eq!(before.reason, Some(Reason::Incomplete));
+    // The notice names the row that closed the whole ticket.
+    let closed = with_subject(&room.outbox(), "Complaint closed")
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert!(
+        closed[0]
+            .text
+            .contains("The whole ticket was closed because of row 2: "),
+        "{}",
+        closed[0].text
+    );
     room.deliver(&message(
         PROVIDER,
         INTAKE,

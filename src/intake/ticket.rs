@@ -341,6 +341,15 @@ fn ticket_view(ticket: &Ticket, mco_name: &str) -> serde_json::Value {
             })
         })
         .collect();
+    // The rows behind a whole-ticket closure, so the notice can name them.
+    let mut reason_rows: Vec<u32> = ticket
+        .problems
+        .iter()
+        .filter(|problem| Some(problem.reason) == ticket.reason)
+        .filter_map(|problem| problem.row)
+        .collect();
+    reason_rows.sort_unstable();
+    reason_rows.dedup();
     let forwarded: Vec<_> = ticket
         .forwarded_claims
         .iter()
@@ -355,6 +364,7 @@ fn ticket_view(ticket: &Ticket, mco_name: &str) -> serde_json::Value {
         "response_due": ticket.response_due.map(|day| day.to_string()),
         "reason": ticket.reason,
         "reason_text": ticket.reason.map(Reason::fix),
+        "reason_rows": reason_rows,
         "forwarded": forwarded,
         "closed": closed,
         "problems": problems,
