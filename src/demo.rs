@@ -17,7 +17,7 @@ use crate::samples::{self, SAMPLE_NPI, Sample};
 use crate::services::Services;
 use crate::site::{BuildOptions, serve::describe};
 use crate::staff::{Decision, decide};
-use crate::store::{Inquiry, NoticeSummary, Registration, Store, Ticket, Tree, Writes};
+use crate::store::{Inquiry, Registration, Store, Ticket, Tree, Writes};
 use crate::today::today_in_illinois;
 
 const PROVIDER: &str = "billing@prairie-clinic.example";
@@ -334,7 +334,7 @@ fn summary(store: &Store, config: &Config, outbox: &Path, out: &mut dyn Write) -
             inquiry.from
         )?;
     }
-    let notices = store.all::<NoticeSummary>(Tree::Outbox)?;
+    let notices = store.notice_summaries()?;
     writeln!(
         out,
         "\nNotices written as .eml files to {}:",

@@ -10,14 +10,14 @@ use crate::cli::OutboxAction;
 use crate::config::Config;
 use crate::services::Services;
 use crate::staff::{Retried, retry};
-use crate::store::{Delivery, NoticeSummary, Store, Tree};
+use crate::store::{Delivery, NoticeSummary, Store};
 
 pub(super) fn run(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Result<()> {
     match action {
         OutboxAction::List { json } => {
             let store = Store::open(&config.store.path)?;
             // Summaries only: the notices' bodies are never read to list them.
-            let notices = store.all::<NoticeSummary>(Tree::Outbox)?;
+            let notices = store.notice_summaries()?;
             let listing = Listing {
                 empty: "The outbox is empty.",
                 headers: &[

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::intake::{Backoff, Intake, PassReport, deliver_pending};
-use crate::store::{Delivery, NoticeSummary, Tree, Writes, put_notice};
+use crate::store::{Delivery, Writes, put_notice};
 
 /// What a retry did.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -26,7 +26,7 @@ pub fn retry(intake: &Intake<'_>, failed: bool, now: DateTime<Utc>) -> Result<Re
     if failed {
         let mut writes = Writes::default();
         let refused = store
-            .all::<NoticeSummary>(Tree::Outbox)?
+            .notice_summaries()?
             .into_iter()
             .filter(|notice| matches!(notice.delivery, Delivery::Failed { .. }));
         for summary in refused {

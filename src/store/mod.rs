@@ -85,9 +85,12 @@ pub enum Tree {
     /// Ids of the notices still to deliver (kept with the outbox in one transaction),
     /// so a pass never reads the whole outbox.
     Pending,
+    /// Each notice without its body ([`NoticeSummary`], kept with the outbox in one
+    /// transaction), so the outbox is listed without reading a message.
+    NoticeIndex,
 }
 
-const TREES: [Tree; 12] = [
+const TREES: [Tree; 13] = [
     Tree::Meta,
     Tree::Tickets,
     Tree::Registrations,
@@ -100,6 +103,7 @@ const TREES: [Tree; 12] = [
     Tree::Forwarded,
     Tree::SenderCounts,
     Tree::Pending,
+    Tree::NoticeIndex,
 ];
 
 impl Tree {
@@ -117,6 +121,7 @@ impl Tree {
             Tree::Forwarded => "forwarded",
             Tree::SenderCounts => "sender_counts",
             Tree::Pending => "pending",
+            Tree::NoticeIndex => "notice_index",
         }
     }
 
@@ -422,6 +427,31 @@ impl Store {
         Ok(notices)
     }
 
+    /// Every notice without its body, oldest first: what the outbox views list. A
+    /// store written before the index existed has it built here, once, streaming.
+    pub fn notice_summaries(&self) -> StoreResult<Vec<NoticeSummary>> {
+        // Marked in meta once built (sled's `len` would read every notice to count).
+        const BUILT: &str = "notice_index:built";
+        // An empty outbox needs no index, and a view must not write into an empty store.
+        if self.meta(BUILT)?.is_none() && !self.tree(Tree::Outbox).is_empty() {
+            for entry in self.tree(Tree::Outbox).iter() {
+                let (key, value) = entry.map_err(|source| StoreError::Read {
+                    tree: Tree::Outbox.name(),
+                    source,
+                })?;
+                let summary: NoticeSummary = decode(Tree::Outbox, &value)?;
+                let mut writes = Writes::default();
+                writes.put(Tree::NoticeIndex, &key, &summary)?;
+                self.apply(writes)?;
+            }
+            let mut writes = Writes::default();
+            writes.put_bytes(Tree::Meta, BUILT, b"1".to_vec());
+            self.apply(writes)?;
+            self.flush()?;
+        }
+        self.all(Tree::NoticeIndex)
+    }
+
     /// How many notices wait for delivery.
     pub fn pending_count(&self) -> usize {
         self.tree(Tree::Pending).len()
@@ -480,10 +510,12 @@ impl Keyed for crate::ids::RecordId {
     }
 }
 
-/// Records a notice in the outbox, indexed as pending when it still has to go out.
+/// Records a notice in the outbox and its summary in the index, and indexes it as
+/// pending when it still has to go out.
 pub fn put_notice(writes: &mut Writes, notice: &Notice) -> StoreResult<()> {
     let key = notice.id.to_be_bytes();
     writes.put(Tree::Outbox, key, notice)?;
+    writes.put(Tree::NoticeIndex, key, &NoticeSummary::from(notice))?;
     match notice.delivery {
         Delivery::Pending { .. } => writes.put_bytes(Tree::Pending, key, Vec::new()),
         Delivery::Sent { .. } | Delivery::Failed { .. } | Delivery::Suppressed { .. } => {
@@ -620,6 +652,55 @@ mod tests {
         );
         let next_year = NaiveDate::from_ymd_opt(2027, 1, 1).unwrap();
         assert_eq!(ticket(next_year), "PRP-2027-000001");
+    }
+
+    fn a_notice(id: u64) -> Notice {
+        Notice {
+            v: RECORD_VERSION,
+            id,
+            kind: crate::mail::notice::NoticeKind::Help,
+            about: None,
+            to: "a@clinic.example".to_owned(),
+            subject: format!("Notice {id}"),
+            message_id: format!("{id}@portal.example.gov"),
+            created_at: chrono::Utc::now(),
+            delivery: Delivery::Sent {
+                at: chrono::Utc::now(),
+            },
+            raw: vec![b'x'; 4096],
+        }
+    }
+
+    #[test]
+    fn the_outbox_is_listed_from_its_index_built_once_for_an_older_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        // An empty store stays empty: listing writes nothing.
+        assert!(store.notice_summaries().unwrap().is_empty());
+        assert!(store.is_empty());
+        // Notices written as a store before the index did: the outbox alone.
+        let mut writes = Writes::default();
+        for id in [1, 2] {
+            writes
+                .put(Tree::Outbox, u64::to_be_bytes(id), &a_notice(id))
+                .unwrap();
+        }
+        store.apply(writes).unwrap();
+        let subjects = |store: &Store| -> Vec<String> {
+            store
+                .notice_summaries()
+                .unwrap()
+                .into_iter()
+                .map(|notice| notice.subject)
+                .collect()
+        };
+        assert_eq!(subjects(&store), ["Notice 1", "Notice 2"]);
+        // From then on the index is kept with the outbox.
+        let mut writes = Writes::default();
+        put_notice(&mut writes, &a_notice(3)).unwrap();
+        store.apply(writes).unwrap();
+        assert_eq!(subjects(&store), ["Notice 1", "Notice 2", "Notice 3"]);
+        assert_eq!(store.notice(3).unwrap().unwrap().raw.len(), 4096);
     }
 
     #[test]

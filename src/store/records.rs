@@ -316,6 +316,21 @@ pub struct NoticeSummary {
     pub delivery: Delivery,
 }
 
+impl From<&Notice> for NoticeSummary {
+    fn from(notice: &Notice) -> Self {
+        NoticeSummary {
+            id: notice.id,
+            kind: notice.kind,
+            about: notice.about,
+            to: notice.to.clone(),
+            subject: notice.subject.clone(),
+            message_id: notice.message_id.clone(),
+            created_at: notice.created_at,
+            delivery: notice.delivery.clone(),
+        }
+    }
+}
+
 /// One line of the append-only audit trail. Never PHI: ids, actions, staff names.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
