@@ -32,9 +32,14 @@ impl Workspace {
     /// The shipped portal.toml with `[site]` pointing into the workspace, plus `extra`
     /// appended to the `[rules]` table.
     fn config(&self, rules: &str) -> Config {
+        Config::parse(&self.config_text("https://portal.example.gov", rules)).unwrap()
+    }
+
+    /// The text of [`Workspace::config`], published at `base_url`.
+    fn config_text(&self, base_url: &str, rules: &str) -> String {
         let shipped = include_str!("../portal.toml");
         let site = format!(
-            "[site]\nbase_url = \"https://portal.example.gov\"\ncontent_dir = {:?}\ntemplates_dir = {:?}\noutput_dir = {:?}\n",
+            "[site]\nbase_url = {base_url:?}\ncontent_dir = {:?}\ntemplates_dir = {:?}\noutput_dir = {:?}\n",
             self.path("content"),
             self.path("templates"),
             self.path("site")
@@ -42,12 +47,11 @@ impl Workspace {
         let text = shipped
             .replace("[site]\nbase_url = \"https://portal.example.gov\"   # content/, templates/, site/ are the defaults\n", &site)
             .replace("[rules]\n", &format!("[rules]\n{rules}"));
-        let text = if rules.contains("window_max_days") {
+        if rules.contains("window_max_days") {
             text.replace("window_max_days = 60 ", "# window_max_days = 60 ")
         } else {
             text
-        };
-        Config::parse(&text).unwrap()
+        }
     }
 
     fn build(&self, config: &Config, drafts: bool) -> anyhow::Result<portal::site::BuildReport> {
@@ -339,5 +343,127 @@ fn snapshots_of_the_main_content() {
     ] {
         let html = workspace.page(page);
         insta::assert_snapshot!(name, main_of(&html));
+    }
+}
+
+/// `portal serve` running in a workspace.
+struct Served {
+    child: std::process::Child,
+    /// `127.0.0.1:PORT`.
+    address: String,
+}
+
+impl Served {
+    /// Starts `portal serve --port 0` in the workspace and waits until it serves.
+    fn start(workspace: &Workspace) -> Served {
+        use std::io::BufRead as _;
+        workspace.write(
+            "portal.toml",
+            &workspace.config_text("https://portal.example.gov", ""),
+        );
+        let child = std::process::Command::new(crate::common::portal_bin())
+            .args(["serve", "--port", "0"])
+            .current_dir(workspace.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("portal serve starts");
+        // Owned from here on: a failed start still ends the child (`Drop`).
+        let mut served = Served {
+            child,
+            address: String::new(),
+        };
+        let stderr = std::io::BufReader::new(served.child.stderr.take().unwrap());
+        let (lines, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut said = Vec::new();
+        loop {
+            let line = heard
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("portal serve did not say where it serves: {said:?}"));
+            if let Some((_, rest)) = line.split_once(" at http://") {
+                served.address = rest.split('/').next().unwrap().to_owned();
+                return served;
+            }
+            said.push(line);
+        }
+    }
+
+    /// The body of `GET path`.
+    fn get(&self, path: &str) -> String {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(&self.address).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.address
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    }
+
+    /// Sends `signal` and waits for the exit.
+    fn stop(mut self, signal: i32) {
+        // SAFETY: kill has no memory effects; the pid is our child's.
+        let sent = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(sent, 0, "the signal is sent");
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_reloads_the_browser_but_leaves_no_reload_script_in_the_site() {
+    let workspace = Workspace::new();
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        let served = Served::start(&workspace);
+        let page = served.get("/contact/");
+        assert!(
+            page.starts_with("HTTP/1.1 200") || page.starts_with("HTTP/1.0 200"),
+            "{page}"
+        );
+        assert!(
+            page.contains("fetch(\"/__reload\""),
+            "served without live reload: {page}"
+        );
+        assert!(page.trim_end().ends_with("</html>"), "{page}");
+        let missing = served.get("/no-such-page/");
+        assert!(
+            missing.contains("fetch(\"/__reload\""),
+            "the 404 page: {missing}"
+        );
+        assert!(served.get("/__reload").ends_with("\r\n\r\n1"));
+        served.stop(signal);
+
+        let mut files = 0;
+        for entry in walkdir::WalkDir::new(workspace.path("site")) {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                let bytes = std::fs::read(entry.path()).unwrap();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains("__reload"),
+                    "after serve got signal {signal}, {} still polls /__reload",
+                    entry.path().display()
+                );
+                files += 1;
+            }
+        }
+        assert!(files > 9, "the site was built ({files} files)");
     }
 }

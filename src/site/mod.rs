@@ -36,7 +36,9 @@ const OUTPUT_MARKER: &str = ".portal-site";
 pub struct BuildOptions {
     /// Include pages marked `draft = true`.
     pub drafts: bool,
-    /// Add the live-reload script (`portal serve`).
+    /// Serve the pages with the live-reload script (`portal serve`). The script is
+    /// added to each page as it is served, never written: `build` writes the same
+    /// site either way.
     pub live_reload: bool,
     /// The day the site is built: the window examples are dated from it.
     pub today: NaiveDate,
