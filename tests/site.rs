@@ -357,6 +357,73 @@ fn snapshots_of_the_main_content() {
     }
 }
 
+#[test]
+fn an_alias_claimed_twice_or_shadowing_a_page_fails_naming_both_pages() {
+    let workspace = Workspace::new();
+    let page = |title: &str, aliases: &str| {
+        format!(
+            "+++\ntitle = \"{title}\"\ndescription = \"{title}.\"\naliases = [{aliases}]\n+++\n{title}.\n"
+        )
+    };
+    workspace.write("content/first.md", &page("First", "\"/old/\""));
+    workspace.write("content/second.md", &page("Second", "\"old\""));
+    let error = format!(
+        "{:#}",
+        workspace.build(&workspace.config(""), false).unwrap_err()
+    );
+    assert!(
+        error.contains("first.md") && error.contains("second.md") && error.contains("/old/"),
+        "{error}"
+    );
+    assert!(!workspace.path("site/old/index.html").exists());
+
+    // An alias onto another page's URL.
+    workspace.write("content/second.md", &page("Second", "\"/contact/\""));
+    let error = format!(
+        "{:#}",
+        workspace.build(&workspace.config(""), false).unwrap_err()
+    );
+    assert!(
+        error.contains("second.md") && error.contains("contact.md") && error.contains("/contact/"),
+        "{error}"
+    );
+
+    // An alias onto the page's own URL.
+    workspace.write("content/second.md", &page("Second", "\"/second\""));
+    let error = format!(
+        "{:#}",
+        workspace.build(&workspace.config(""), false).unwrap_err()
+    );
+    assert!(
+        error.contains("second.md") && error.contains("/second/"),
+        "{error}"
+    );
+
+    // Apart, they build.
+    workspace.write("content/second.md", &page("Second", "\"/older/\""));
+    workspace.build(&workspace.config(""), false).unwrap();
+    assert!(workspace.page("old/index.html").contains("url=/first/"));
+    assert!(workspace.page("older/index.html").contains("url=/second/"));
+}
+
+#[test]
+fn a_front_matter_error_counts_lines_from_the_top_of_the_file() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "content/odd.md",
+        "+++\ntitle = \"Odd\"\ndescription = \"Odd.\"\ncolour = \"red\"\n+++\nText.\n",
+    );
+    let error = format!(
+        "{:#}",
+        workspace.build(&workspace.config(""), false).unwrap_err()
+    );
+    assert!(
+        error.contains("odd.md") && error.contains("colour") && error.contains("line 4"),
+        "{error}"
+    );
+    assert!(!error.contains("line 3"), "{error}");
+}
+
 /// `portal serve` running in a workspace.
 struct Served {
     child: std::process::Child,

@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use tera::Tera;
 
-pub use content::{FrontMatter, Page};
+pub use content::{FrontMatter, Page, Redirect};
 
 use crate::config::Config;
 use crate::errors::one_line;
@@ -179,8 +179,8 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
         .collect::<Result<_>>()?;
     let mut alias_count = 0;
     for page in pages {
-        for alias in &page.front.aliases {
-            outputs.push(render_alias(tera, &shared, page, alias, config)?);
+        for redirect in &page.redirects {
+            outputs.push(render_alias(tera, &shared, page, redirect, config)?);
             alias_count += 1;
         }
     }
@@ -291,27 +291,15 @@ fn render_alias(
     tera: &Tera,
     shared: &tera::Context,
     page: &Page,
-    alias: &str,
+    redirect: &Redirect,
     config: &Config,
 ) -> Result<Output> {
     let source = format!(
-        "{}/{} (alias {alias})",
+        "{}/{} (alias {})",
         config.site.content_dir.display(),
-        page.source
+        page.source,
+        redirect.url
     );
-    let trimmed = alias.trim_matches('/');
-    if trimmed.is_empty()
-        || trimmed
-            .split('/')
-            .any(|part| part == ".." || part == "." || part.is_empty())
-    {
-        bail!("{source}: an alias must be a path below the site root");
-    }
-    let path = if trimmed.ends_with(".html") {
-        trimmed.to_owned()
-    } else {
-        format!("{trimmed}/index.html")
-    };
     let mut context = shared.clone();
     context.insert(
         "target",
@@ -326,9 +314,9 @@ fn render_alias(
         .map_err(|error| anyhow!(one_line(&error)))
         .with_context(|| format!("{source}: cannot render alias.html"))?;
     Ok(Output {
-        path,
+        path: redirect.output.clone(),
         source,
-        url: format!("/{trimmed}/"),
+        url: redirect.url.clone(),
         html,
     })
 }
