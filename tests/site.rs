@@ -357,6 +357,146 @@ fn snapshots_of_the_main_content() {
     }
 }
 
+/// The values of `name="…"` attributes in `html`.
+fn attribute_values<'h>(html: &'h str, name: &str) -> Vec<&'h str> {
+    let needle = format!(" {name}=\"");
+    html.match_indices(&needle)
+        .map(|(at, _)| {
+            let value = &html[at + needle.len()..];
+            &value[..value.find('"').expect("a closed attribute")]
+        })
+        .collect()
+}
+
+/// Every link a page makes: `href`, `src` and the target of a `<meta http-equiv="refresh">`.
+fn links_of(html: &str) -> Vec<&str> {
+    let mut links = attribute_values(html, "href");
+    links.extend(attribute_values(html, "src"));
+    links.extend(
+        attribute_values(html, "content")
+            .into_iter()
+            .filter_map(|content| content.split_once("url=").map(|(_, url)| url)),
+    );
+    links
+}
+
+/// `https:`, `mailto:`, `tel:`, `//host/`: a link that leaves the site.
+fn is_external(link: &str) -> bool {
+    link.starts_with("//")
+        || link.split_once(':').is_some_and(|(scheme, _)| {
+            !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
+
+#[test]
+fn a_base_url_with_a_path_prefixes_every_link_asset_and_download() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "content/moved.md",
+        "+++\ntitle = \"Moved page\"\ndescription = \"Where it went.\"\naliases = [\"/old/place/\"]\n+++\nBack [home](/) or to [the downloads](/downloads/#the-three-spreadsheets).\n",
+    );
+    let config =
+        Config::parse(&workspace.config_text("https://hfs.illinois.gov/portal/", "")).unwrap();
+    // The internal link check passes on the prefixed pages.
+    workspace.build(&config, false).unwrap();
+
+    let mut checked = 0;
+    for file in html_files(&workspace.path("site")) {
+        let html = std::fs::read_to_string(&file).unwrap();
+        for link in links_of(&html) {
+            assert!(
+                link.starts_with("/portal/") || link.starts_with('#') || is_external(link),
+                "{}: {link} is not under /portal/",
+                file.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 100, "only {checked} links");
+
+    let home = workspace.page("index.html");
+    assert!(home.contains("<a class=\"site-name\" href=\"/portal/\">"));
+    assert!(home.contains("<link rel=\"stylesheet\" href=\"/portal/assets/style."));
+    assert!(home.contains("<link rel=\"canonical\" href=\"https://hfs.illinois.gov/portal/\">"));
+    assert!(home.contains("href=\"/portal/registration/\""));
+    let downloads = workspace.page("downloads/index.html");
+    assert!(downloads.contains("href=\"/portal/downloads/complaint-template.xlsx\""));
+    assert!(
+        downloads.contains(
+            "<link rel=\"canonical\" href=\"https://hfs.illinois.gov/portal/downloads/\">"
+        )
+    );
+    assert!(
+        workspace
+            .page("before-you-submit/index.html")
+            .contains("<script src=\"/portal/assets/calculator.")
+    );
+    let alias = workspace.page("old/place/index.html");
+    assert!(
+        alias.contains("<meta http-equiv=\"refresh\" content=\"0; url=/portal/moved/\">"),
+        "{alias}"
+    );
+    let moved = workspace.page("moved/index.html");
+    assert!(moved.contains("href=\"/portal/downloads/#the-three-spreadsheets\""));
+
+    let sitemap = workspace.page("sitemap.xml");
+    let locs: Vec<&str> = sitemap
+        .split("<loc>")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("</loc>").unwrap()])
+        .collect();
+    assert_eq!(locs.len(), 9);
+    assert!(locs.contains(&"https://hfs.illinois.gov/portal/"));
+    assert!(locs.contains(&"https://hfs.illinois.gov/portal/downloads/"));
+    assert!(
+        locs.iter()
+            .all(|loc| loc.starts_with("https://hfs.illinois.gov/portal/")),
+        "{locs:?}"
+    );
+    assert!(
+        workspace
+            .page("robots.txt")
+            .contains("Sitemap: https://hfs.illinois.gov/portal/sitemap.xml")
+    );
+
+    // Without the trailing slash, the same site.
+    let config =
+        Config::parse(&workspace.config_text("https://hfs.illinois.gov/portal", "")).unwrap();
+    workspace.build(&config, false).unwrap();
+    assert_eq!(workspace.page("index.html"), home);
+}
+
+#[test]
+fn a_broken_link_in_a_template_is_reported_once_against_the_template() {
+    let workspace = Workspace::new();
+    let base = std::fs::read_to_string(workspace.path("templates/base.html")).unwrap();
+    let broken = base.replace(
+        "<p>{{ site.agency }}. This site holds no patient information.</p>",
+        "<p>{{ site.agency }}. <a href=\"/contcat/\">Contact</a>.</p>",
+    );
+    assert_ne!(broken, base, "the footer of base.html moved");
+    workspace.write("templates/base.html", &broken);
+    workspace.write(
+        "content/broken.md",
+        "+++\ntitle = \"Broken\"\ndescription = \"A page with a bad link.\"\n+++\nSee [the downloads](/downlaods/).\n",
+    );
+    let error = format!(
+        "{:#}",
+        workspace.build(&workspace.config(""), false).unwrap_err()
+    );
+    assert_eq!(error.matches("/contcat/").count(), 1, "{error}");
+    assert!(
+        error.contains("templates/base.html: broken link /contcat/ (no such page or file)"),
+        "{error}"
+    );
+    // A link in a page's own markdown is still the page's.
+    assert!(
+        error.contains("content/broken.md: broken link /downlaods/ (no such page or file)"),
+        "{error}"
+    );
+    assert!(error.contains("2 broken internal links"), "{error}");
+}
+
 #[test]
 fn an_alias_claimed_twice_or_shadowing_a_page_fails_naming_both_pages() {
     let workspace = Workspace::new();
