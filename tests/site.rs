@@ -564,6 +564,45 @@ fn a_front_matter_error_counts_lines_from_the_top_of_the_file() {
     assert!(!error.contains("line 3"), "{error}");
 }
 
+#[test]
+fn the_site_says_how_to_mail_patient_data_safely_and_cites_140_75() {
+    let workspace = Workspace::new();
+    let config = workspace.config("");
+    workspace.build(&config, false).unwrap();
+    let how = workspace.page("how-to-submit/index.html");
+    let how = main_of(&how);
+    for words in [
+        "encrypted email",
+        "TLS",
+        "subject",
+        "body",
+        "only in the attached complaint template",
+    ] {
+        assert!(how.contains(words), "how-to-submit: no {words:?}");
+    }
+    assert!(how.contains("extension"), "how-to-submit: no extension");
+
+    // Every page that states the timeframes after the forward cites the rule.
+    let presented = format!(
+        "within {} state business days",
+        config.rules.presented_within_business_days
+    );
+    let mut stating = Vec::new();
+    for file in html_files(&workspace.path("site")) {
+        let html = std::fs::read_to_string(&file).unwrap();
+        let main = main_of(&html);
+        if main.contains(&presented) {
+            assert!(
+                main.contains("89 Ill. Adm. Code 140.75"),
+                "{} states the timeframes without citing 140.75",
+                file.display()
+            );
+            stating.push(file);
+        }
+    }
+    assert!(stating.len() >= 2, "{stating:?}");
+}
+
 /// `portal serve` running in a workspace.
 struct Served {
     child: std::process::Child,
