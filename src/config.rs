@@ -47,7 +47,9 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
-    /// Where the site is published. Default `https://portal.example.gov`.
+    /// Where the site is published: an absolute `http(s)` URL, maybe with a path
+    /// (`https://hfs.illinois.gov/portal/`), without a query or fragment. Default
+    /// `https://portal.example.gov`.
     #[serde(default = "default_base_url")]
     pub base_url: String,
     /// Markdown pages. Default `content`.
@@ -277,6 +279,9 @@ impl Config {
                 rules.max_lines
             );
         }
+        if let Err(problem) = base_url_path(&self.site.base_url) {
+            bail!("site.base_url {:?} {problem}", self.site.base_url);
+        }
         if self.mcos.is_empty() {
             bail!("at least one [[mco]] is needed");
         }
@@ -284,6 +289,15 @@ impl Config {
             let at = format!("mco #{} ({})", index + 1, mco.code);
             if mco.code.trim().is_empty() || mco.name.trim().is_empty() {
                 bail!("{at}: code and name must not be empty");
+            }
+            if mco.name.contains(',') {
+                // A spreadsheet list validation is one comma-separated string.
+                bail!(
+                    "[[mco]] #{} ({}): the name {:?} contains a comma, which the template's MCO drop-down cannot hold",
+                    index + 1,
+                    mco.code,
+                    mco.name
+                );
             }
             if !is_plain_address(&mco.dispute_address) {
                 bail!(
@@ -312,6 +326,39 @@ impl Config {
         }
         Ok(())
     }
+}
+
+impl Site {
+    /// The path of `base_url` without its trailing `/`: `/portal` for
+    /// `https://hfs.illinois.gov/portal/`, empty for a site at the root of its host.
+    pub fn base_path(&self) -> &str {
+        base_url_path(&self.base_url).unwrap_or("")
+    }
+}
+
+/// The path of a base URL (without its trailing `/`), or what is wrong with the URL.
+fn base_url_path(url: &str) -> Result<&str, &'static str> {
+    const NOT_ABSOLUTE: &str =
+        "is not an absolute http or https URL, such as https://portal.example.gov/";
+    let (scheme, rest) = url.split_once("://").ok_or(NOT_ABSOLUTE)?;
+    if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
+        return Err(NOT_ABSOLUTE);
+    }
+    if url.contains(['?', '#']) {
+        return Err("has a query or a fragment; it may only have a path");
+    }
+    if url
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"<>\\`{}|^".contains(c))
+    {
+        return Err("has a character that a URL cannot hold unencoded");
+    }
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    let host = &rest[..host_end];
+    if host.is_empty() || host.starts_with(':') || host.contains('@') {
+        return Err(NOT_ABSOLUTE);
+    }
+    Ok(rest[host_end..].trim_end_matches('/'))
 }
 
 /// A bare `local@domain` address: enough to catch a typo in the config.
@@ -719,6 +766,62 @@ mod tests {
         let text = "[[mco]]\ncode = \"A\"\nname = \"One\"\ndispute_address = \"a@x.example\"\n\
                     [[mco]]\ncode = \"a\"\nname = \"Two\"\ndispute_address = \"b@x.example\"\n";
         assert!(Config::parse(text).is_err());
+    }
+
+    #[test]
+    fn an_mco_name_with_a_comma_is_refused_naming_the_mco_and_the_name() {
+        let error = refusal(
+            "[[mco]]\ncode = \"A\"\nname = \"One\"\ndispute_address = \"a@x.example\"\n\
+             [[mco]]\ncode = \"ACME\"\nname = \"Acme Health, Inc.\"\ndispute_address = \"b@x.example\"\n",
+        );
+        assert!(
+            error.contains("[[mco]] #2 (ACME)")
+                && error.contains("\"Acme Health, Inc.\"")
+                && error.contains("comma"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_base_url_is_an_absolute_http_url_without_query_or_fragment() {
+        for good in [
+            "https://portal.example.gov",
+            "https://hfs.illinois.gov/portal/",
+            "https://hfs.illinois.gov/portal",
+            "http://localhost:8080/",
+        ] {
+            let config = Config::parse(&format!("[site]\nbase_url = {good:?}\n")).unwrap();
+            assert_eq!(config.site.base_url, good);
+        }
+        let path = |url: &str| {
+            let site = Site {
+                base_url: url.to_owned(),
+                ..Site::default()
+            };
+            site.base_path().to_owned()
+        };
+        assert_eq!(path("https://portal.example.gov"), "");
+        assert_eq!(path("https://portal.example.gov/"), "");
+        assert_eq!(path("https://hfs.illinois.gov/portal/"), "/portal");
+        assert_eq!(path("https://hfs.illinois.gov/a/b"), "/a/b");
+        for bad in [
+            "",
+            "portal.example.gov",
+            "/portal/",
+            "ftp://portal.example.gov/",
+            "https://",
+            "https:///portal/",
+            "https://portal.example.gov/?page=1",
+            "https://portal.example.gov/portal#top",
+            "https://portal example.gov/",
+            "https://portal.example.gov/a b/",
+        ] {
+            let error = refusal(&format!("[site]\nbase_url = {bad:?}\n"));
+            assert!(
+                error.contains("site.base_url") && error.contains(&format!("{bad:?}")),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -43,45 +43,131 @@ pub struct Page {
     pub body: String,
     /// An `_index.md`: the page of its folder.
     pub is_section: bool,
+    /// The redirects of `front.aliases`, in their order.
+    pub redirects: Vec<Redirect>,
+}
+
+/// An alias of a page: an old URL that redirects to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    /// The root-relative URL it answers: `/old/place/`, `/old.html`.
+    pub url: String,
+    /// Its file relative to the site folder, `/`-separated: `old/place/index.html`.
+    pub output: String,
+}
+
+impl Redirect {
+    /// The redirect of an alias as written in the front matter (`/old/place/`,
+    /// `old/place`, `old.html`), which must be a path below the site root.
+    fn of(alias: &str) -> Option<Redirect> {
+        let trimmed = alias.trim_matches('/');
+        let usable = !trimmed.is_empty()
+            && trimmed
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..");
+        if !usable {
+            return None;
+        }
+        Some(if trimmed.ends_with(".html") {
+            Redirect {
+                url: format!("/{trimmed}"),
+                output: trimmed.to_owned(),
+            }
+        } else {
+            Redirect {
+                url: format!("/{trimmed}/"),
+                output: format!("{trimmed}/index.html"),
+            }
+        })
+    }
 }
 
 impl Page {
     /// Parses one file's text; `source` is its path relative to the content folder.
     pub fn parse(source: &str, text: &str) -> Result<Page> {
-        let (front, body) =
+        let split =
             split_front_matter(text).with_context(|| format!("{source}: no front matter"))?;
-        let front: FrontMatter =
-            toml::from_str(front).with_context(|| format!("{source}: invalid front matter"))?;
+        let front: FrontMatter = toml::from_str(split.front).map_err(|error| {
+            // toml counts from the start of the front matter; people count from the
+            // top of the file.
+            let at = error.span().map_or_else(String::new, |span| {
+                let (line, column) = line_and_column(text, split.offset + span.start);
+                format!(" line {line}, column {column}:")
+            });
+            anyhow::anyhow!(
+                "{source}:{at} invalid front matter: {}",
+                error.message().trim_end()
+            )
+        })?;
         if front.title.trim().is_empty() || front.description.trim().is_empty() {
             bail!("{source}: the front matter needs a title and a description");
         }
+        let redirects = front
+            .aliases
+            .iter()
+            .map(|alias| {
+                Redirect::of(alias).with_context(|| {
+                    format!("{source}: the alias {alias:?} must be a path below the site root")
+                })
+            })
+            .collect::<Result<_>>()?;
         let (url, output, is_section) = url_of(source)?;
         Ok(Page {
             source: source.to_owned(),
             url,
             output,
             front,
-            body: body.to_owned(),
+            body: split.body.to_owned(),
             is_section,
+            redirects,
         })
     }
 }
 
+/// A page's text, cut at its front matter.
+struct Split<'t> {
+    front: &'t str,
+    /// Where `front` starts in the text, in bytes.
+    offset: usize,
+    body: &'t str,
+}
+
 /// `+++\n<toml>\n+++\n<body>`.
-fn split_front_matter(text: &str) -> Option<(&str, &str)> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let rest = text.strip_prefix("+++")?.trim_start_matches([' ', '\t']);
+fn split_front_matter(text: &str) -> Option<Split<'_>> {
+    let bom = if text.starts_with('\u{feff}') {
+        '\u{feff}'.len_utf8()
+    } else {
+        0
+    };
+    let rest = text[bom..]
+        .strip_prefix("+++")?
+        .trim_start_matches([' ', '\t']);
     let rest = rest
         .strip_prefix("\r\n")
         .or_else(|| rest.strip_prefix('\n'))?;
-    let mut offset = 0;
+    let offset = text.len() - rest.len();
+    let mut length = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "+++" {
-            return Some((&rest[..offset], &rest[offset + line.len()..]));
+            return Some(Split {
+                front: &rest[..length],
+                offset,
+                body: &rest[length + line.len()..],
+            });
         }
-        offset += line.len();
+        length += line.len();
     }
     None
+}
+
+/// The line and column (both from 1, the column in characters) of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 /// The URL and output path of a source file.
@@ -151,8 +237,48 @@ pub fn load(dir: &Path, drafts: bool) -> Result<Vec<Page>> {
             );
         }
     }
+    check_redirects(&pages)?;
     pages.sort_by(|a, b| (a.front.weight, &a.url).cmp(&(b.front.weight, &b.url)));
     Ok(pages)
+}
+
+/// Every redirect gets a file of its own: no two aliases name one URL, and no alias
+/// names a page (which it would overwrite). Lists every clash, naming both pages.
+fn check_redirects(pages: &[Page]) -> Result<()> {
+    let written: std::collections::HashMap<String, &Page> = pages
+        .iter()
+        .map(|page| (page.output.to_string_lossy().replace('\\', "/"), page))
+        .collect();
+    let mut claimed: std::collections::HashMap<&str, &Page> = std::collections::HashMap::new();
+    let mut clashes = Vec::new();
+    for page in pages {
+        for redirect in &page.redirects {
+            let url = &redirect.url;
+            if let Some(target) = written.get(&redirect.output) {
+                clashes.push(if target.source == page.source {
+                    format!("{}: the alias {url} is the page's own URL", page.source)
+                } else {
+                    format!(
+                        "{}: the alias {url} is the URL of the page {}",
+                        page.source, target.source
+                    )
+                });
+            } else if let Some(first) = claimed.insert(&redirect.output, page) {
+                clashes.push(if first.source == page.source {
+                    format!("{}: the alias {url} is listed twice", page.source)
+                } else {
+                    format!(
+                        "{} and {} both claim the alias {url}",
+                        first.source, page.source
+                    )
+                });
+            }
+        }
+    }
+    if !clashes.is_empty() {
+        bail!("aliases that clash:\n  {}", clashes.join("\n  "));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -196,6 +322,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{error:#}").contains("colour"), "{error:#}");
+    }
+
+    #[test]
+    fn front_matter_errors_count_lines_from_the_top_of_the_file() {
+        let error = Page::parse(
+            "a.md",
+            "+++\ntitle = \"A\"\ndescription = \"B\"\nweight = \"heavy\"\n+++\n",
+        )
+        .unwrap_err();
+        let error = format!("{error:#}");
+        assert!(error.contains("a.md: line 4, column 10"), "{error}");
+        assert!(!error.contains("line 3"), "{error}");
+        // A byte order mark and Windows line ends change nothing.
+        let error = Page::parse(
+            "a.md",
+            "\u{feff}+++  \r\ntitle = \"A\"\r\n\r\ndescription = 1\r\n+++\r\n",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("a.md: line 4, column 15"),
+            "{error:#}"
+        );
     }
 
     #[test]

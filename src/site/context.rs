@@ -200,7 +200,6 @@ pub fn shared(
         "window_examples": examples,
         "assets": assets,
         "nav": nav,
-        "live_reload": options.live_reload,
         "build_date": options.today.to_string(),
     });
     tera::Context::from_value(value).unwrap_or_default()

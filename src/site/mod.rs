@@ -5,8 +5,10 @@
 //!
 //! The numbers, addresses, MCO list and column tables on the pages come from the
 //! config and the schemas through the Tera context, so the site cannot drift from
-//! what intake enforces. The site is built into a fresh folder beside `site/` and
-//! swapped in whole, so a failed build leaves the last good site in place.
+//! what intake enforces. Content and templates link from the site's root
+//! (`/downloads/`); the path of `base_url`, if it has one, is put before every such
+//! link of the finished pages. The site is built into a fresh folder beside `site/`
+//! and swapped in whole, so a failed build leaves the last good site in place.
 
 mod content;
 mod context;
@@ -23,7 +25,7 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use tera::Tera;
 
-pub use content::{FrontMatter, Page};
+pub use content::{FrontMatter, Page, Redirect};
 
 use crate::config::Config;
 use crate::errors::one_line;
@@ -36,7 +38,9 @@ const OUTPUT_MARKER: &str = ".portal-site";
 pub struct BuildOptions {
     /// Include pages marked `draft = true`.
     pub drafts: bool,
-    /// Add the live-reload script (`portal serve`).
+    /// Serve the pages with the live-reload script (`portal serve`). The script is
+    /// added to each page as it is served, never written: `build` writes the same
+    /// site either way.
     pub live_reload: bool,
     /// The day the site is built: the window examples are dated from it.
     pub today: NaiveDate,
@@ -58,8 +62,14 @@ struct Output {
     path: String,
     /// The content file it came from, for error messages.
     source: String,
-    /// The page's root-relative URL, for resolving relative links.
+    /// The page's URL from the site's root, for resolving relative links.
     url: String,
+    /// The template it was rendered with, relative to the templates folder.
+    template: String,
+    /// The page's markdown, as written: a broken link found in it is the page's.
+    markdown: String,
+    /// The page's markdown, rendered (with the base path, as in `html`).
+    content: String,
     html: String,
 }
 
@@ -74,15 +84,21 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
     if pages.is_empty() {
         bail!("{}: no pages (*.md) to build", site.content_dir.display());
     }
+    let templates = site_templates(&site.templates_dir)?;
     let mut tera = Tera::default();
-    tera.add_template_files(site_templates(&site.templates_dir)?)
-        .map_err(|error| anyhow!(one_line(&error)))
-        .with_context(|| {
-            format!(
-                "cannot load the templates in {}",
-                site.templates_dir.display()
-            )
-        })?; // The HTML escaping of attribute values and text, without Tera's `&#x2F;` for `/`.
+    tera.add_raw_templates(
+        templates
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+    )
+    .map_err(|error| anyhow!(one_line(&error)))
+    .with_context(|| {
+        format!(
+            "cannot load the templates in {}",
+            site.templates_dir.display()
+        )
+    })?;
+    // The HTML escaping of attribute values and text, without Tera's `&#x2F;` for `/`.
     tera.set_escape_fn(markdown::escape);
     let bodies: Vec<(String, &str)> = pages
         .iter()
@@ -105,6 +121,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
                 config,
                 options,
                 tera: &tera,
+                templates: &templates,
                 pages: &pages,
                 downloads: &downloads,
                 assets: &assets,
@@ -131,6 +148,8 @@ struct Inputs<'a> {
     config: &'a Config,
     options: &'a BuildOptions,
     tera: &'a Tera,
+    /// Every site template, by name, with its text.
+    templates: &'a [(String, String)],
     pages: &'a [Page],
     downloads: &'a [context::Download],
     assets: &'a Assets,
@@ -164,6 +183,7 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
         config,
         options,
         tera,
+        templates,
         pages,
         downloads,
         assets,
@@ -177,8 +197,8 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
         .collect::<Result<_>>()?;
     let mut alias_count = 0;
     for page in pages {
-        for alias in &page.front.aliases {
-            outputs.push(render_alias(tera, &shared, page, alias, config)?);
+        for redirect in &page.redirects {
+            outputs.push(render_alias(tera, &shared, page, redirect, config)?);
             alias_count += 1;
         }
     }
@@ -204,7 +224,12 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
             .values()
             .map(|url| url.trim_start_matches('/').to_owned()),
     );
-    links::check(&outputs, &files)?;
+    let sources = links::Sources {
+        base_path: site.base_path(),
+        templates,
+        templates_dir: site.templates_dir.display().to_string(),
+    };
+    links::check(&outputs, &files, &sources)?;
     steps.done("check");
 
     outputs
@@ -222,8 +247,9 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
     Ok(alias_count)
 }
 
-/// The page templates: every `.html` under `templates/` but the mail templates.
-fn site_templates(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
+/// The page templates, by name, with their text: every `.html` under `templates/` but
+/// the mail templates.
+fn site_templates(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
@@ -237,7 +263,9 @@ fn site_templates(dir: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        files.push((path.to_path_buf(), Some(name)));
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        files.push((name, text));
     }
     Ok(files)
 }
@@ -277,11 +305,15 @@ fn render_page(
         .render(&template, &context)
         .map_err(|error| anyhow!(one_line(&error)))
         .with_context(|| format!("{}: cannot render the template {template}", page.source))?;
+    let base_path = config.site.base_path();
     Ok(Output {
         path: page.output.to_string_lossy().replace('\\', "/"),
         source: format!("{}/{}", config.site.content_dir.display(), page.source),
         url: page.url.clone(),
-        html,
+        template,
+        markdown: page.body.clone(),
+        content: links::under_base_path(rendered.html, base_path),
+        html: links::under_base_path(html, base_path),
     })
 }
 
@@ -289,27 +321,15 @@ fn render_alias(
     tera: &Tera,
     shared: &tera::Context,
     page: &Page,
-    alias: &str,
+    redirect: &Redirect,
     config: &Config,
 ) -> Result<Output> {
     let source = format!(
-        "{}/{} (alias {alias})",
+        "{}/{} (alias {})",
         config.site.content_dir.display(),
-        page.source
+        page.source,
+        redirect.url
     );
-    let trimmed = alias.trim_matches('/');
-    if trimmed.is_empty()
-        || trimmed
-            .split('/')
-            .any(|part| part == ".." || part == "." || part.is_empty())
-    {
-        bail!("{source}: an alias must be a path below the site root");
-    }
-    let path = if trimmed.ends_with(".html") {
-        trimmed.to_owned()
-    } else {
-        format!("{trimmed}/index.html")
-    };
     let mut context = shared.clone();
     context.insert(
         "target",
@@ -319,15 +339,19 @@ fn render_alias(
             "permalink": context::permalink(config, &page.url),
         }),
     );
+    let template = "alias.html".to_owned();
     let html = tera
-        .render("alias.html", &context)
+        .render(&template, &context)
         .map_err(|error| anyhow!(one_line(&error)))
-        .with_context(|| format!("{source}: cannot render alias.html"))?;
+        .with_context(|| format!("{source}: cannot render {template}"))?;
     Ok(Output {
-        path,
+        path: redirect.output.clone(),
         source,
-        url: format!("/{trimmed}/"),
-        html,
+        url: redirect.url.clone(),
+        template,
+        markdown: String::new(),
+        content: String::new(),
+        html: links::under_base_path(html, config.site.base_path()),
     })
 }
 

@@ -1,7 +1,9 @@
-//! `portal serve`: build, serve `site/` on 127.0.0.1, rebuild when the content, the
-//! templates or the config change (told by the operating system's file notifications),
-//! and reload the browser (the pages poll `/__reload`, which answers with the build
-//! generation).
+//! `portal serve`: build, serve `site/` on 127.0.0.1 (below the path of `base_url`, as
+//! it will be published), rebuild when the content, the templates or the config change
+//! (told by the operating system's file notifications), and reload the browser: each
+//! page is served with a script that polls `/__reload`, which answers with the build
+//! generation. The script is added to the page in memory as it is sent, never written
+//! to `site/`, so however `serve` ends, the site it leaves is the one `build` makes.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,25 @@ use crate::config::Config;
 /// How long changes are gathered after the first one, so that a burst (an editor's
 /// save, a checkout) brings one rebuild.
 const SETTLE: Duration = Duration::from_millis(100);
+
+/// The live-reload script: polls `/__reload` and reloads the page when the build
+/// generation it answers changes.
+const LIVE_RELOAD: &str = r#"<script>
+(function () {
+  var seen = null;
+  function poll() {
+    fetch("/__reload", { cache: "no-store" })
+      .then(function (response) { return response.text(); })
+      .then(function (generation) {
+        if (seen === null) { seen = generation; } else if (generation !== seen) { location.reload(); }
+      })
+      .catch(function () {})
+      .finally(function () { setTimeout(poll, 500); });
+  }
+  poll();
+})();
+</script>
+"#;
 
 /// Serves the site until the process is stopped. `on_build` hears of every build
 /// (the first one included) and of every failed rebuild.
@@ -39,13 +60,18 @@ pub fn serve(
         .to_ip()
         .map_or_else(|| format!("127.0.0.1:{port}"), |a| a.to_string());
     on_event(&describe(&report));
+    let served = Served {
+        root: config.site.output_dir.clone(),
+        base_path: config.site.base_path().to_owned(),
+        live_reload: options.live_reload,
+    };
     on_event(&format!(
-        "Serving {} at http://{address}/ (Ctrl-C to stop)",
-        report.output.display()
+        "Serving {} at http://{address}{}/ (Ctrl-C to stop)",
+        report.output.display(),
+        served.base_path
     ));
 
     let generation = Arc::new(AtomicU64::new(1));
-    let root = config.site.output_dir.clone();
     let on_event = Arc::new(on_event);
     {
         let generation = Arc::clone(&generation);
@@ -76,7 +102,7 @@ pub fn serve(
     }
 
     for request in server.incoming_requests() {
-        let response = respond(&root, request.url(), generation.load(Ordering::SeqCst));
+        let response = served.respond(request.url(), generation.load(Ordering::SeqCst));
         // A client that hung up is no reason to stop serving.
         let _ = request.respond(response);
     }
@@ -182,29 +208,61 @@ impl Sources {
 
 type Response = tiny_http::Response<std::io::Cursor<Vec<u8>>>;
 
-fn respond(root: &Path, url: &str, generation: u64) -> Response {
-    let path = url.split(['?', '#']).next().unwrap_or("/");
-    if path == "/__reload" {
-        return with_type(
-            tiny_http::Response::from_string(generation.to_string()),
-            "text/plain; charset=utf-8",
-        );
+/// What the server answers from.
+struct Served {
+    /// The site folder.
+    root: PathBuf,
+    /// The path of `base_url` (`/portal`, or empty): the site is served below it.
+    base_path: String,
+    /// Add [`LIVE_RELOAD`] to every page sent.
+    live_reload: bool,
+}
+
+impl Served {
+    fn respond(&self, url: &str, generation: u64) -> Response {
+        let path = url.split(['?', '#']).next().unwrap_or("/");
+        if path == "/__reload" {
+            return with_type(
+                tiny_http::Response::from_string(generation.to_string()),
+                "text/plain; charset=utf-8",
+            );
+        }
+        let below = path
+            .strip_prefix(self.base_path.as_str())
+            .filter(|below| below.is_empty() || below.starts_with('/'));
+        let file = below.and_then(|below| resolve(&self.root, below));
+        match file.map(|file| (std::fs::read(&file), file)) {
+            Some((Ok(bytes), file)) => self.answer(bytes, &content_type(&file), 200),
+            _ => self.not_found(),
+        }
     }
-    match resolve(root, path) {
-        Some(file) => match std::fs::read(&file) {
-            Ok(bytes) => with_type(tiny_http::Response::from_data(bytes), &content_type(&file)),
-            Err(_) => not_found(root),
-        },
-        None => not_found(root),
+
+    fn not_found(&self) -> Response {
+        let bytes =
+            std::fs::read(self.root.join("404.html")).unwrap_or_else(|_| b"Not found".to_vec());
+        self.answer(bytes, "text/html; charset=utf-8", 404)
+    }
+
+    /// A file as sent: a page with the live-reload script when it is on.
+    fn answer(&self, mut bytes: Vec<u8>, content_type: &str, status: u16) -> Response {
+        if self.live_reload && content_type.starts_with("text/html") {
+            bytes = with_live_reload(bytes);
+        }
+        with_type(
+            tiny_http::Response::from_data(bytes).with_status_code(status),
+            content_type,
+        )
     }
 }
 
-fn not_found(root: &Path) -> Response {
-    let bytes = std::fs::read(root.join("404.html")).unwrap_or_else(|_| b"Not found".to_vec());
-    with_type(
-        tiny_http::Response::from_data(bytes).with_status_code(404),
-        "text/html; charset=utf-8",
-    )
+/// A page with [`LIVE_RELOAD`] before its `</body>` (at its end when it has none).
+fn with_live_reload(mut page: Vec<u8>) -> Vec<u8> {
+    let end = page
+        .windows(b"</body>".len())
+        .rposition(|window| window.eq_ignore_ascii_case(b"</body>"))
+        .unwrap_or(page.len());
+    page.splice(end..end, LIVE_RELOAD.bytes());
+    page
 }
 
 fn with_type(response: Response, content_type: &str) -> Response {
@@ -291,6 +349,58 @@ mod tests {
         assert_eq!(
             resolve(root.path(), "/cl%C3%A4%20ims.txt"),
             Some(root.path().join("clä ims.txt"))
+        );
+    }
+
+    #[test]
+    fn the_live_reload_script_goes_before_the_end_of_the_body() {
+        let page = with_live_reload(b"<html><body><p>x</p></BODY>\n</html>\n".to_vec());
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.starts_with("<html><body><p>x</p><script>\n"), "{page}");
+        assert!(page.ends_with("</script>\n</BODY>\n</html>\n"), "{page}");
+        let fragment = String::from_utf8(with_live_reload(b"<p>x</p>".to_vec())).unwrap();
+        assert_eq!(fragment, format!("<p>x</p>{LIVE_RELOAD}"));
+    }
+
+    #[test]
+    fn the_site_is_served_below_the_base_path_with_live_reload_on_pages_only() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("a")).unwrap();
+        std::fs::write(root.path().join("a/index.html"), "<body>A</body>").unwrap();
+        std::fs::write(root.path().join("404.html"), "<body>Missing</body>").unwrap();
+        std::fs::write(root.path().join("robots.txt"), "User-agent: *").unwrap();
+        let served = Served {
+            root: root.path().to_path_buf(),
+            base_path: "/portal".to_owned(),
+            live_reload: true,
+        };
+        let body = |url: &str| {
+            let response = served.respond(url, 7);
+            let status = response.status_code().0;
+            let mut body = String::new();
+            std::io::Read::read_to_string(&mut response.into_reader(), &mut body).unwrap();
+            (status, body)
+        };
+        let (status, page) = body("/portal/a/");
+        assert_eq!(status, 200);
+        assert!(page.starts_with("<body>A<script>") && page.contains("/__reload"));
+        assert_eq!(
+            body("/portal/robots.txt"),
+            (200, "User-agent: *".to_owned())
+        );
+        for outside in ["/a/", "/portala/", "/robots.txt"] {
+            let (status, page) = body(outside);
+            assert_eq!(status, 404, "{outside}");
+            assert!(
+                page.starts_with("<body>Missing<script>"),
+                "{outside}: {page}"
+            );
+        }
+        assert_eq!(body("/__reload"), (200, "7".to_owned()));
+        // Nothing was written.
+        assert_eq!(
+            std::fs::read_to_string(root.path().join("a/index.html")).unwrap(),
+            "<body>A</body>"
         );
     }
 

@@ -381,6 +381,10 @@ test('live reload: editing content reloads the open page', { timeout: TEST_TIMEO
       timeout: 30_000,
     });
     assert.equal(await page.evaluate(() => window.beforeReload), undefined, 'the page was reloaded, not patched');
+    // The script is added as the page is served: the built site never polls /__reload.
+    const written = fs.readFileSync(path.join(work, 'site', 'contact', 'index.html'), 'utf8');
+    assert.ok(written.includes(marker), 'the rebuilt page is on disk');
+    assert.equal(written.includes('__reload'), false, 'the page on disk has no live-reload script');
   }).catch((error) => {
     error.message += `\n--- portal serve stderr ---\n${serverLog}`;
     throw error;
