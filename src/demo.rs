@@ -17,7 +17,7 @@ use crate::samples::{self, SAMPLE_NPI, Sample};
 use crate::services::Services;
 use crate::site::{BuildOptions, serve::describe};
 use crate::staff::{Decision, decide};
-use crate::store::{Inquiry, Registration, Store, Ticket, Tree, Writes};
+use crate::store::{Inquiry, OpenError, Registration, Store, Ticket, Tree, Writes};
 use crate::today::today_in_illinois;
 
 const PROVIDER: &str = "billing@prairie-clinic.example";
@@ -54,7 +54,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(out, "1. {}", describe(&report))?;
 
-    let services = Services::open(config)?;
+    let services = Services::open_or_create(config)?;
     let mut writes = Writes::default();
     writes.put_bytes(Tree::Meta, "created_by", b"demo".to_vec());
     services.store.apply(writes)?;
@@ -201,7 +201,8 @@ impl Stage<'_> {
     }
 }
 
-/// Clears the demo's own earlier data; refuses a store that holds other data.
+/// Clears the demo's own earlier data; refuses a store that holds other data, or
+/// one it cannot read.
 fn start_afresh(
     config: &Config,
     intake_dir: &Path,
@@ -209,15 +210,18 @@ fn start_afresh(
     outbox: &Path,
 ) -> Result<()> {
     let store_path = &config.store.path;
-    if store_path.exists() {
-        let store = Store::open(store_path)?;
-        let ours = store.is_empty() || store.meta("created_by")?.as_deref() == Some("demo");
-        drop(store);
-        if !ours {
-            bail!(
-                "{} holds data the demo did not make; the demo never touches it. Point [store] path elsewhere to run the demo",
-                store_path.display()
-            );
+    match Store::open(store_path) {
+        Err(OpenError::Missing { .. }) => {}
+        Err(error) => return Err(error.into()),
+        Ok(store) => {
+            let ours = store.is_empty() || store.meta("created_by")?.as_deref() == Some("demo");
+            drop(store);
+            if !ours {
+                bail!(
+                    "{} holds data the demo did not make; the demo never touches it. Point [store] path elsewhere to run the demo",
+                    store_path.display()
+                );
+            }
         }
     }
     for dir in [store_path.as_path(), intake_dir, inquiries_dir, outbox] {

@@ -12,7 +12,9 @@
 //! An error point fails instead of aborting: `handle_error` makes the handling of a
 //! complaint fail after its claims were checked for duplicates, as an unforeseen
 //! error would; `store_fault` makes a store read or transaction fail (counted over
-//! every read and transaction), as a failing disk would.
+//! every read and transaction), as a failing disk would; `sled_panic` panics where the
+//! store is opened, inside the step that catches sled's panics, as sled does on some
+//! damaged logs.
 
 /// Aborts the process here when the named point is armed.
 #[cfg(feature = "failpoints")]

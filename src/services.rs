@@ -17,10 +17,16 @@ pub struct Services {
 }
 
 impl Services {
-    /// Opens the store (waiting for another process to release it) and builds the
-    /// composer and transport.
+    /// Opens the existing store (waiting for another process to release it) and
+    /// builds the composer and transport.
     pub fn open(config: &Config) -> Result<Services> {
         Services::with_store(config, Store::open(&config.store.path)?)
+    }
+
+    /// As [`Services::open`], creating the store where its path is missing or an
+    /// empty folder: for `intake` and the demo, which begin the store.
+    pub fn open_or_create(config: &Config) -> Result<Services> {
+        Services::with_store(config, Store::open_or_create(&config.store.path)?)
     }
 
     /// As [`Services::open`], with a store already open.

@@ -900,7 +900,7 @@ fn pass_at(
 ) -> portal::intake::PassReport {
     use portal::intake::Mailbox;
     use portal::mail::maildir::Maildir;
-    let services = portal::services::Services::open(config).unwrap();
+    let services = portal::services::Services::open_or_create(config).unwrap();
     let mut intake_box = Maildir::open(&room.path("mail/intake")).unwrap();
     let mut inquiries_box = Maildir::open(&room.path("mail/inquiries")).unwrap();
     services
@@ -1361,7 +1361,7 @@ fn pass_from(
     intake: &mut FetchFails,
 ) -> anyhow::Result<portal::intake::PassReport> {
     use portal::intake::Mailbox;
-    let services = portal::services::Services::open(&room.config).unwrap();
+    let services = portal::services::Services::open_or_create(&room.config).unwrap();
     let mut inquiries = portal::mail::maildir::Maildir::open(&room.path("mail/inquiries")).unwrap();
     services.intake(&room.config, None).pass(
         &mut [

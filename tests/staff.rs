@@ -734,6 +734,7 @@ fn registrations_list_show_and_decide_with_notices_and_audit() {
 #[test]
 fn inquiries_list_prints_the_documented_objects() {
     let room = Mailroom::new("");
+    room.pass(); // intake makes the store
     assert!(run(&room, &["inquiries", "list"]).contains("No inquiries"));
     room.deliver_inquiry(&message(
         "office@lakeside.example",

@@ -14,4 +14,5 @@ mod roundtrip;
 mod schedule;
 mod site;
 mod staff;
+mod store_open;
 mod zipkit;

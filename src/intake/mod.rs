@@ -128,10 +128,11 @@ pub(crate) fn attachment_digests(parsed: &crate::mail::classify::Parsed) -> Vec<
     digests
 }
 
-/// One pass with the configured store, mailboxes and transport; the store is held
-/// only while the pass runs. `stop` ends it after the message in hand.
+/// One pass with the configured store (created on the first pass), mailboxes and
+/// transport; the store is held only while the pass runs. `stop` ends it after the
+/// message in hand.
 pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<PassReport> {
-    let services = Services::open(config)?;
+    let services = Services::open_or_create(config)?;
     let mut intake_box = open_mailbox(config, Mailbox::Intake)?;
     let mut inquiries_box = open_mailbox(config, Mailbox::Inquiries)?;
     remember_validity(&services.store, Mailbox::Intake, intake_box.validity())?;

@@ -359,7 +359,7 @@ mod tests {
             dir.path().join("store")
         );
         let config = Config::parse(&text).unwrap();
-        let store = Store::open(&config.store.path).unwrap();
+        let store = Store::open_or_create(&config.store.path).unwrap();
         let composer = Composer::new(&config.site.templates_dir, &config.mail.from).unwrap();
         let intake = Intake {
             config: &config,

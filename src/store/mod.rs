@@ -6,16 +6,17 @@
 //! moved only after the change it depends on is flushed. The folder is private to its
 //! owner (0700, files 0600): raw mail and attachments hold protected health
 //! information. One process at a time holds the store; another waits a few seconds,
-//! then names the holder from the pid file.
+//! then names the holder from the pid file. Only `intake` and the demo create a
+//! store ([`Store::open_or_create`]); every other command opens an existing one
+//! ([`Store::open`]), and anything at the path that is not a healthy store is an
+//! error ([`OpenError`]), never a fresh start.
 
+mod open;
 pub mod records;
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Seek as _, SeekFrom, Write as _};
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::ids::{RegistrationId, Sequenced};
@@ -23,12 +24,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::Transactional;
 
+pub use open::OpenError;
 pub use records::*;
-
-/// How long a command waits for another process to release the store.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
-/// Names the process holding the store.
-const PID_FILE: &str = "portal.pid";
 
 /// A fault of the store itself — a read, a transaction, a flush that failed, or a
 /// record that no longer reads. Never the sender's doing: intake stops the pass on it
@@ -205,50 +202,6 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating when missing) the store at `path`, waiting up to a few seconds
-    /// for another process to release it.
-    pub fn open(path: &Path) -> Result<Store> {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        // The folder's 0700 is what keeps sled's files out of reach: sled makes them
-        // later, with the process's default mode, inside a folder no one else can enter.
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(path)
-            .with_context(|| format!("cannot create the store {}", path.display()))?;
-        make_private(path)?;
-
-        let pid_file = lock(path)?;
-        let db = open_sled(path)?;
-        let trees = TREES
-            .iter()
-            .map(|tree| db.open_tree(tree.name()))
-            .collect::<sled::Result<Vec<_>>>()
-            .with_context(|| format!("cannot open the store {}", path.display()))?;
-        let store = Store {
-            db,
-            trees,
-            path: path.to_path_buf(),
-            pid_file,
-        };
-        store.write_pid_file()?;
-        // Files sled made with the default mode become 0600 too.
-        make_private(path)?;
-        Ok(store)
-    }
-
-    /// Names this process in the pid file it holds the lock on.
-    fn write_pid_file(&self) -> Result<()> {
-        let command: Vec<String> = std::env::args().take(3).collect();
-        let mut file = &self.pid_file;
-        file.set_len(0)
-            .and_then(|()| file.seek(SeekFrom::Start(0)))
-            .and_then(|_| writeln!(file, "{} ({})", std::process::id(), command.join(" ")))
-            .context("cannot write the store's pid file")?;
-        Ok(())
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -540,99 +493,6 @@ impl Drop for Store {
     }
 }
 
-/// Takes the store's lock: an exclusive lock on its pid file, which another process
-/// holds until its `Store` is dropped (or it dies). Waits up to [`LOCK_WAIT`], then
-/// names the holder.
-fn lock(path: &Path) -> Result<File> {
-    let pid_path = path.join(PID_FILE);
-    let mut options = OpenOptions::new();
-    // Not truncated here: until the lock is ours, the text names the holder.
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&pid_path)
-        .with_context(|| format!("cannot open {}", pid_path.display()))?;
-    let started = Instant::now();
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(TryLockError::WouldBlock) => {
-                let holder = std::fs::read_to_string(&pid_path).unwrap_or_default();
-                let holder = holder.trim();
-                if holder.is_empty() {
-                    bail!(
-                        "the store {} is in use by another portal process",
-                        path.display()
-                    );
-                }
-                bail!(
-                    "the store {} is in use by process {holder}; try again when it has finished",
-                    path.display()
-                );
-            }
-            Err(TryLockError::Error(error)) => {
-                return Err(error)
-                    .with_context(|| format!("cannot lock the store {}", path.display()));
-            }
-        }
-    }
-}
-
-/// Opens sled, the store's lock being ours. sled locks its `db` file too (with the
-/// same kind of lock as [`File::try_lock`]), and a store this process has just closed
-/// may still hold that lock for a moment, until sled's background writers let go of
-/// the file: a refusal while that lock is held is waited out. Any other failure, or
-/// one that lasts, is reported.
-fn open_sled(path: &Path) -> Result<sled::Db> {
-    let started = Instant::now();
-    loop {
-        // A bounded page cache: memory stays flat however old the store grows.
-        let opened = sled::Config::new()
-            .path(path)
-            .cache_capacity(64 * 1024 * 1024)
-            .open();
-        match opened {
-            Ok(db) => return Ok(db),
-            Err(_) if started.elapsed() < LOCK_WAIT && sled_file_is_locked(path) => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(error) => {
-                return Err(error)
-                    .with_context(|| format!("cannot open the store {}", path.display()));
-            }
-        }
-    }
-}
-
-/// True while someone holds sled's lock on its `db` file (sled 0.34's name for it).
-fn sled_file_is_locked(path: &Path) -> bool {
-    File::open(path.join("db"))
-        .is_ok_and(|file| matches!(file.try_lock(), Err(TryLockError::WouldBlock)))
-}
-
-/// 0700 on the folder, 0600 on every file in it.
-fn make_private(path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        for entry in walkdir::WalkDir::new(path) {
-            let entry = entry.with_context(|| format!("cannot list {}", path.display()))?;
-            let mode = if entry.file_type().is_dir() {
-                0o700
-            } else {
-                0o600
-            };
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))
-                .with_context(|| format!("cannot make {} private", entry.path().display()))?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -641,7 +501,7 @@ mod tests {
     #[test]
     fn ids_count_per_prefix_and_year() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("store")).unwrap();
+        let store = Store::open_or_create(&dir.path().join("store")).unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
         let ticket = |day| store.allocate::<TicketId>(day).unwrap().to_string();
         assert_eq!(ticket(day), "PRP-2026-000001");
@@ -674,7 +534,7 @@ mod tests {
     #[test]
     fn the_outbox_is_listed_from_its_index_built_once_for_an_older_store() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("store")).unwrap();
+        let store = Store::open_or_create(&dir.path().join("store")).unwrap();
         // An empty store stays empty: listing writes nothing.
         assert!(store.notice_summaries().unwrap().is_empty());
         assert!(store.is_empty());
@@ -708,7 +568,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         {
-            let store = Store::open(&path).unwrap();
+            let store = Store::open_or_create(&path).unwrap();
             let mut writes = Writes::default();
             writes.put_bytes(Tree::Meta, "created_by", b"test".to_vec());
             writes
@@ -717,7 +577,7 @@ mod tests {
             store.apply(writes).unwrap();
             store.flush().unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        let store = Store::open_or_create(&path).unwrap();
         assert_eq!(store.meta("created_by").unwrap().as_deref(), Some("test"));
         assert_eq!(
             store
@@ -726,93 +586,5 @@ mod tests {
                 .as_deref(),
             Some("PRP-2026-000001")
         );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn the_folder_is_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store");
-        let store = Store::open(&path).unwrap();
-        store.flush().unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
-        for entry in std::fs::read_dir(&path).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_file() {
-                assert_eq!(
-                    entry.metadata().unwrap().permissions().mode() & 0o077,
-                    0,
-                    "{:?}",
-                    entry.path()
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn a_second_opener_names_the_holder() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store");
-        let _held = Store::open(&path).unwrap();
-        // The pid file's lock belongs to its open file description, not to the process:
-        // a second open in the same process is refused the same way another process is.
-        let started = Instant::now();
-        let error = Store::open(&path).map(|_| ()).unwrap_err().to_string();
-        assert!(started.elapsed() >= LOCK_WAIT, "it waited before giving up");
-        assert!(error.contains(&std::process::id().to_string()), "{error}");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn opening_leaves_the_umask_alone_and_the_pid_file_private() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store");
-        let umask = crate::test_support::Umask::set(0o022);
-        let store = Store::open(&path);
-        assert_eq!(
-            umask.current(),
-            0o022,
-            "Store::open changed the process umask"
-        );
-        drop(umask);
-        let store = store.unwrap();
-        let pid_file = path.join(PID_FILE);
-        assert_eq!(
-            std::fs::metadata(&pid_file).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        let text = std::fs::read_to_string(&pid_file).unwrap();
-        assert!(
-            text.starts_with(&format!("{} (", std::process::id())),
-            "{text}"
-        );
-        drop(store);
-        assert_eq!(
-            std::fs::read_to_string(&pid_file).unwrap(),
-            "",
-            "emptied on drop"
-        );
-    }
-
-    #[test]
-    fn a_moment_of_sled_holding_its_file_after_a_close_is_waited_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store");
-        drop(Store::open(&path).unwrap());
-        // As sled's background writers may hold it for a moment after a close.
-        let sled_file = File::open(path.join("db")).unwrap();
-        sled_file.lock().unwrap();
-        let holder = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            drop(sled_file);
-        });
-        let reopened = Store::open(&path);
-        holder.join().unwrap();
-        reopened.unwrap();
     }
 }
