@@ -196,6 +196,32 @@ fn an_emptied_db_stops_intake_and_is_left_as_it_was() {
     );
 }
 
+/// Under `--every`, a damaged store stops the service (exit 2) at once rather than
+/// logging the same error every interval while mail piles up unseen.
+#[test]
+fn intake_every_stops_on_a_damaged_store() {
+    let room = store_of_one_pass();
+    let store = room.path("store");
+    std::fs::File::create(store.join("db")).unwrap();
+    let mut command = room.every();
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    // It stops by itself at its first pass; a service that ran on is killed and fails.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("intake --every ran on with a damaged store");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    refused(&output, &store, "is not a healthy store: its `db` is empty");
+}
+
 #[test]
 fn an_emptied_conf_is_refused_too() {
     let room = store_of_one_pass();

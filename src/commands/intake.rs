@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result};
 use super::Outcome;
 use crate::config::Config;
 use crate::intake::{PassReport, run_pass};
+use crate::store::OpenError;
 
 pub(super) fn run(
     config: &Config,
@@ -33,6 +34,15 @@ pub(super) fn run(
             Ok(report) => {
                 failures = 0;
                 writeln!(out, "{}", describe(&report))?;
+            }
+            // A damaged store does not mend itself: stop (exit 2) rather than log the
+            // same error every interval while mail piles up unseen.
+            Err(error)
+                if error.chain().any(|cause| {
+                    matches!(cause.downcast_ref(), Some(OpenError::Damaged { .. }))
+                }) =>
+            {
+                return Err(error);
             }
             Err(error) => {
                 failures += 1;
