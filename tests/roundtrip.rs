@@ -390,3 +390,253 @@ fn a_password_is_never_accepted_by_mail() {
     );
     assert!(!problem.message.contains("hunter2"));
 }
+
+// ---------------------------------------------------------------------------------
+// R10: whatever a person typed is described in a message, never repeated.
+// ---------------------------------------------------------------------------------
+
+/// Made-up patient details and ids, of the kind people paste into the wrong column.
+const MARKERS: [&str; 7] = [
+    "ZELDA QUIMBY 1961-04-02",
+    "Patient ZELDA QUIMBY (DOB 04/02/1961)",
+    "CLM-123456789",
+    "987654321",
+    "2175550199",
+    "1961-04-02",
+    "quimby.zelda@example.net",
+];
+
+/// A marker and its distinctive parts: none may come back.
+fn fragments(marker: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = marker
+        .split(|c: char| c.is_whitespace() || "()".contains(c))
+        .filter(|part| part.len() >= 5)
+        .collect();
+    parts.push(marker);
+    parts
+}
+
+/// R10's three exceptions: an NPI that passed its check digit, a filing date that
+/// parsed as a date, and a tracking number of the safe shape.
+fn repeatable(column: &str, text: &str) -> bool {
+    match column {
+        "Provider NPI" => portal::rules::npi_is_valid(text),
+        "Date Filed with MCO" => portal::rules::parse_date_text(text).is_some(),
+        "MCO Tracking Number" => forms::is_safe_tracking_number(text),
+        _ => false,
+    }
+}
+
+/// No text placed at (row, column) comes back in any problem's message, unless R10
+/// lets a column of the problem's own row repeat it; and a problem of the very cell
+/// carries the text as its `value`.
+fn assert_described(problems: &[forms::Problem], placed: &[(u32, &str, &str)], case: &str) {
+    for problem in problems {
+        let json = serde_json::to_value(problem).unwrap();
+        let allowed: Vec<&str> = placed
+            .iter()
+            .filter(|(row, column, text)| problem.row == Some(*row) && repeatable(column, text))
+            .map(|(_, _, text)| *text)
+            .collect();
+        for &(row, column, text) in placed {
+            let on_row = problem.row == Some(row);
+            for fragment in fragments(text) {
+                if allowed.iter().any(|allowed| allowed.contains(fragment)) {
+                    continue;
+                }
+                assert!(
+                    !problem.message.contains(fragment),
+                    "{case}: {fragment:?} (row {row}, {column}) repeated in {problem:?}"
+                );
+            }
+            if on_row && problem.column.as_deref() == Some(column) {
+                assert_eq!(json["value"], text.trim(), "{case}: {json}");
+            }
+        }
+    }
+}
+
+/// One cell of a CSV file, quoted.
+fn csv_cell(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// A value as a provider would type it into a CSV file.
+fn typed(field: &schema::Field, value: Option<&Value>) -> String {
+    match value {
+        None => String::new(),
+        Some(Value::Text(text)) => text.clone(),
+        Some(Value::Date(day)) => day.to_string(),
+        Some(Value::Money(money)) => money.to_string(),
+        Some(Value::Bool(flag)) => if *flag { "Yes" } else { "No" }.to_owned(),
+        Some(Value::Choice(index)) => match field.ty {
+            schema::ValueType::Choice(choices) => choices[*index].to_owned(),
+            _ => config().mcos[*index].name.clone(),
+        },
+    }
+}
+
+/// Claim lines as a CSV complaint template, every cell quoted, joined by `separator`.
+fn complaint_csv(lines: &[forms::Record], separator: &str) -> String {
+    let mut text = COMPLAINT
+        .iter()
+        .map(|field| csv_cell(field.header))
+        .collect::<Vec<_>>()
+        .join(separator);
+    for line in lines {
+        text.push('\n');
+        let cells: Vec<String> = COMPLAINT
+            .iter()
+            .zip(&line.values)
+            .map(|(field, value)| csv_cell(&typed(field, value.as_ref())))
+            .collect();
+        text.push_str(&cells.join(separator));
+    }
+    text.push('\n');
+    text
+}
+
+fn complaint_report(bytes: &[u8], name: &str) -> forms::ComplaintReport {
+    match check_bytes(bytes, name, date("2026-11-25")) {
+        Ok(Submission::Complaint(complaint)) => complaint.report,
+        other => panic!("{name}: not a complaint: {other:?}"),
+    }
+}
+
+#[test]
+fn no_column_repeats_what_a_person_typed_in_it() {
+    let config = config();
+    for marker in MARKERS {
+        // Row 2 holds the marker in the first column, row 3 in the second, and so on;
+        // every other cell is valid.
+        let mut lines =
+            samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, COMPLAINT.len());
+        let mut placed = Vec::new();
+        for (column, line) in lines.iter_mut().enumerate() {
+            line.values[column] = Some(Value::Text(marker.to_owned()));
+            placed.push((line.row, COMPLAINT[column].header, marker));
+        }
+        let xlsx = forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)
+            .expect("the template is written");
+        let csv = complaint_csv(&lines, ",").into_bytes();
+        for (name, bytes) in [("claims.xlsx", xlsx), ("claims.csv", csv)] {
+            let report = complaint_report(&bytes, name);
+            assert!(!report.problems.is_empty(), "{marker} in {name}");
+            assert_described(&report.problems, &placed, &format!("{marker} in {name}"));
+        }
+    }
+}
+
+#[test]
+fn a_row_pasted_one_column_off_is_described_not_repeated() {
+    // The provider's own sheet has the patient's name and birth date in a column of its
+    // own; pasted into the template, the cells after it land one column off, to the
+    // right (a column inserted) or to the left (one left out), at every column.
+    let patient = "Patient ZELDA QUIMBY (DOB 04/02/1961)";
+    let config = config();
+    let mut good = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 1).remove(0);
+    good.values[claim::CLAIM_NUMBER] = Some(Value::Text("CLM-123456789".to_owned()));
+    good.values[claim::RECIPIENT_ID] = Some(Value::Text("987654321".to_owned()));
+    let texts: Vec<String> = COMPLAINT
+        .iter()
+        .zip(&good.values)
+        .map(|(field, value)| typed(field, value.as_ref()))
+        .collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for at in 0..COMPLAINT.len() {
+        let mut right = texts.clone();
+        right.insert(at, patient.to_owned());
+        right.truncate(COMPLAINT.len());
+        rows.push(right);
+        let mut left = texts.clone();
+        left.remove(at);
+        left.push(patient.to_owned());
+        rows.push(left);
+    }
+    let lines: Vec<forms::Record> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| forms::Record {
+            row: index as u32 + 2,
+            values: row
+                .iter()
+                .map(|text| Some(Value::Text(text.clone())))
+                .collect(),
+        })
+        .collect();
+    let mut placed = Vec::new();
+    for (line, row) in lines.iter().zip(&rows) {
+        for (field, text) in COMPLAINT.iter().zip(row) {
+            if [patient, "CLM-123456789", "987654321"].contains(&text.as_str()) {
+                placed.push((line.row, field.header, text.as_str()));
+            }
+        }
+    }
+    let xlsx = forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)
+        .expect("the template is written");
+    let csv = complaint_csv(&lines, ",").into_bytes();
+    for (name, bytes) in [("claims.xlsx", xlsx), ("claims.csv", csv)] {
+        let report = complaint_report(&bytes, name);
+        assert_eq!(report.reason, Some(Reason::InvalidValue), "{name}");
+        assert_described(&report.problems, &placed, name);
+    }
+}
+
+#[test]
+fn no_registration_field_repeats_what_a_person_typed_in_it() {
+    let config = config();
+    for marker in MARKERS {
+        let values = forms::Record {
+            row: 1,
+            values: vec![Some(Value::Text(marker.to_owned())); schema::REGISTRATION.len()],
+        };
+        let placed: Vec<(u32, &str, &str)> = schema::REGISTRATION
+            .iter()
+            .enumerate()
+            .map(|(index, field)| (index as u32 + 1, field.header, marker))
+            .collect();
+        let xlsx = forms::write::registration_form_with(&config.mcos, &config.rules, &values)
+            .expect("the form is written");
+        let csv: String = schema::REGISTRATION
+            .iter()
+            .map(|field| format!("{},{}\n", csv_cell(field.header), csv_cell(marker)))
+            .collect();
+        for (name, bytes) in [("form.xlsx", xlsx), ("form.csv", csv.into_bytes())] {
+            let report = match check_bytes(&bytes, name, date("2026-11-25")) {
+                Ok(Submission::Registration(registration)) => registration.report,
+                other => panic!("{name}: not a registration: {other:?}"),
+            };
+            assert_eq!(
+                report.status,
+                Completeness::Incomplete,
+                "{marker} in {name}"
+            );
+            let case = format!("{marker} in {name}");
+            assert_described(&report.problems, &placed, &case);
+            for missing in &report.missing {
+                for fragment in fragments(marker) {
+                    assert!(!missing.contains(fragment), "{case}: {missing}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_sheet_named_after_a_patient_is_not_named_back() {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("ZELDA QUIMBY 1961-04-02").unwrap();
+    sheet.write_string(0, 0, "Provider NPI").unwrap();
+    sheet.write_string(20_000, 0, "x").unwrap();
+    let bytes = workbook.save_to_buffer().unwrap();
+    let error = match check_bytes(&bytes, "claims.xlsx", date("2026-11-25")) {
+        Err(forms::Unusable::Unreadable(error)) => error,
+        other => panic!("not refused: {other:?}"),
+    };
+    let sentence = forms::Unusable::from(error).sentence();
+    assert!(sentence.contains("A20001"), "{sentence}");
+    for fragment in fragments("ZELDA QUIMBY 1961-04-02") {
+        assert!(!sentence.contains(fragment), "{sentence}");
+    }
+}

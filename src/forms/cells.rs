@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use super::read::Cell;
 use super::schema::{Field, STATES, ValueType};
 use crate::config::Mco;
-use crate::rules::{Money, npi_is_valid, parse_date_text, parse_money_text, serial_to_date};
+use crate::rules::{
+    Money, NPI_LEN, ZIP_LEN, npi_is_valid, parse_date_text, parse_money_text, serial_to_date,
+};
 
 /// A cell's value once it passed its field's type.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,8 +23,8 @@ pub enum Value {
     Choice(usize),
 }
 
-/// A cell that does not hold what its field needs. The sentence never quotes a value
-/// from a PHI column.
+/// A cell that does not hold what its field needs, as a sentence that describes the
+/// value and never repeats it (R10): people paste patient details into any column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid(pub String);
 
@@ -34,6 +36,7 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         return Ok(None);
     }
     if let Cell::Error(code) = cell {
+        // The code is calamine's own (#DIV/0!, #N/A, …), never what a person typed.
         return Err(Invalid(format!(
             "The cell shows the error {code}: enter the value itself"
         )));
@@ -43,7 +46,7 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         // length, is a sentence of its own rather than one about the value.
         ValueType::Text { max_len } => return free_text(text, max_len).map(Some),
         ValueType::Code => return Ok(Some(Value::Text(text))),
-        ValueType::Digits { len } => digits(&text, len),
+        ValueType::Digits { len } => digits(&text, len, field.header),
         ValueType::Zip => zip(&text),
         ValueType::Npi => npi(&text),
         ValueType::Date => date(cell),
@@ -55,19 +58,25 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         ValueType::Phone => phone(&text),
         ValueType::State => state(&text),
     };
-    typed.map(Some).map_err(|what| {
-        let shown = if field.phi {
-            "The value".to_owned()
-        } else {
-            format!("\"{}\"", clip(&text))
-        };
-        Invalid(format!("{shown} {what}"))
-    })
+    typed
+        .map(Some)
+        .map_err(|what| Invalid(format!("The value {what}")))
 }
 
-/// A cell's value as one type, or what is wrong with it, said after the value (or
-/// after "The value" in a PHI column): `is not Yes or No`.
+/// A cell's value as one type, or what is wrong with it, said after "The value":
+/// `is not Yes or No`, `has 9 digits; an NPI has 10`.
 type Typed = Result<Value, String>;
+
+/// R10's one exception for free text: an MCO tracking number of 1 to 30 letters,
+/// digits, `-`, `_`, `/` or `.`, with at least one digit, may be repeated in a notice.
+/// Anything else (a name, a date of birth) is described instead.
+pub fn is_safe_tracking_number(text: &str) -> bool {
+    (1..=30).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+        && text.bytes().any(|b| b.is_ascii_digit())
+}
 
 /// Free text of at most `max_len` characters.
 fn free_text(text: String, max_len: usize) -> Result<Value, Invalid> {
@@ -80,36 +89,60 @@ fn free_text(text: String, max_len: usize) -> Result<Value, Invalid> {
     Ok(Value::Text(text))
 }
 
+/// `1 digit`, `9 digits`.
+fn digit_count(count: usize) -> String {
+    if count == 1 {
+        "1 digit".to_owned()
+    } else {
+        format!("{count} digits")
+    }
+}
+
+/// `text` when it is digits only; otherwise why not, ending with what `expected`.
+fn only_digits<'t>(text: &'t str, expected: &str) -> Result<&'t str, String> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text)
+    } else {
+        Err(format!("holds characters other than digits; {expected}"))
+    }
+}
+
 /// An ID of `len` digits, such as a Recipient ID.
-fn digits(text: &str, len: usize) -> Typed {
-    padded_digits(text, len)
+fn digits(text: &str, len: usize, name: &str) -> Typed {
+    let digits = only_digits(text, &format!("a {name} is {len} digits"))?;
+    padded_digits(digits, len)
         .map(Value::Text)
-        .ok_or_else(|| format!("is not a {len}-digit number"))
+        .ok_or_else(|| format!("has {}; a {name} has {len}", digit_count(digits.len())))
 }
 
 /// Five digits, or nine (ZIP+4, written with its hyphen).
 fn zip(text: &str) -> Typed {
+    const EXPECTED: &str = "a ZIP code has 5, or 9 with ZIP+4 (62701-1234)";
     let digits: String = text.chars().filter(|c| *c != '-').collect();
-    let zip = if digits.len() > 5 {
-        Some(digits.clone()).filter(|d| d.len() == 9)
-    } else {
-        padded_digits(&digits, 5)
-    };
-    match zip.filter(|zip| zip.bytes().all(|b| b.is_ascii_digit())) {
-        Some(zip) if zip.len() == 9 => Ok(Value::Text(format!("{}-{}", &zip[..5], &zip[5..]))),
-        Some(zip) => Ok(Value::Text(zip)),
-        None => Err("is not a ZIP code (5 digits, or ZIP+4)".to_owned()),
+    let digits = only_digits(
+        &digits,
+        "a ZIP code is 5 digits, or 9 with ZIP+4 (62701-1234)",
+    )?;
+    match digits.len() {
+        9 => Ok(Value::Text(format!("{}-{}", &digits[..5], &digits[5..]))),
+        count => padded_digits(digits, ZIP_LEN)
+            .map(Value::Text)
+            .ok_or_else(|| format!("has {}; {EXPECTED}", digit_count(count))),
     }
 }
 
 /// Ten digits whose check digit matches.
 fn npi(text: &str) -> Typed {
-    match padded_digits(text, 10) {
+    let digits = only_digits(text, "an NPI is 10 digits")?;
+    match padded_digits(digits, NPI_LEN) {
         Some(npi) if npi_is_valid(&npi) => Ok(Value::Text(npi)),
         Some(_) => Err(
             "is not a valid NPI: its check digit does not match; check the 10 digits".to_owned(),
         ),
-        None => Err("is not an NPI: an NPI is 10 digits".to_owned()),
+        None => Err(format!(
+            "has {}; an NPI has {NPI_LEN}",
+            digit_count(digits.len())
+        )),
     }
 }
 
@@ -131,9 +164,17 @@ fn money(cell: &Cell, text: &str) -> Typed {
         Cell::Number(number) => Money::from_number(*number),
         _ => parse_money_text(text),
     };
-    money
-        .map(Value::Money)
-        .ok_or_else(|| "is not an amount in dollars (0 or more, at most 2 decimals)".to_owned())
+    money.map(Value::Money).ok_or_else(|| {
+        let below_zero = match cell {
+            Cell::Number(number) => *number < 0.0,
+            _ => text.starts_with('-'),
+        };
+        if below_zero {
+            "is below zero; an amount is 0 or more".to_owned()
+        } else {
+            "is not an amount in dollars such as 1250.00 (0 or more, at most 2 decimals)".to_owned()
+        }
+    })
 }
 
 /// A boolean cell, or `yes`, `y`, `no`, `n` in any case.
@@ -157,7 +198,7 @@ fn choice(text: &str, choices: &[&str]) -> Typed {
         .iter()
         .position(|choice| choice.eq_ignore_ascii_case(text))
         .map(Value::Choice)
-        .ok_or_else(|| format!("is not one of: {}", choices.join(", ")))
+        .ok_or_else(|| format!("is not one of the choices: {}", choices.join(", ")))
 }
 
 /// A configured MCO, by name or code, in any case.
@@ -176,7 +217,7 @@ fn email(text: &str) -> Typed {
     if is_email(text) {
         Ok(Value::Text(text.to_ascii_lowercase()))
     } else {
-        Err("is not an email address".to_owned())
+        Err("is not an email address such as name@example.org".to_owned())
     }
 }
 
@@ -190,16 +231,24 @@ fn phone(text: &str) -> Typed {
     let allowed = text
         .chars()
         .all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
-    if digits.len() == 10 && allowed {
-        Ok(Value::Text(format!(
-            "{}-{}-{}",
-            &digits[..3],
-            &digits[3..6],
-            &digits[6..]
-        )))
-    } else {
-        Err("is not a 10-digit phone number".to_owned())
+    if !allowed {
+        return Err(
+            "holds characters other than digits, spaces and ( ) - . +; a phone number is 10 digits such as 217-555-0100"
+                .to_owned(),
+        );
     }
+    if digits.len() != 10 {
+        return Err(format!(
+            "has {}; a phone number has 10, such as 217-555-0100",
+            digit_count(digits.len())
+        ));
+    }
+    Ok(Value::Text(format!(
+        "{}-{}-{}",
+        &digits[..3],
+        &digits[3..6],
+        &digits[6..]
+    )))
 }
 
 /// A two-letter code, kept in upper case.
@@ -249,15 +298,6 @@ fn is_email(text: &str) -> bool {
         && text.chars().all(|c| c.is_ascii_graphic())
 }
 
-/// Long values are cut in messages.
-fn clip(text: &str) -> String {
-    let mut clipped: String = text.chars().take(40).collect();
-    if clipped.len() < text.len() {
-        clipped.push('…');
-    }
-    clipped
-}
-
 /// A value safe to write back into a spreadsheet or CSV: text that a spreadsheet
 /// would take for a formula (`=`, `+`, `-`, `@`, tab, carriage return) gets a leading
 /// apostrophe, so it stays plain text.
@@ -305,15 +345,49 @@ mod tests {
     }
 
     #[test]
-    fn phi_values_are_never_quoted() {
-        let Err(Invalid(message)) = read(claim::RECIPIENT_ID, text("98765X")) else {
-            panic!()
+    fn values_are_described_never_quoted() {
+        let message = |column: usize, typed: &str| match read(column, text(typed)) {
+            Err(Invalid(message)) => message,
+            other => panic!("{typed}: {other:?}"),
         };
-        assert!(!message.contains("98765"), "{message}");
-        let Err(Invalid(message)) = read(claim::PROVIDER_NPI, text("1234567890")) else {
-            panic!()
-        };
-        assert!(message.contains("1234567890"), "{message}");
+        let said = message(claim::RECIPIENT_ID, "98765X");
+        assert!(!said.contains("98765"), "{said}");
+        // Not even an NPI is repeated unless it passed its check digit (R10).
+        let said = message(claim::PROVIDER_NPI, "1234567890");
+        assert!(
+            !said.contains("1234567890") && said.contains("check digit"),
+            "{said}"
+        );
+        let said = message(claim::PROVIDER_NPI, "12345678901");
+        assert_eq!(said, "The value has 11 digits; an NPI has 10");
+        let said = message(claim::COVERAGE, "Patient ZELDA QUIMBY");
+        assert!(
+            !said.contains("QUIMBY") && said.starts_with("The value is not one of the choices: "),
+            "{said}"
+        );
+        let said = message(claim::ISSUE_CATEGORY, "CLM-123456789");
+        assert!(!said.contains("CLM"), "{said}");
+        let said = message(claim::BILLED, "-50");
+        assert_eq!(said, "The value is below zero; an amount is 0 or more");
+    }
+
+    #[test]
+    fn safe_tracking_numbers() {
+        for safe in ["0TRK-01000", "7", "A/2026.11_4-x", &"9".repeat(30)] {
+            assert!(is_safe_tracking_number(safe), "{safe}");
+        }
+        for unsafe_ in [
+            "",
+            "TRK",
+            "ZELDA QUIMBY 1961",
+            "CLM 123",
+            "123456789012345678901234567890X",
+            "TRK-1\n",
+            "TRK-é1",
+            "(217)5550199",
+        ] {
+            assert!(!is_safe_tracking_number(unsafe_), "{unsafe_}");
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::io::{Cursor, Read};
 use calamine::{Data, DataRef, Reader, SheetVisible, Xlsb, Xlsx};
 use chrono::NaiveDate;
 
+use super::schema::{self, INSTRUCTIONS_SHEET, Kind, MARKER_SHEET};
 use crate::rules::parse_date_text;
 
 /// The largest file read at all, in any format.
@@ -136,12 +137,21 @@ pub enum ReadError {
     },
 }
 
-/// Where an out-of-bounds entry is: the sheet by name, or the file.
+/// Where an out-of-bounds entry is: the file, or a sheet of the portal's templates by
+/// name. Any other sheet's name is something a person typed, so it is not repeated
+/// (R10).
 fn place(sheet: &str) -> String {
+    let ours = Kind::ALL
+        .into_iter()
+        .flat_map(schema::sheets)
+        .any(|known| known.name == sheet)
+        || [INSTRUCTIONS_SHEET, MARKER_SHEET].contains(&sheet);
     if sheet.is_empty() {
         "the file".to_owned()
-    } else {
+    } else if ours {
         format!("sheet '{sheet}'")
+    } else {
+        "a sheet of the file".to_owned()
     }
 }
 
@@ -330,10 +340,31 @@ fn sniff_cfb(bytes: &[u8]) -> Result<Format, ReadError> {
 }
 
 fn damaged(error: impl std::fmt::Display) -> ReadError {
-    // Keep the library's words short: they name a structure, never cell content.
+    // Keep the library's words short, and leave out what they quote: a quoted piece
+    // may come from a cell (calamine quotes an error value it does not know), and a
+    // person may have typed anything there (R10).
     let text = error.to_string();
-    let short: String = text.chars().take(120).collect();
-    ReadError::Damaged(short)
+    let mut short = String::new();
+    let mut open: Option<char> = None;
+    let mut previous = ' ';
+    for c in text.chars() {
+        match open {
+            Some(quote) if c == quote => {
+                open = None;
+                short.push('…');
+                short.push(c);
+            }
+            Some(_) => {}
+            None => {
+                short.push(c);
+                if matches!(c, '\'' | '"' | '`') && !previous.is_alphanumeric() {
+                    open = Some(c);
+                }
+            }
+        }
+        previous = c;
+    }
+    ReadError::Damaged(short.chars().take(120).collect())
 }
 
 fn calamine_error(error: impl std::fmt::Display) -> ReadError {

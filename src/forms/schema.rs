@@ -10,6 +10,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MARKER_SHEET: &str = "PortalSchema";
 /// The first cell of the marker sheet.
 pub const MARKER_TAG: &str = "portal-workbook";
+/// The sheet of every generated workbook that explains its columns.
+pub const INSTRUCTIONS_SHEET: &str = "Instructions";
 
 /// Which spreadsheet a workbook is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

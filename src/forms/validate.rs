@@ -16,7 +16,7 @@ use super::cells::{self, Value};
 use super::read::{Cell, Sheet, Workbook};
 use super::report::{Problem, Reason};
 use super::schema::{
-    COMPLAINT, Field, Kind, MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS,
+    COMPLAINT, Field, Kind, Layout, MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS,
     REGISTRATION, SheetSchema,
 };
 use crate::config::Mco;
@@ -208,7 +208,37 @@ impl Problems {
             column: column.map(str::to_owned),
             reason,
             message,
+            value: None,
         });
+    }
+
+    /// Gives each problem of a cell that holds something the cell's own text as its
+    /// `value`, for `portal check --json`; the message never repeats it (R10).
+    fn attach_values(&mut self, sheet: Option<&Sheet>, schema: &SheetSchema) {
+        let Some(sheet) = sheet.filter(|_| !self.list.is_empty()) else {
+            return;
+        };
+        // Where each field is: its column in a table, its row in a form.
+        let places = match schema.layout {
+            Layout::Table => header_map(sheet, schema.fields),
+            Layout::Form => label_map(sheet, schema.fields),
+        };
+        for problem in &mut self.list {
+            let field = problem
+                .column
+                .as_deref()
+                .and_then(|name| schema.field(name));
+            let (Some(row), Some(Some(place))) = (problem.row, field.map(|field| places[field]))
+            else {
+                continue;
+            };
+            let cell = match schema.layout {
+                Layout::Table if row > 1 => sheet.get(row - 1, place),
+                Layout::Form if row == place + 1 => sheet.get(place, 1),
+                _ => None,
+            };
+            problem.value = cell.map(cells::cell_text).filter(|text| !text.is_empty());
+        }
     }
 }
 
