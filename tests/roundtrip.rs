@@ -640,3 +640,123 @@ fn a_sheet_named_after_a_patient_is_not_named_back() {
         assert!(!sentence.contains(fragment), "{sentence}");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// How cells are read: only a cell that holds a number is padded, never an NPI.
+// ---------------------------------------------------------------------------------
+
+/// The message of the one problem at (row, column), with its reason.
+fn problem_at<'r>(
+    report: &'r forms::ComplaintReport,
+    row: u32,
+    column: &str,
+) -> &'r forms::Problem {
+    let found: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|problem| problem.row == Some(row) && problem.column.as_deref() == Some(column))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "row {row}, {column}: {:#?}",
+        report.problems
+    );
+    found[0]
+}
+
+#[test]
+fn an_id_typed_as_text_is_never_padded() {
+    let config = config();
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 5);
+    let text = |value: &str| Some(Value::Text(value.to_owned()));
+    // "6" padded to 0000000006 passed the check digit, and so did 0123456788.
+    lines[0].values[claim::PROVIDER_NPI] = text("6");
+    lines[1].values[claim::PROVIDER_NPI] = text("123456788");
+    lines[2].values[claim::RECIPIENT_ID] = text("1");
+    // A cell that holds a number lost its leading zeros: the Recipient ID gets them
+    // back, the NPI (which never starts with 0) does not.
+    lines[3].values[claim::RECIPIENT_ID] = Some(Value::Money(portal::rules::Money { cents: 100 }));
+    lines[4].values[claim::PROVIDER_NPI] = Some(Value::Money(portal::rules::Money { cents: 600 }));
+    let bytes = forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap();
+    let checked = complaint(&bytes, "2026-11-25");
+    let report = &checked.report;
+    assert_eq!(report.reason, Some(Reason::InvalidValue));
+    for (row, column, says) in [
+        (2, "Provider NPI", "has 1 digit; an NPI has 10"),
+        (3, "Provider NPI", "has 9 digits; an NPI has 10"),
+        (4, "Recipient ID", "has 1 digit; a Recipient ID has 9"),
+        (6, "Provider NPI", "has 1 digit; an NPI has 10"),
+    ] {
+        let problem = problem_at(report, row, column);
+        assert_eq!(problem.reason, Reason::InvalidValue, "{problem:?}");
+        assert!(problem.message.contains(says), "{problem:?}");
+        assert!(!problem.message.contains("check digit"), "{problem:?}");
+    }
+    assert_eq!(
+        checked.lines[3].text(claim::RECIPIENT_ID),
+        Some("000000001")
+    );
+    assert_eq!(report.problems.len(), 4, "{:#?}", report.problems);
+
+    // In a CSV, which has no types, a cell of digits only is such a number.
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 2);
+    lines[0].values[claim::RECIPIENT_ID] = text("12345");
+    lines[1].values[claim::PROVIDER_NPI] = text("123456788");
+    let csv = complaint_csv(&lines, ",");
+    let checked = complaint(csv.as_bytes(), "2026-11-25");
+    assert_eq!(
+        checked.lines[0].text(claim::RECIPIENT_ID),
+        Some("000012345")
+    );
+    let problem = problem_at(&checked.report, 3, "Provider NPI");
+    assert!(
+        problem.message.contains("has 9 digits; an NPI has 10"),
+        "{problem:?}"
+    );
+    assert_eq!(
+        checked.report.problems.len(),
+        1,
+        "{:#?}",
+        checked.report.problems
+    );
+}
+
+#[test]
+fn a_zip_typed_as_text_must_have_its_five_digits() {
+    let config = config();
+    let zip = schema::REGISTRATION
+        .iter()
+        .position(|field| field.header == "ZIP")
+        .unwrap();
+    for (value, expected) in [
+        (Value::Text("627".to_owned()), None),
+        (
+            Value::Money(portal::rules::Money { cents: 606_200 }),
+            Some("06062"),
+        ),
+        (Value::Text("62701-1234".to_owned()), Some("62701-1234")),
+    ] {
+        let mut values = samples::registration_values("billing@clinic.example", "1234567893");
+        values.values[zip] = Some(value.clone());
+        let bytes =
+            forms::write::registration_form_with(&config.mcos, &config.rules, &values).unwrap();
+        let checked = registration(&bytes);
+        let provider_zip = schema::PROVIDER_FIELDS
+            .iter()
+            .position(|field| field.header == "ZIP")
+            .unwrap();
+        let read = checked.providers[0].text(provider_zip);
+        match expected {
+            Some(expected) => assert_eq!(read, Some(expected), "{value:?}"),
+            None => {
+                let problem = &checked.report.problems[0];
+                assert_eq!(problem.column.as_deref(), Some("ZIP"), "{problem:?}");
+                assert!(
+                    problem.message.contains("has 3 digits; a ZIP code has 5"),
+                    "{problem:?}"
+                );
+            }
+        }
+    }
+}

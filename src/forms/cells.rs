@@ -1,11 +1,12 @@
 //! One cell read against its field's type, as PRODUCT.md's "How cells are read" says:
-//! text trimmed, IDs typed as numbers kept without decimals and left-padded, Yes/No
-//! spellings, drop-down values and MCOs matched case-insensitively, dates as date
-//! cells, serial numbers or text.
+//! text trimmed; IDs typed as numbers kept without decimals; only a cell that holds a
+//! number (in a CSV, a cell of digits only) left-padded with zeros, and only for a
+//! Recipient ID or a ZIP code, never an NPI; Yes/No spellings, drop-down values and
+//! MCOs matched case-insensitively; dates as date cells, serial numbers or text.
 
 use chrono::NaiveDate;
 
-use super::read::Cell;
+use super::read::{Cell, Typing};
 use super::schema::{Field, STATES, ValueType};
 use crate::config::Mco;
 use crate::rules::{
@@ -28,8 +29,14 @@ pub enum Value {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid(pub String);
 
-/// Reads one cell. `Ok(None)` is an empty cell.
-pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<Value>, Invalid> {
+/// Reads one cell of a sheet whose cells carry their types as `typing` says.
+/// `Ok(None)` is an empty cell.
+pub fn parse(
+    cell: Option<&Cell>,
+    field: &Field,
+    mcos: &[Mco],
+    typing: Typing,
+) -> Result<Option<Value>, Invalid> {
     let Some(cell) = cell else { return Ok(None) };
     let text = cell_text(cell);
     if text.is_empty() {
@@ -46,8 +53,8 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         // length, is a sentence of its own rather than one about the value.
         ValueType::Text { max_len } => return free_text(text, max_len).map(Some),
         ValueType::Code => return Ok(Some(Value::Text(text))),
-        ValueType::Digits { len } => digits(&text, len, field.header),
-        ValueType::Zip => zip(&text),
+        ValueType::Digits { len } => digits(&text, len, field.header, holds_number(cell, typing)),
+        ValueType::Zip => zip(&text, holds_number(cell, typing)),
         ValueType::Npi => npi(&text),
         ValueType::Date => date(cell),
         ValueType::Money => money(cell, &text),
@@ -107,43 +114,77 @@ fn only_digits<'t>(text: &'t str, expected: &str) -> Result<&'t str, String> {
     }
 }
 
-/// An ID of `len` digits, such as a Recipient ID.
-fn digits(text: &str, len: usize, name: &str) -> Typed {
+/// True when the cell holds a number, which a spreadsheet shows without its leading
+/// zeros: a number cell, or in a CSV (which has no types) a cell of digits only.
+fn holds_number(cell: &Cell, typing: Typing) -> bool {
+    match cell {
+        Cell::Number(_) => true,
+        Cell::Text(text) => {
+            matches!(typing, Typing::Text { .. })
+                && !text.trim().is_empty()
+                && text.trim().bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// `digits` left-padded with zeros to `len` when it is a number short of them.
+fn padded(digits: &str, len: usize, number: bool) -> Option<String> {
+    match digits.len() {
+        found if found == len => Some(digits.to_owned()),
+        found if found < len && number => Some(format!("{digits:0>len$}")),
+        _ => None,
+    }
+}
+
+/// An ID of `len` digits, such as a Recipient ID; a number short of digits has lost
+/// its leading zeros.
+fn digits(text: &str, len: usize, name: &str, number: bool) -> Typed {
     let digits = only_digits(text, &format!("a {name} is {len} digits"))?;
-    padded_digits(digits, len)
+    padded(digits, len, number)
         .map(Value::Text)
         .ok_or_else(|| format!("has {}; a {name} has {len}", digit_count(digits.len())))
 }
 
-/// Five digits, or nine (ZIP+4, written with its hyphen).
-fn zip(text: &str) -> Typed {
-    const EXPECTED: &str = "a ZIP code has 5, or 9 with ZIP+4 (62701-1234)";
+/// Five digits, or nine (ZIP+4, written with its hyphen); a number short of five has
+/// lost its leading zeros.
+fn zip(text: &str, number: bool) -> Typed {
     let digits: String = text.chars().filter(|c| *c != '-').collect();
     let digits = only_digits(
         &digits,
         "a ZIP code is 5 digits, or 9 with ZIP+4 (62701-1234)",
     )?;
-    match digits.len() {
-        9 => Ok(Value::Text(format!("{}-{}", &digits[..5], &digits[5..]))),
-        count => padded_digits(digits, ZIP_LEN)
-            .map(Value::Text)
-            .ok_or_else(|| format!("has {}; {EXPECTED}", digit_count(count))),
+    if digits.len() == 9 {
+        return Ok(Value::Text(format!("{}-{}", &digits[..5], &digits[5..])));
     }
+    padded(digits, ZIP_LEN, number)
+        .map(Value::Text)
+        .ok_or_else(|| {
+            format!(
+                "has {}; a ZIP code has 5, or 9 with ZIP+4 (62701-1234)",
+                digit_count(digits.len())
+            )
+        })
 }
 
-/// Ten digits whose check digit matches.
+/// Ten digits, never padded (an NPI never starts with 0), whose check digit matches.
 fn npi(text: &str) -> Typed {
     let digits = only_digits(text, "an NPI is 10 digits")?;
-    match padded_digits(digits, NPI_LEN) {
-        Some(npi) if npi_is_valid(&npi) => Ok(Value::Text(npi)),
-        Some(_) => Err(
-            "is not a valid NPI: its check digit does not match; check the 10 digits".to_owned(),
-        ),
-        None => Err(format!(
+    if digits.len() != NPI_LEN {
+        return Err(format!(
             "has {}; an NPI has {NPI_LEN}",
             digit_count(digits.len())
-        )),
+        ));
     }
+    if digits.starts_with('0') {
+        return Err("starts with 0, which an NPI never does; check the 10 digits".to_owned());
+    }
+    if !npi_is_valid(digits) {
+        return Err(
+            "is not a valid NPI: its check digit does not match; check the 10 digits".to_owned(),
+        );
+    }
+    Ok(Value::Text(digits.to_owned()))
 }
 
 /// A date cell, a serial number, or text such as `2026-10-01` or `10/01/2026`.
@@ -276,15 +317,6 @@ pub fn cell_text(cell: &Cell) -> String {
     }
 }
 
-/// Digits only, left-padded with zeros to `len` (a spreadsheet drops leading zeros
-/// from a number).
-fn padded_digits(text: &str, len: usize) -> Option<String> {
-    if text.is_empty() || text.len() > len || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(format!("{text:0>len$}"))
-}
-
 fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else {
         return false;
@@ -319,6 +351,19 @@ mod tests {
             Some(&cell),
             &COMPLAINT[column],
             &crate::config::Config::embedded().mcos,
+            Typing::Typed,
+        )
+    }
+
+    /// A cell of a CSV file, which has no types.
+    fn read_csv(column: usize, typed: &str) -> Result<Option<Value>, Invalid> {
+        parse(
+            Some(&text(typed)),
+            &COMPLAINT[column],
+            &crate::config::Config::embedded().mcos,
+            Typing::Text {
+                decimal_comma: false,
+            },
         )
     }
 
@@ -342,6 +387,47 @@ mod tests {
         );
         assert!(read(claim::RECIPIENT_ID, text("12345678901")).is_err());
         assert!(read(claim::RECIPIENT_ID, Cell::Number(1.5)).is_err());
+        // In a CSV a cell of digits only is such a number.
+        assert_eq!(
+            read_csv(claim::RECIPIENT_ID, "12345678"),
+            Ok(Some(Value::Text("012345678".into())))
+        );
+    }
+
+    #[test]
+    fn ids_typed_as_text_keep_their_length_and_an_npi_is_never_padded() {
+        let said = |result: Result<Option<Value>, Invalid>| match result {
+            Err(Invalid(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            said(read(claim::RECIPIENT_ID, text("12345678"))),
+            "The value has 8 digits; a Recipient ID has 9"
+        );
+        assert_eq!(
+            said(read(claim::RECIPIENT_ID, text("1"))),
+            "The value has 1 digit; a Recipient ID has 9"
+        );
+        // Padded with zeros, each of these would pass the check digit.
+        for npi in [
+            read(claim::PROVIDER_NPI, text("6")),
+            read(claim::PROVIDER_NPI, Cell::Number(6.0)),
+            read_csv(claim::PROVIDER_NPI, "6"),
+        ] {
+            assert_eq!(said(npi), "The value has 1 digit; an NPI has 10");
+        }
+        assert_eq!(
+            said(read_csv(claim::PROVIDER_NPI, "123456788")),
+            "The value has 9 digits; an NPI has 10"
+        );
+        assert_eq!(
+            said(read(claim::PROVIDER_NPI, text("0123456788"))),
+            "The value starts with 0, which an NPI never does; check the 10 digits"
+        );
+        assert_eq!(
+            read(claim::PROVIDER_NPI, Cell::Number(1_234_567_893.0)),
+            Ok(Some(Value::Text("1234567893".into())))
+        );
     }
 
     #[test]
@@ -439,30 +525,42 @@ mod tests {
 
     #[test]
     fn registration_values() {
-        let mcos = [];
         let field = |name: &str| REGISTRATION.iter().find(|f| f.header == name).unwrap();
-        let phone = parse(
-            Some(&text("(217) 555-0100")),
-            field("Registrant Phone"),
-            &mcos,
-        );
-        assert_eq!(phone, Ok(Some(Value::Text("217-555-0100".into()))));
+        let typed = |cell: Cell, name: &str| parse(Some(&cell), field(name), &[], Typing::Typed);
+        let csv = Typing::Text {
+            decimal_comma: false,
+        };
         assert_eq!(
-            parse(Some(&Cell::Number(6062.0)), field("ZIP"), &mcos),
+            typed(text("(217) 555-0100"), "Registrant Phone"),
+            Ok(Some(Value::Text("217-555-0100".into())))
+        );
+        assert_eq!(
+            typed(Cell::Number(6062.0), "ZIP"),
             Ok(Some(Value::Text("06062".into())))
         );
         assert_eq!(
-            parse(Some(&text("62701-1234")), field("ZIP"), &mcos),
+            typed(text("62701-1234"), "ZIP"),
             Ok(Some(Value::Text("62701-1234".into())))
         );
-        assert!(parse(Some(&text("627")), field("ZIP"), &mcos).is_ok());
-        assert!(parse(Some(&text("6270A")), field("ZIP"), &mcos).is_err());
+        // Typed as text, a ZIP must have its five digits; in a CSV, digits only are
+        // a number that lost its zeros.
         assert_eq!(
-            parse(Some(&text("il")), field("State"), &mcos),
+            typed(text("627"), "ZIP"),
+            Err(Invalid(
+                "The value has 3 digits; a ZIP code has 5, or 9 with ZIP+4 (62701-1234)".into()
+            ))
+        );
+        assert_eq!(
+            parse(Some(&text("6062")), field("ZIP"), &[], csv),
+            Ok(Some(Value::Text("06062".into())))
+        );
+        assert!(typed(text("6270A"), "ZIP").is_err());
+        assert_eq!(
+            typed(text("il"), "State"),
             Ok(Some(Value::Text("IL".into())))
         );
-        assert!(parse(Some(&text("ZZ")), field("State"), &mcos).is_err());
-        assert!(parse(Some(&text("a@b")), field("Registrant Email"), &mcos).is_err());
+        assert!(typed(text("ZZ"), "State").is_err());
+        assert!(typed(text("a@b"), "Registrant Email").is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod validate;
 pub mod write;
 
 pub use cells::{Value, is_safe_tracking_number, neutralise_formula};
-pub use read::{Format, ReadError, Workbook, read_workbook};
+pub use read::{Format, ReadError, Typing, Workbook, read_workbook};
 pub use report::{
     ComplaintReport, Completeness, LineOutcome, Problem, Reason, RegistrationReport, Status,
 };

@@ -55,11 +55,24 @@ pub enum Cell {
     Error(String),
 }
 
+/// How a sheet's cells carry their types.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Typing {
+    /// A workbook's cells: a number is a number cell, text is text as typed.
+    #[default]
+    Typed,
+    /// A CSV file's cells, all text: a cell of digits only may be a number that lost
+    /// its leading zeros, and with `decimal_comma` (a CSV separated by semicolons)
+    /// `125,50` is 125.50.
+    Text { decimal_comma: bool },
+}
+
 /// A sheet's non-empty cells, keyed by zero-based (row, column).
 #[derive(Debug, Clone, Default)]
 pub struct Sheet {
     pub name: String,
     pub visible: bool,
+    pub typing: Typing,
     pub cells: BTreeMap<(u32, u32), Cell>,
 }
 
@@ -547,6 +560,9 @@ fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {
         .flexible(true)
         .from_reader(bytes);
     let mut collector = Collector::new("", true);
+    collector.sheet.typing = Typing::Text {
+        decimal_comma: false,
+    };
     let mut record = csv::StringRecord::new();
     // The csv reader skips blank lines; rows are counted from the bytes instead, so
     // they match what a spreadsheet shows: the record ends on the line of the last

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::cells::{self, Value};
-use super::read::{Cell, Sheet, Workbook};
+use super::read::{Cell, Sheet, Typing, Workbook};
 use super::report::{Problem, Reason};
 use super::schema::{
     COMPLAINT, Field, Kind, Layout, MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS,
@@ -294,7 +294,7 @@ fn read_table(
                 .fields
                 .iter()
                 .zip(cells)
-                .map(|(field, cell)| read_value(cell, field, mcos, row, problems))
+                .map(|(field, cell)| read_value(cell, field, mcos, sheet.typing, row, problems))
                 .collect();
             Record { row, values }
         })
@@ -321,7 +321,14 @@ fn read_form(sheet: Option<&Sheet>, schema: &SheetSchema, problems: &mut Problem
         .iter()
         .zip(&rows)
         .map(|(field, row)| match row {
-            Some(row) => read_value(sheet.get(*row, 1), field, &[], row + 1, problems),
+            Some(row) => read_value(
+                sheet.get(*row, 1),
+                field,
+                &[],
+                sheet.typing,
+                row + 1,
+                problems,
+            ),
             None => {
                 problems.add(
                     None,
@@ -354,10 +361,11 @@ fn read_value(
     cell: Option<&Cell>,
     field: &Field,
     mcos: &[Mco],
+    typing: Typing,
     row: u32,
     problems: &mut Problems,
 ) -> Option<Value> {
-    match cells::parse(cell, field, mcos) {
+    match cells::parse(cell, field, mcos, typing) {
         Ok(Some(value)) => Some(value),
         Ok(None) => {
             if field.required {

@@ -10,11 +10,11 @@ pub const RECIPIENT_ID_LEN: usize = 9;
 /// Digits in a ZIP code (a ZIP+4 is accepted as 9 digits).
 pub const ZIP_LEN: usize = 5;
 
-/// True when `npi` is ten digits whose last is the Luhn check digit computed over the
-/// prefix `80840` and the first nine digits (45 CFR 162.406).
+/// True when `npi` is ten digits, the first not 0, whose last is the Luhn check digit
+/// computed over the prefix `80840` and the first nine digits (45 CFR 162.406).
 pub fn npi_is_valid(npi: &str) -> bool {
     let bytes = npi.as_bytes();
-    if bytes.len() != NPI_LEN || !bytes.iter().all(u8::is_ascii_digit) {
+    if bytes.len() != NPI_LEN || !bytes.iter().all(u8::is_ascii_digit) || bytes[0] == b'0' {
         return false;
     }
     // The prefix 80840 always contributes 24 to the Luhn sum.
@@ -150,6 +150,9 @@ mod tests {
         assert!(npi_is_valid("1245319599"));
         assert!(npi_is_valid("1003000126"));
         assert!(!npi_is_valid("123456789"));
+        // Luhn alone would take these: an NPI never starts with 0.
+        assert!(!npi_is_valid("0000000006"));
+        assert!(!npi_is_valid("0123456788"));
         assert!(!npi_is_valid("12345678933"));
         assert!(!npi_is_valid("12345678a3"));
         assert!(!npi_is_valid(""));
