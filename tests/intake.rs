@@ -9,7 +9,8 @@ use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{RegistrationStatus, Store, Ticket, Tree};
 
 use crate::common::{
-    Mailroom, PROVIDER, Sent, complaint, message, out_of_office, registration_form,
+    Mailroom, PROVIDER, Sent, complaint, complaint_csv, message, out_of_office, registration_form,
+    windows_1252,
 };
 
 const INTAKE: &str = "intake@portal.example.gov";
@@ -300,6 +301,37 @@ fn patient_details_in_the_wrong_columns_never_reach_a_notice_or_the_ticket() {
     for marker in markers {
         assert!(!shown.contains(marker), "{marker} in {shown}");
     }
+}
+
+#[test]
+fn a_csv_from_excel_on_windows_is_filed_like_any_template() {
+    // Windows-1252, with a typographic apostrophe, separated by semicolons with decimal
+    // commas: as Excel saves "CSV" where the decimal mark is a comma.
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let today = portal::today::today_in_illinois();
+    let mut lines = portal::samples::complaint_lines(Sample::Good, today, 4, 2);
+    lines[0].values[claim::ISSUE_DESCRIPTION] = Some(portal::forms::Value::Text(
+        "The MCO\u{2019}s denial ignored the timely filing".to_owned(),
+    ));
+    let text = complaint_csv(&lines, ";").replace("\"1250.00\"", "\"1.250,00\"");
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.csv", windows_1252(&text))],
+    ));
+    room.pass();
+    let ticket = &tickets(&room)[0];
+    assert_eq!(ticket.status, Status::Forwarded, "{:?}", ticket.problems);
+    assert!(
+        ticket
+            .lines
+            .iter()
+            .all(|line| line.status == Status::Forwarded)
+    );
+    assert_eq!(with_subject(&room.outbox(), "Complaint accepted").len(), 1);
 }
 
 #[test]

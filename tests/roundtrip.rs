@@ -8,7 +8,7 @@ use portal::forms::{
 };
 use portal::samples::{self, Sample};
 
-use crate::common::{check_bytes, config, date};
+use crate::common::{check_bytes, complaint_csv, config, csv_cell, date, typed, windows_1252};
 
 fn blank(kind: Kind) -> Vec<u8> {
     let config = config();
@@ -456,46 +456,6 @@ fn assert_described(problems: &[forms::Problem], placed: &[(u32, &str, &str)], c
     }
 }
 
-/// One cell of a CSV file, quoted.
-fn csv_cell(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
-/// A value as a provider would type it into a CSV file.
-fn typed(field: &schema::Field, value: Option<&Value>) -> String {
-    match value {
-        None => String::new(),
-        Some(Value::Text(text)) => text.clone(),
-        Some(Value::Date(day)) => day.to_string(),
-        Some(Value::Money(money)) => money.to_string(),
-        Some(Value::Bool(flag)) => if *flag { "Yes" } else { "No" }.to_owned(),
-        Some(Value::Choice(index)) => match field.ty {
-            schema::ValueType::Choice(choices) => choices[*index].to_owned(),
-            _ => config().mcos[*index].name.clone(),
-        },
-    }
-}
-
-/// Claim lines as a CSV complaint template, every cell quoted, joined by `separator`.
-fn complaint_csv(lines: &[forms::Record], separator: &str) -> String {
-    let mut text = COMPLAINT
-        .iter()
-        .map(|field| csv_cell(field.header))
-        .collect::<Vec<_>>()
-        .join(separator);
-    for line in lines {
-        text.push('\n');
-        let cells: Vec<String> = COMPLAINT
-            .iter()
-            .zip(&line.values)
-            .map(|(field, value)| csv_cell(&typed(field, value.as_ref())))
-            .collect();
-        text.push_str(&cells.join(separator));
-    }
-    text.push('\n');
-    text
-}
-
 fn complaint_report(bytes: &[u8], name: &str) -> forms::ComplaintReport {
     match check_bytes(bytes, name, date("2026-11-25")) {
         Ok(Submission::Complaint(complaint)) => complaint.report,
@@ -759,4 +719,104 @@ fn a_zip_typed_as_text_must_have_its_five_digits() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------
+// CSV files as Excel writes them: any encoding, commas or semicolons.
+// ---------------------------------------------------------------------------------
+
+/// A good complaint of one line as CSV text, its description given.
+fn one_line_csv(description: &str, separator: &str) -> String {
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 1);
+    lines[0].values[claim::ISSUE_DESCRIPTION] = Some(Value::Text(description.to_owned()));
+    complaint_csv(&lines, separator)
+}
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut bytes = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for unit in text.encode_utf16() {
+        bytes.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    bytes
+}
+
+#[test]
+fn a_csv_is_read_in_the_encoding_excel_saved_it_in() {
+    let description = "The MCO\u{2019}s denial of Caf\u{e9} Clinic's claim was untimely";
+    let text = one_line_csv(description, ",");
+    let mut utf8_bom = b"\xEF\xBB\xBF".to_vec();
+    utf8_bom.extend(text.as_bytes());
+    for (encoding, bytes) in [
+        ("windows-1252", windows_1252(&text)),
+        ("utf-8", text.clone().into_bytes()),
+        ("utf-8 with BOM", utf8_bom),
+        ("utf-16le", utf16(&text, false)),
+        ("utf-16be", utf16(&text, true)),
+    ] {
+        for name in ["claims.csv", "attachment"] {
+            let checked = match check_bytes(&bytes, name, date("2026-11-25")) {
+                Ok(Submission::Complaint(complaint)) => complaint,
+                other => panic!("{encoding} as {name}: {other:?}"),
+            };
+            assert!(
+                checked.report.all_forwarded(),
+                "{encoding}: {:?}",
+                checked.report.problems
+            );
+            assert_eq!(
+                checked.lines[0].text(claim::ISSUE_DESCRIPTION),
+                Some(description),
+                "{encoding} as {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_csv_separated_by_semicolons_has_decimal_commas() {
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 2);
+    lines[0].values[claim::ISSUE_DESCRIPTION] =
+        Some(Value::Text("Denied; then paid short, twice".to_owned()));
+    let mut text = complaint_csv(&lines, ";");
+    // As a European Excel writes amounts: a decimal comma, a dot between thousands.
+    text = text.replace("\"1250.00\"", "\"125,50\"");
+    text = text.replace("\"1250.01\"", "\"1.250,01\"");
+    text = text.replace("\"0.00\"", "0");
+    let checked = complaint(&windows_1252(&text), "2026-11-25");
+    assert!(
+        checked.report.all_forwarded(),
+        "{:?}",
+        checked.report.problems
+    );
+    let billed: Vec<Option<u64>> = checked
+        .lines
+        .iter()
+        .map(|line| line.money(claim::BILLED).map(|money| money.cents))
+        .collect();
+    assert_eq!(billed, [Some(12_550), Some(125_001)]);
+    assert_eq!(
+        checked.lines[0].text(claim::ISSUE_DESCRIPTION),
+        Some("Denied; then paid short, twice")
+    );
+}
+
+#[test]
+fn a_csv_that_cannot_be_read_says_how_to_save_it() {
+    // UTF-16 without its byte order mark: every other byte is a NUL.
+    let text = one_line_csv("Denied", ",");
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let error = match check_bytes(&bytes, "claims.csv", date("2026-11-25")) {
+        Err(forms::Unusable::Unreadable(error)) => error,
+        other => panic!("read: {other:?}"),
+    };
+    let sentence = forms::Unusable::from(error).sentence();
+    assert!(sentence.contains("CSV UTF-8"), "{sentence}");
 }

@@ -10,7 +10,8 @@ use super::read::{Cell, Typing};
 use super::schema::{Field, STATES, ValueType};
 use crate::config::Mco;
 use crate::rules::{
-    Money, NPI_LEN, ZIP_LEN, npi_is_valid, parse_date_text, parse_money_text, serial_to_date,
+    Money, NPI_LEN, ZIP_LEN, npi_is_valid, parse_date_text, parse_money_text,
+    parse_money_text_decimal_comma, serial_to_date,
 };
 
 /// A cell's value once it passed its field's type.
@@ -57,7 +58,7 @@ pub fn parse(
         ValueType::Zip => zip(&text, holds_number(cell, typing)),
         ValueType::Npi => npi(&text),
         ValueType::Date => date(cell),
-        ValueType::Money => money(cell, &text),
+        ValueType::Money => money(cell, &text, typing),
         ValueType::YesNo => yes_no(cell, &text),
         ValueType::Choice(choices) => choice(&text, choices),
         ValueType::Mco => mco(&text, mcos),
@@ -199,10 +200,16 @@ fn date(cell: &Cell) -> Typed {
         .ok_or_else(|| "is not a date; enter it as YYYY-MM-DD (for example 2026-10-01)".to_owned())
 }
 
-/// A number cell as it is; text as dollars and cents.
-fn money(cell: &Cell, text: &str) -> Typed {
+/// A number cell as it is; text as dollars and cents (in a CSV separated by
+/// semicolons, with a decimal comma).
+fn money(cell: &Cell, text: &str, typing: Typing) -> Typed {
+    let decimal_comma = typing
+        == Typing::Text {
+            decimal_comma: true,
+        };
     let money = match cell {
         Cell::Number(number) => Money::from_number(*number),
+        _ if decimal_comma => parse_money_text_decimal_comma(text),
         _ => parse_money_text(text),
     };
     money.map(Value::Money).ok_or_else(|| {
@@ -210,10 +217,11 @@ fn money(cell: &Cell, text: &str) -> Typed {
             Cell::Number(number) => *number < 0.0,
             _ => text.starts_with('-'),
         };
+        let example = if decimal_comma { "1250,00" } else { "1250.00" };
         if below_zero {
             "is below zero; an amount is 0 or more".to_owned()
         } else {
-            "is not an amount in dollars such as 1250.00 (0 or more, at most 2 decimals)".to_owned()
+            format!("is not an amount in dollars such as {example} (0 or more, at most 2 decimals)")
         }
     })
 }

@@ -9,8 +9,10 @@
 //!
 //! The two formats calamine reads into a dense range, .xls and .ods, have a file each
 //! (`read/xls.rs`, `read/ods.rs`) for the pre-scan of their raw records that measures
-//! the used extent before calamine reserves memory for it.
+//! the used extent before calamine reserves memory for it; CSV files, in the encodings
+//! and separators spreadsheets save them with, have `read/csv.rs`.
 
+mod csv;
 mod ods;
 mod xls;
 
@@ -134,6 +136,11 @@ pub enum ReadError {
     Pdf,
     #[error("the file is not a spreadsheet the portal reads (.xlsx, .xls, .xlsb, .ods or .csv)")]
     NotSpreadsheet,
+    #[error(
+        "the file is a CSV file whose characters cannot be read; save it again as \
+         \"CSV UTF-8\" (in Excel: Save As, CSV UTF-8) and send it again"
+    )]
+    CsvUnreadable,
     #[error("the file is damaged or cut short and cannot be read ({0}); save it again and resend")]
     Damaged(String),
     /// `sheet` is empty when the file has no sheet names (CSV) or the sheet's is unknown.
@@ -181,7 +188,7 @@ pub fn read_workbook(bytes: &[u8], name: Option<&str>) -> Result<Workbook, ReadE
             limit: MAX_FILE_BYTES,
         });
     }
-    let format = sniff(bytes, name)?;
+    let format = sniff(bytes)?;
     // The pre-scans below stop every malformed structure known to trip calamine; should
     // another one make it panic, the file is still only damaged.
     std::panic::catch_unwind(|| match format {
@@ -189,13 +196,14 @@ pub fn read_workbook(bytes: &[u8], name: Option<&str>) -> Result<Workbook, ReadE
         Format::Xlsb => read_xlsb(bytes),
         Format::Xls => xls::read(bytes),
         Format::Ods => ods::read(bytes),
-        Format::Csv => read_csv(bytes),
+        Format::Csv => csv::read(bytes, name),
     })
     .unwrap_or_else(|_| Err(ReadError::Damaged("a part of it is malformed".to_owned())))
 }
 
-/// Tells the format from the content.
-fn sniff(bytes: &[u8], name: Option<&str>) -> Result<Format, ReadError> {
+/// Tells the format from the content; a file that is no binary workbook may be CSV,
+/// which `read/csv.rs` decides.
+fn sniff(bytes: &[u8]) -> Result<Format, ReadError> {
     const ZIP: &[u8] = b"PK\x03\x04";
     const CFB: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     if bytes.starts_with(ZIP) || bytes.starts_with(b"PK\x05\x06") {
@@ -207,20 +215,7 @@ fn sniff(bytes: &[u8], name: Option<&str>) -> Result<Format, ReadError> {
     if bytes.starts_with(b"%PDF") {
         return Err(ReadError::Pdf);
     }
-    let named_csv = name.is_some_and(|name| {
-        let lower = name.to_ascii_lowercase();
-        lower.ends_with(".csv") || lower.ends_with(".txt")
-    });
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes));
-    match text {
-        Ok(text)
-            if !text.contains('\0')
-                && (named_csv || text.lines().next().is_some_and(|l| l.contains(','))) =>
-        {
-            Ok(Format::Csv)
-        }
-        _ => Err(ReadError::NotSpreadsheet),
-    }
+    Ok(Format::Csv)
 }
 
 /// Checks a zip archive's entries (declared and real sizes) and tells which workbook
@@ -551,43 +546,6 @@ where
         sheets.push(collector.sheet);
     }
     Ok(Workbook { format, sheets })
-}
-
-fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut collector = Collector::new("", true);
-    collector.sheet.typing = Typing::Text {
-        decimal_comma: false,
-    };
-    let mut record = csv::StringRecord::new();
-    // The csv reader skips blank lines; rows are counted from the bytes instead, so
-    // they match what a spreadsheet shows: the record ends on the line of the last
-    // newline read, less the newlines inside its quoted fields.
-    let (mut counted_to, mut newlines) = (0usize, 0usize);
-    while reader.read_record(&mut record).map_err(damaged)? {
-        let end = (reader.position().byte() as usize).min(bytes.len());
-        newlines += bytes[counted_to.min(end)..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count();
-        counted_to = end;
-        let terminated = usize::from(end > 0 && bytes[end - 1] == b'\n');
-        let embedded: usize = record.iter().map(|field| field.matches('\n').count()).sum();
-        let line = newlines.saturating_sub(terminated + embedded);
-        let row = u32::try_from(line).unwrap_or(u32::MAX);
-        for (column, value) in record.iter().enumerate() {
-            let column = u32::try_from(column).unwrap_or(u32::MAX);
-            collector.push(row, column, text_cell(value))?;
-        }
-    }
-    Ok(Workbook {
-        format: Format::Csv,
-        sheets: vec![collector.sheet],
-    })
 }
 
 /// `A`, `Z`, `AA`, … for a zero-based column.
