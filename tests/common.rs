@@ -418,6 +418,58 @@ pub fn complaint(sample: portal::samples::Sample, count: usize) -> Vec<u8> {
     portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap()
 }
 
+/// One cell of a CSV file, quoted.
+pub fn csv_cell(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// A value as a provider would type it into a CSV file.
+pub fn typed(field: &portal::forms::schema::Field, value: Option<&portal::forms::Value>) -> String {
+    match value {
+        None => String::new(),
+        Some(portal::forms::Value::Text(text)) => text.clone(),
+        Some(portal::forms::Value::Date(day)) => day.to_string(),
+        Some(portal::forms::Value::Money(money)) => money.to_string(),
+        Some(portal::forms::Value::Bool(flag)) => if *flag { "Yes" } else { "No" }.to_owned(),
+        Some(portal::forms::Value::Choice(index)) => match field.ty {
+            portal::forms::schema::ValueType::Choice(choices) => choices[*index].to_owned(),
+            _ => config().mcos[*index].name.clone(),
+        },
+    }
+}
+
+/// Claim lines as a CSV complaint template, every cell quoted, joined by `separator`.
+pub fn complaint_csv(lines: &[portal::forms::Record], separator: &str) -> String {
+    let mut text = portal::forms::schema::COMPLAINT
+        .iter()
+        .map(|field| csv_cell(field.header))
+        .collect::<Vec<_>>()
+        .join(separator);
+    for line in lines {
+        text.push('\n');
+        let cells: Vec<String> = portal::forms::schema::COMPLAINT
+            .iter()
+            .zip(&line.values)
+            .map(|(field, value)| csv_cell(&typed(field, value.as_ref())))
+            .collect();
+        text.push_str(&cells.join(separator));
+    }
+    text.push('\n');
+    text
+}
+
+/// `text` in Windows-1252, for the characters the tests use.
+pub fn windows_1252(text: &str) -> Vec<u8> {
+    text.chars()
+        .map(|c| match c {
+            '\u{2019}' => 0x92,
+            '\u{e9}' => 0xE9,
+            c if c.is_ascii() => c as u8,
+            c => panic!("{c} is not in this test's Windows-1252"),
+        })
+        .collect()
+}
+
 /// How a `portal` run under resource limits ended.
 #[derive(Debug)]
 pub struct BoundedRun {

@@ -423,10 +423,12 @@ fn one_bad_cell_per_rule_messages_are_precise_and_carry_no_phi() {
             future.contains("2026-12-01") && future.contains("future"),
             "{name}: {future}"
         );
-        // The wrong NPI is named (an NPI is not PHI), so the provider can find it.
+        // R10: an NPI is repeated only when it passed its check digit; a wrong one is
+        // described (ten digits may as well be a patient's phone number).
+        let said = message(&report, 8, "Provider NPI");
         assert!(
-            message(&report, 8, "Provider NPI").contains("1234567890"),
-            "{name}"
+            !said.contains("1234567890") && said.contains("check digit"),
+            "{name}: {said}"
         );
         assert!(
             message(&report, 15, "MCO").contains("Aetna Better Health of Illinois"),
@@ -488,7 +490,15 @@ fn reason_invalid_value_closes_the_whole_ticket() {
         ]
     );
     assert_eq!((report.status, report.reason), (Closed, Some(InvalidValue)));
-    assert!(message(&report, 3, "Date Filed with MCO").contains("2026-13-01"));
+    // R10: a filing date is repeated only when it parsed as a date; this one is
+    // described, and `value` (for `portal check --json`) holds what was typed.
+    let said = message(&report, 3, "Date Filed with MCO");
+    assert!(
+        !said.contains("2026-13-01") && said.contains("is not a date"),
+        "{said}"
+    );
+    let problem = &report.problems[0];
+    assert_eq!(problem.value.as_deref(), Some("2026-13-01"));
 }
 
 #[test]
@@ -1048,6 +1058,46 @@ fn cli_json_exits_1_with_the_report() {
         too_early["message"],
         "Filed with the MCO on 2026-11-15: submit from 2026-12-15 to 2027-01-14."
     );
+}
+
+/// R10: `portal check --json` adds each faulty cell's own text as `value` (the person
+/// running it has the file), beside a message that describes it without repeating it.
+#[test]
+fn cli_json_gives_the_cell_text_as_value_beside_a_message_that_describes_it() {
+    let report = json("complaint-one-bad-cell-per-rule.xlsx", 1);
+    let problems = report["problems"].as_array().unwrap();
+    let at = |row: u64, column: &str| {
+        problems
+            .iter()
+            .find(|p| p["row"] == row && p["column"] == column)
+            .unwrap_or_else(|| panic!("no problem at row {row}, {column}: {report}"))
+    };
+    for (row, column, typed, says) in [
+        (8, "Provider NPI", "1234567890", "check digit"),
+        (10, "Recipient ID", "10000A009", "9 digits"),
+        (13, "Billed Amount", "-50", "amount"),
+        (
+            14,
+            "Issue Category",
+            "Billing question",
+            "is not one of the choices",
+        ),
+        (5, "Internal Process Exhausted", "No", "peer-to-peer"),
+    ] {
+        let problem = at(row, column);
+        assert_eq!(problem["value"], typed, "{problem}");
+        let message = problem["message"].as_str().unwrap();
+        assert!(!message.contains(typed), "{problem}");
+        assert!(message.contains(says), "{problem}");
+    }
+    // An empty cell has nothing to show.
+    let empty = at(9, "MCO Tracking Number");
+    assert!(empty.get("value").is_none(), "{empty}");
+    // The console shows the messages only.
+    let text = stdout(&run_check("complaint-one-bad-cell-per-rule.xlsx", false));
+    for typed in ["1234567890", "10000A009", "Billing question"] {
+        assert!(!text.contains(typed), "{typed}: {text}");
+    }
 }
 
 #[test]

@@ -9,7 +9,8 @@ use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{RegistrationStatus, Store, Ticket, Tree};
 
 use crate::common::{
-    Mailroom, PROVIDER, Sent, complaint, message, out_of_office, registration_form,
+    Mailroom, PROVIDER, Sent, complaint, complaint_csv, message, out_of_office, registration_form,
+    windows_1252,
 };
 
 const INTAKE: &str = "intake@portal.example.gov";
@@ -204,6 +205,133 @@ fn a_good_complaint_is_forwarded_with_one_notice_and_the_mco_gets_the_workbook()
     for phi in ["CLM0004200", "010000000", "1250.00", "1,250"] {
         assert!(!accepted[0].text.contains(phi), "{phi} in the notice");
     }
+}
+
+/// Every part of a notice as text, decoded (quoted-printable, base64, any charset),
+/// with its headers: what the recipient can read in it.
+fn readable(sent: &Sent) -> String {
+    let message = mail_parser::MessageParser::default()
+        .parse(&sent.raw)
+        .expect("a notice parses");
+    let mut text = String::from_utf8_lossy(&sent.raw).into_owned();
+    for part in &message.parts {
+        for header in part.headers() {
+            text.push_str(&format!("\n{}: {:?}", header.name(), header.value()));
+        }
+        text.push('\n');
+        match part.text_contents() {
+            Some(contents) => text.push_str(contents),
+            None => text.push_str(&String::from_utf8_lossy(part.contents())),
+        }
+    }
+    text
+}
+
+#[test]
+fn patient_details_in_the_wrong_columns_never_reach_a_notice_or_the_ticket() {
+    // R10: a row pasted one column to the left put the patient into Coverage and the
+    // claim number into Issue Category; other cells hold a date of birth, a phone
+    // number and an email address where ids belong. All made up.
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let config = &room.config;
+    let today = portal::today::today_in_illinois();
+    let mut lines = portal::samples::complaint_lines(Sample::Good, today, 4, 3);
+    let text = |value: &str| Some(portal::forms::Value::Text(value.to_owned()));
+    lines[0].values[claim::COVERAGE] = text("Patient ZELDA QUIMBY (DOB 04/02/1961)");
+    lines[0].values[claim::ISSUE_CATEGORY] = text("CLM-123456789");
+    lines[1].values[claim::RECIPIENT_ID] = text("ZELDA QUIMBY 1961-04-02");
+    lines[1].values[claim::MCO] = text("Quimby, Zelda");
+    lines[2].values[claim::PROVIDER_NPI] = text("2175550199");
+    lines[2].values[claim::EXHAUSTED] = text("zelda.quimby@example.net");
+    lines[2].values[claim::BILLED] = text("QUIMBY 1250.00");
+    let workbook =
+        portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap();
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "See attached.",
+        &[("claims.xlsx", workbook)],
+    ));
+    room.pass();
+    let markers = [
+        "ZELDA",
+        "QUIMBY",
+        "Zelda",
+        "Quimby",
+        "zelda",
+        "quimby",
+        "04/02/1961",
+        "1961-04-02",
+        "CLM-123456789",
+        "2175550199",
+    ];
+    let sent = room.outbox();
+    let closed = with_subject(&sent, "Complaint closed");
+    assert_eq!(closed.len(), 1, "{sent:#?}");
+    assert!(
+        closed[0].text.contains("Row 2, Coverage"),
+        "{}",
+        closed[0].text
+    );
+    assert!(
+        closed[0].text.contains("Row 3, Recipient ID"),
+        "{}",
+        closed[0].text
+    );
+    for notice in &sent {
+        let readable = readable(notice);
+        for marker in markers {
+            assert!(
+                !readable.contains(marker),
+                "{marker} in {}:\n{readable}",
+                notice.subject
+            );
+        }
+    }
+    // The ticket keeps the messages, never the cells' text.
+    let ticket = &tickets(&room)[0];
+    assert_eq!(ticket.reason, Some(Reason::InvalidValue));
+    let stored = serde_json::to_string(ticket).unwrap();
+    assert!(!stored.contains("\"value\""), "{stored}");
+    let shown = room.cli(&["tickets", "show", &ticket.id.to_string(), "--json"]);
+    assert_eq!(shown.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for marker in markers {
+        assert!(!shown.contains(marker), "{marker} in {shown}");
+    }
+}
+
+#[test]
+fn a_csv_from_excel_on_windows_is_filed_like_any_template() {
+    // Windows-1252, with a typographic apostrophe, separated by semicolons with decimal
+    // commas: as Excel saves "CSV" where the decimal mark is a comma.
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let today = portal::today::today_in_illinois();
+    let mut lines = portal::samples::complaint_lines(Sample::Good, today, 4, 2);
+    lines[0].values[claim::ISSUE_DESCRIPTION] = Some(portal::forms::Value::Text(
+        "The MCO\u{2019}s denial ignored the timely filing".to_owned(),
+    ));
+    let text = complaint_csv(&lines, ";").replace("\"1250.00\"", "\"1.250,00\"");
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Claims",
+        "x",
+        &[("claims.csv", windows_1252(&text))],
+    ));
+    room.pass();
+    let ticket = &tickets(&room)[0];
+    assert_eq!(ticket.status, Status::Forwarded, "{:?}", ticket.problems);
+    assert!(
+        ticket
+            .lines
+            .iter()
+            .all(|line| line.status == Status::Forwarded)
+    );
+    assert_eq!(with_subject(&room.outbox(), "Complaint accepted").len(), 1);
 }
 
 #[test]

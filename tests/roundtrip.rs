@@ -8,7 +8,7 @@ use portal::forms::{
 };
 use portal::samples::{self, Sample};
 
-use crate::common::{check_bytes, config, date};
+use crate::common::{check_bytes, complaint_csv, config, csv_cell, date, typed, windows_1252};
 
 fn blank(kind: Kind) -> Vec<u8> {
     let config = config();
@@ -389,4 +389,434 @@ fn a_password_is_never_accepted_by_mail() {
         (Some(15), Reason::InvalidValue)
     );
     assert!(!problem.message.contains("hunter2"));
+}
+
+// ---------------------------------------------------------------------------------
+// R10: whatever a person typed is described in a message, never repeated.
+// ---------------------------------------------------------------------------------
+
+/// Made-up patient details and ids, of the kind people paste into the wrong column.
+const MARKERS: [&str; 7] = [
+    "ZELDA QUIMBY 1961-04-02",
+    "Patient ZELDA QUIMBY (DOB 04/02/1961)",
+    "CLM-123456789",
+    "987654321",
+    "2175550199",
+    "1961-04-02",
+    "quimby.zelda@example.net",
+];
+
+/// A marker and its distinctive parts: none may come back.
+fn fragments(marker: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = marker
+        .split(|c: char| c.is_whitespace() || "()".contains(c))
+        .filter(|part| part.len() >= 5)
+        .collect();
+    parts.push(marker);
+    parts
+}
+
+/// R10's three exceptions: an NPI that passed its check digit, a filing date that
+/// parsed as a date, and a tracking number of the safe shape.
+fn repeatable(column: &str, text: &str) -> bool {
+    match column {
+        "Provider NPI" => portal::rules::npi_is_valid(text),
+        "Date Filed with MCO" => portal::rules::parse_date_text(text).is_some(),
+        "MCO Tracking Number" => forms::is_safe_tracking_number(text),
+        _ => false,
+    }
+}
+
+/// No text placed at (row, column) comes back in any problem's message, unless R10
+/// lets a column of the problem's own row repeat it; and a problem of the very cell
+/// carries the text as its `value`.
+fn assert_described(problems: &[forms::Problem], placed: &[(u32, &str, &str)], case: &str) {
+    for problem in problems {
+        let json = serde_json::to_value(problem).unwrap();
+        let allowed: Vec<&str> = placed
+            .iter()
+            .filter(|(row, column, text)| problem.row == Some(*row) && repeatable(column, text))
+            .map(|(_, _, text)| *text)
+            .collect();
+        for &(row, column, text) in placed {
+            let on_row = problem.row == Some(row);
+            for fragment in fragments(text) {
+                if allowed.iter().any(|allowed| allowed.contains(fragment)) {
+                    continue;
+                }
+                assert!(
+                    !problem.message.contains(fragment),
+                    "{case}: {fragment:?} (row {row}, {column}) repeated in {problem:?}"
+                );
+            }
+            if on_row && problem.column.as_deref() == Some(column) {
+                assert_eq!(json["value"], text.trim(), "{case}: {json}");
+            }
+        }
+    }
+}
+
+fn complaint_report(bytes: &[u8], name: &str) -> forms::ComplaintReport {
+    match check_bytes(bytes, name, date("2026-11-25")) {
+        Ok(Submission::Complaint(complaint)) => complaint.report,
+        other => panic!("{name}: not a complaint: {other:?}"),
+    }
+}
+
+#[test]
+fn no_column_repeats_what_a_person_typed_in_it() {
+    let config = config();
+    for marker in MARKERS {
+        // Row 2 holds the marker in the first column, row 3 in the second, and so on;
+        // every other cell is valid.
+        let mut lines =
+            samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, COMPLAINT.len());
+        let mut placed = Vec::new();
+        for (column, line) in lines.iter_mut().enumerate() {
+            line.values[column] = Some(Value::Text(marker.to_owned()));
+            placed.push((line.row, COMPLAINT[column].header, marker));
+        }
+        let xlsx = forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)
+            .expect("the template is written");
+        let csv = complaint_csv(&lines, ",").into_bytes();
+        for (name, bytes) in [("claims.xlsx", xlsx), ("claims.csv", csv)] {
+            let report = complaint_report(&bytes, name);
+            assert!(!report.problems.is_empty(), "{marker} in {name}");
+            assert_described(&report.problems, &placed, &format!("{marker} in {name}"));
+        }
+    }
+}
+
+#[test]
+fn a_row_pasted_one_column_off_is_described_not_repeated() {
+    // The provider's own sheet has the patient's name and birth date in a column of its
+    // own; pasted into the template, the cells after it land one column off, to the
+    // right (a column inserted) or to the left (one left out), at every column.
+    let patient = "Patient ZELDA QUIMBY (DOB 04/02/1961)";
+    let config = config();
+    let mut good = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 1).remove(0);
+    good.values[claim::CLAIM_NUMBER] = Some(Value::Text("CLM-123456789".to_owned()));
+    good.values[claim::RECIPIENT_ID] = Some(Value::Text("987654321".to_owned()));
+    let texts: Vec<String> = COMPLAINT
+        .iter()
+        .zip(&good.values)
+        .map(|(field, value)| typed(field, value.as_ref()))
+        .collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for at in 0..COMPLAINT.len() {
+        let mut right = texts.clone();
+        right.insert(at, patient.to_owned());
+        right.truncate(COMPLAINT.len());
+        rows.push(right);
+        let mut left = texts.clone();
+        left.remove(at);
+        left.push(patient.to_owned());
+        rows.push(left);
+    }
+    let lines: Vec<forms::Record> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| forms::Record {
+            row: index as u32 + 2,
+            values: row
+                .iter()
+                .map(|text| Some(Value::Text(text.clone())))
+                .collect(),
+        })
+        .collect();
+    let mut placed = Vec::new();
+    for (line, row) in lines.iter().zip(&rows) {
+        for (field, text) in COMPLAINT.iter().zip(row) {
+            if [patient, "CLM-123456789", "987654321"].contains(&text.as_str()) {
+                placed.push((line.row, field.header, text.as_str()));
+            }
+        }
+    }
+    let xlsx = forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)
+        .expect("the template is written");
+    let csv = complaint_csv(&lines, ",").into_bytes();
+    for (name, bytes) in [("claims.xlsx", xlsx), ("claims.csv", csv)] {
+        let report = complaint_report(&bytes, name);
+        assert_eq!(report.reason, Some(Reason::InvalidValue), "{name}");
+        assert_described(&report.problems, &placed, name);
+    }
+}
+
+#[test]
+fn no_registration_field_repeats_what_a_person_typed_in_it() {
+    let config = config();
+    for marker in MARKERS {
+        let values = forms::Record {
+            row: 1,
+            values: vec![Some(Value::Text(marker.to_owned())); schema::REGISTRATION.len()],
+        };
+        let placed: Vec<(u32, &str, &str)> = schema::REGISTRATION
+            .iter()
+            .enumerate()
+            .map(|(index, field)| (index as u32 + 1, field.header, marker))
+            .collect();
+        let xlsx = forms::write::registration_form_with(&config.mcos, &config.rules, &values)
+            .expect("the form is written");
+        let csv: String = schema::REGISTRATION
+            .iter()
+            .map(|field| format!("{},{}\n", csv_cell(field.header), csv_cell(marker)))
+            .collect();
+        for (name, bytes) in [("form.xlsx", xlsx), ("form.csv", csv.into_bytes())] {
+            let report = match check_bytes(&bytes, name, date("2026-11-25")) {
+                Ok(Submission::Registration(registration)) => registration.report,
+                other => panic!("{name}: not a registration: {other:?}"),
+            };
+            assert_eq!(
+                report.status,
+                Completeness::Incomplete,
+                "{marker} in {name}"
+            );
+            let case = format!("{marker} in {name}");
+            assert_described(&report.problems, &placed, &case);
+            for missing in &report.missing {
+                for fragment in fragments(marker) {
+                    assert!(!missing.contains(fragment), "{case}: {missing}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_sheet_named_after_a_patient_is_not_named_back() {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("ZELDA QUIMBY 1961-04-02").unwrap();
+    sheet.write_string(0, 0, "Provider NPI").unwrap();
+    sheet.write_string(20_000, 0, "x").unwrap();
+    let bytes = workbook.save_to_buffer().unwrap();
+    let error = match check_bytes(&bytes, "claims.xlsx", date("2026-11-25")) {
+        Err(forms::Unusable::Unreadable(error)) => error,
+        other => panic!("not refused: {other:?}"),
+    };
+    let sentence = forms::Unusable::from(error).sentence();
+    assert!(sentence.contains("A20001"), "{sentence}");
+    for fragment in fragments("ZELDA QUIMBY 1961-04-02") {
+        assert!(!sentence.contains(fragment), "{sentence}");
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// How cells are read: only a cell that holds a number is padded, never an NPI.
+// ---------------------------------------------------------------------------------
+
+/// The message of the one problem at (row, column), with its reason.
+fn problem_at<'r>(
+    report: &'r forms::ComplaintReport,
+    row: u32,
+    column: &str,
+) -> &'r forms::Problem {
+    let found: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|problem| problem.row == Some(row) && problem.column.as_deref() == Some(column))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "row {row}, {column}: {:#?}",
+        report.problems
+    );
+    found[0]
+}
+
+#[test]
+fn an_id_typed_as_text_is_never_padded() {
+    let config = config();
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 5);
+    let text = |value: &str| Some(Value::Text(value.to_owned()));
+    // "6" padded to 0000000006 passed the check digit, and so did 0123456788.
+    lines[0].values[claim::PROVIDER_NPI] = text("6");
+    lines[1].values[claim::PROVIDER_NPI] = text("123456788");
+    lines[2].values[claim::RECIPIENT_ID] = text("1");
+    // A cell that holds a number lost its leading zeros: the Recipient ID gets them
+    // back, the NPI (which never starts with 0) does not.
+    lines[3].values[claim::RECIPIENT_ID] = Some(Value::Money(portal::rules::Money { cents: 100 }));
+    lines[4].values[claim::PROVIDER_NPI] = Some(Value::Money(portal::rules::Money { cents: 600 }));
+    let bytes = forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap();
+    let checked = complaint(&bytes, "2026-11-25");
+    let report = &checked.report;
+    assert_eq!(report.reason, Some(Reason::InvalidValue));
+    for (row, column, says) in [
+        (2, "Provider NPI", "has 1 digit; an NPI has 10"),
+        (3, "Provider NPI", "has 9 digits; an NPI has 10"),
+        (4, "Recipient ID", "has 1 digit; a Recipient ID has 9"),
+        (6, "Provider NPI", "has 1 digit; an NPI has 10"),
+    ] {
+        let problem = problem_at(report, row, column);
+        assert_eq!(problem.reason, Reason::InvalidValue, "{problem:?}");
+        assert!(problem.message.contains(says), "{problem:?}");
+        assert!(!problem.message.contains("check digit"), "{problem:?}");
+    }
+    assert_eq!(
+        checked.lines[3].text(claim::RECIPIENT_ID),
+        Some("000000001")
+    );
+    assert_eq!(report.problems.len(), 4, "{:#?}", report.problems);
+
+    // In a CSV, which has no types, a cell of digits only is such a number.
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 2);
+    lines[0].values[claim::RECIPIENT_ID] = text("12345");
+    lines[1].values[claim::PROVIDER_NPI] = text("123456788");
+    let csv = complaint_csv(&lines, ",");
+    let checked = complaint(csv.as_bytes(), "2026-11-25");
+    assert_eq!(
+        checked.lines[0].text(claim::RECIPIENT_ID),
+        Some("000012345")
+    );
+    let problem = problem_at(&checked.report, 3, "Provider NPI");
+    assert!(
+        problem.message.contains("has 9 digits; an NPI has 10"),
+        "{problem:?}"
+    );
+    assert_eq!(
+        checked.report.problems.len(),
+        1,
+        "{:#?}",
+        checked.report.problems
+    );
+}
+
+#[test]
+fn a_zip_typed_as_text_must_have_its_five_digits() {
+    let config = config();
+    let zip = schema::REGISTRATION
+        .iter()
+        .position(|field| field.header == "ZIP")
+        .unwrap();
+    for (value, expected) in [
+        (Value::Text("627".to_owned()), None),
+        (
+            Value::Money(portal::rules::Money { cents: 606_200 }),
+            Some("06062"),
+        ),
+        (Value::Text("62701-1234".to_owned()), Some("62701-1234")),
+    ] {
+        let mut values = samples::registration_values("billing@clinic.example", "1234567893");
+        values.values[zip] = Some(value.clone());
+        let bytes =
+            forms::write::registration_form_with(&config.mcos, &config.rules, &values).unwrap();
+        let checked = registration(&bytes);
+        let provider_zip = schema::PROVIDER_FIELDS
+            .iter()
+            .position(|field| field.header == "ZIP")
+            .unwrap();
+        let read = checked.providers[0].text(provider_zip);
+        match expected {
+            Some(expected) => assert_eq!(read, Some(expected), "{value:?}"),
+            None => {
+                let problem = &checked.report.problems[0];
+                assert_eq!(problem.column.as_deref(), Some("ZIP"), "{problem:?}");
+                assert!(
+                    problem.message.contains("has 3 digits; a ZIP code has 5"),
+                    "{problem:?}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// CSV files as Excel writes them: any encoding, commas or semicolons.
+// ---------------------------------------------------------------------------------
+
+/// A good complaint of one line as CSV text, its description given.
+fn one_line_csv(description: &str, separator: &str) -> String {
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 1);
+    lines[0].values[claim::ISSUE_DESCRIPTION] = Some(Value::Text(description.to_owned()));
+    complaint_csv(&lines, separator)
+}
+
+fn utf16(text: &str, big_endian: bool) -> Vec<u8> {
+    let mut bytes = if big_endian {
+        vec![0xFE, 0xFF]
+    } else {
+        vec![0xFF, 0xFE]
+    };
+    for unit in text.encode_utf16() {
+        bytes.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    bytes
+}
+
+#[test]
+fn a_csv_is_read_in_the_encoding_excel_saved_it_in() {
+    let description = "The MCO\u{2019}s denial of Caf\u{e9} Clinic's claim was untimely";
+    let text = one_line_csv(description, ",");
+    let mut utf8_bom = b"\xEF\xBB\xBF".to_vec();
+    utf8_bom.extend(text.as_bytes());
+    for (encoding, bytes) in [
+        ("windows-1252", windows_1252(&text)),
+        ("utf-8", text.clone().into_bytes()),
+        ("utf-8 with BOM", utf8_bom),
+        ("utf-16le", utf16(&text, false)),
+        ("utf-16be", utf16(&text, true)),
+    ] {
+        for name in ["claims.csv", "attachment"] {
+            let checked = match check_bytes(&bytes, name, date("2026-11-25")) {
+                Ok(Submission::Complaint(complaint)) => complaint,
+                other => panic!("{encoding} as {name}: {other:?}"),
+            };
+            assert!(
+                checked.report.all_forwarded(),
+                "{encoding}: {:?}",
+                checked.report.problems
+            );
+            assert_eq!(
+                checked.lines[0].text(claim::ISSUE_DESCRIPTION),
+                Some(description),
+                "{encoding} as {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_csv_separated_by_semicolons_has_decimal_commas() {
+    let mut lines = samples::complaint_lines(Sample::Good, date("2026-11-25"), 4, 2);
+    lines[0].values[claim::ISSUE_DESCRIPTION] =
+        Some(Value::Text("Denied; then paid short, twice".to_owned()));
+    let mut text = complaint_csv(&lines, ";");
+    // As a European Excel writes amounts: a decimal comma, a dot between thousands.
+    text = text.replace("\"1250.00\"", "\"125,50\"");
+    text = text.replace("\"1250.01\"", "\"1.250,01\"");
+    text = text.replace("\"0.00\"", "0");
+    let checked = complaint(&windows_1252(&text), "2026-11-25");
+    assert!(
+        checked.report.all_forwarded(),
+        "{:?}",
+        checked.report.problems
+    );
+    let billed: Vec<Option<u64>> = checked
+        .lines
+        .iter()
+        .map(|line| line.money(claim::BILLED).map(|money| money.cents))
+        .collect();
+    assert_eq!(billed, [Some(12_550), Some(125_001)]);
+    assert_eq!(
+        checked.lines[0].text(claim::ISSUE_DESCRIPTION),
+        Some("Denied; then paid short, twice")
+    );
+}
+
+#[test]
+fn a_csv_that_cannot_be_read_says_how_to_save_it() {
+    // UTF-16 without its byte order mark: every other byte is a NUL.
+    let text = one_line_csv("Denied", ",");
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let error = match check_bytes(&bytes, "claims.csv", date("2026-11-25")) {
+        Err(forms::Unusable::Unreadable(error)) => error,
+        other => panic!("read: {other:?}"),
+    };
+    let sentence = forms::Unusable::from(error).sentence();
+    assert!(sentence.contains("CSV UTF-8"), "{sentence}");
 }

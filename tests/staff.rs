@@ -475,6 +475,7 @@ fn csv_export_neutralises_cells_a_spreadsheet_would_run() {
                 column: None,
                 reason: portal::forms::Reason::InvalidValue,
                 message: "=HYPERLINK(\"http://evil.example\")".to_owned(),
+                value: None,
             },
             portal::forms::Problem {
                 sheet: None,
@@ -482,6 +483,7 @@ fn csv_export_neutralises_cells_a_spreadsheet_would_run() {
                 column: None,
                 reason: portal::forms::Reason::InvalidValue,
                 message: "-2+3".to_owned(),
+                value: None,
             },
             portal::forms::Problem {
                 sheet: None,
@@ -489,6 +491,7 @@ fn csv_export_neutralises_cells_a_spreadsheet_would_run() {
                 column: None,
                 reason: portal::forms::Reason::InvalidValue,
                 message: "\tTAB".to_owned(),
+                value: None,
             },
         ],
         forwarded_claims: Vec::new(),

@@ -1,14 +1,18 @@
 //! One cell read against its field's type, as PRODUCT.md's "How cells are read" says:
-//! text trimmed, IDs typed as numbers kept without decimals and left-padded, Yes/No
-//! spellings, drop-down values and MCOs matched case-insensitively, dates as date
-//! cells, serial numbers or text.
+//! text trimmed; IDs typed as numbers kept without decimals; only a cell that holds a
+//! number (in a CSV, a cell of digits only) left-padded with zeros, and only for a
+//! Recipient ID or a ZIP code, never an NPI; Yes/No spellings, drop-down values and
+//! MCOs matched case-insensitively; dates as date cells, serial numbers or text.
 
 use chrono::NaiveDate;
 
-use super::read::Cell;
+use super::read::{Cell, Typing};
 use super::schema::{Field, STATES, ValueType};
 use crate::config::Mco;
-use crate::rules::{Money, npi_is_valid, parse_date_text, parse_money_text, serial_to_date};
+use crate::rules::{
+    Money, NPI_LEN, ZIP_LEN, npi_is_valid, parse_date_text, parse_money_text,
+    parse_money_text_decimal_comma, serial_to_date,
+};
 
 /// A cell's value once it passed its field's type.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,19 +25,26 @@ pub enum Value {
     Choice(usize),
 }
 
-/// A cell that does not hold what its field needs. The sentence never quotes a value
-/// from a PHI column.
+/// A cell that does not hold what its field needs, as a sentence that describes the
+/// value and never repeats it (R10): people paste patient details into any column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid(pub String);
 
-/// Reads one cell. `Ok(None)` is an empty cell.
-pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<Value>, Invalid> {
+/// Reads one cell of a sheet whose cells carry their types as `typing` says.
+/// `Ok(None)` is an empty cell.
+pub fn parse(
+    cell: Option<&Cell>,
+    field: &Field,
+    mcos: &[Mco],
+    typing: Typing,
+) -> Result<Option<Value>, Invalid> {
     let Some(cell) = cell else { return Ok(None) };
     let text = cell_text(cell);
     if text.is_empty() {
         return Ok(None);
     }
     if let Cell::Error(code) = cell {
+        // The code is calamine's own (#DIV/0!, #N/A, …), never what a person typed.
         return Err(Invalid(format!(
             "The cell shows the error {code}: enter the value itself"
         )));
@@ -43,11 +54,11 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         // length, is a sentence of its own rather than one about the value.
         ValueType::Text { max_len } => return free_text(text, max_len).map(Some),
         ValueType::Code => return Ok(Some(Value::Text(text))),
-        ValueType::Digits { len } => digits(&text, len),
-        ValueType::Zip => zip(&text),
+        ValueType::Digits { len } => digits(&text, len, field.header, holds_number(cell, typing)),
+        ValueType::Zip => zip(&text, holds_number(cell, typing)),
         ValueType::Npi => npi(&text),
         ValueType::Date => date(cell),
-        ValueType::Money => money(cell, &text),
+        ValueType::Money => money(cell, &text, typing),
         ValueType::YesNo => yes_no(cell, &text),
         ValueType::Choice(choices) => choice(&text, choices),
         ValueType::Mco => mco(&text, mcos),
@@ -55,19 +66,25 @@ pub fn parse(cell: Option<&Cell>, field: &Field, mcos: &[Mco]) -> Result<Option<
         ValueType::Phone => phone(&text),
         ValueType::State => state(&text),
     };
-    typed.map(Some).map_err(|what| {
-        let shown = if field.phi {
-            "The value".to_owned()
-        } else {
-            format!("\"{}\"", clip(&text))
-        };
-        Invalid(format!("{shown} {what}"))
-    })
+    typed
+        .map(Some)
+        .map_err(|what| Invalid(format!("The value {what}")))
 }
 
-/// A cell's value as one type, or what is wrong with it, said after the value (or
-/// after "The value" in a PHI column): `is not Yes or No`.
+/// A cell's value as one type, or what is wrong with it, said after "The value":
+/// `is not Yes or No`, `has 9 digits; an NPI has 10`.
 type Typed = Result<Value, String>;
+
+/// R10's one exception for free text: an MCO tracking number of 1 to 30 letters,
+/// digits, `-`, `_`, `/` or `.`, with at least one digit, may be repeated in a notice.
+/// Anything else (a name, a date of birth) is described instead.
+pub fn is_safe_tracking_number(text: &str) -> bool {
+    (1..=30).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+        && text.bytes().any(|b| b.is_ascii_digit())
+}
 
 /// Free text of at most `max_len` characters.
 fn free_text(text: String, max_len: usize) -> Result<Value, Invalid> {
@@ -80,37 +97,95 @@ fn free_text(text: String, max_len: usize) -> Result<Value, Invalid> {
     Ok(Value::Text(text))
 }
 
-/// An ID of `len` digits, such as a Recipient ID.
-fn digits(text: &str, len: usize) -> Typed {
-    padded_digits(text, len)
-        .map(Value::Text)
-        .ok_or_else(|| format!("is not a {len}-digit number"))
-}
-
-/// Five digits, or nine (ZIP+4, written with its hyphen).
-fn zip(text: &str) -> Typed {
-    let digits: String = text.chars().filter(|c| *c != '-').collect();
-    let zip = if digits.len() > 5 {
-        Some(digits.clone()).filter(|d| d.len() == 9)
+/// `1 digit`, `9 digits`.
+fn digit_count(count: usize) -> String {
+    if count == 1 {
+        "1 digit".to_owned()
     } else {
-        padded_digits(&digits, 5)
-    };
-    match zip.filter(|zip| zip.bytes().all(|b| b.is_ascii_digit())) {
-        Some(zip) if zip.len() == 9 => Ok(Value::Text(format!("{}-{}", &zip[..5], &zip[5..]))),
-        Some(zip) => Ok(Value::Text(zip)),
-        None => Err("is not a ZIP code (5 digits, or ZIP+4)".to_owned()),
+        format!("{count} digits")
     }
 }
 
-/// Ten digits whose check digit matches.
-fn npi(text: &str) -> Typed {
-    match padded_digits(text, 10) {
-        Some(npi) if npi_is_valid(&npi) => Ok(Value::Text(npi)),
-        Some(_) => Err(
-            "is not a valid NPI: its check digit does not match; check the 10 digits".to_owned(),
-        ),
-        None => Err("is not an NPI: an NPI is 10 digits".to_owned()),
+/// `text` when it is digits only; otherwise why not, ending with what `expected`.
+fn only_digits<'t>(text: &'t str, expected: &str) -> Result<&'t str, String> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text)
+    } else {
+        Err(format!("holds characters other than digits; {expected}"))
     }
+}
+
+/// True when the cell holds a number, which a spreadsheet shows without its leading
+/// zeros: a number cell, or in a CSV (which has no types) a cell of digits only.
+fn holds_number(cell: &Cell, typing: Typing) -> bool {
+    match cell {
+        Cell::Number(_) => true,
+        Cell::Text(text) => {
+            matches!(typing, Typing::Text { .. })
+                && !text.trim().is_empty()
+                && text.trim().bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+/// `digits` left-padded with zeros to `len` when it is a number short of them.
+fn padded(digits: &str, len: usize, number: bool) -> Option<String> {
+    match digits.len() {
+        found if found == len => Some(digits.to_owned()),
+        found if found < len && number => Some(format!("{digits:0>len$}")),
+        _ => None,
+    }
+}
+
+/// An ID of `len` digits, such as a Recipient ID; a number short of digits has lost
+/// its leading zeros.
+fn digits(text: &str, len: usize, name: &str, number: bool) -> Typed {
+    let digits = only_digits(text, &format!("a {name} is {len} digits"))?;
+    padded(digits, len, number)
+        .map(Value::Text)
+        .ok_or_else(|| format!("has {}; a {name} has {len}", digit_count(digits.len())))
+}
+
+/// Five digits, or nine (ZIP+4, written with its hyphen); a number short of five has
+/// lost its leading zeros.
+fn zip(text: &str, number: bool) -> Typed {
+    let digits: String = text.chars().filter(|c| *c != '-').collect();
+    let digits = only_digits(
+        &digits,
+        "a ZIP code is 5 digits, or 9 with ZIP+4 (62701-1234)",
+    )?;
+    if digits.len() == 9 {
+        return Ok(Value::Text(format!("{}-{}", &digits[..5], &digits[5..])));
+    }
+    padded(digits, ZIP_LEN, number)
+        .map(Value::Text)
+        .ok_or_else(|| {
+            format!(
+                "has {}; a ZIP code has 5, or 9 with ZIP+4 (62701-1234)",
+                digit_count(digits.len())
+            )
+        })
+}
+
+/// Ten digits, never padded (an NPI never starts with 0), whose check digit matches.
+fn npi(text: &str) -> Typed {
+    let digits = only_digits(text, "an NPI is 10 digits")?;
+    if digits.len() != NPI_LEN {
+        return Err(format!(
+            "has {}; an NPI has {NPI_LEN}",
+            digit_count(digits.len())
+        ));
+    }
+    if digits.starts_with('0') {
+        return Err("starts with 0, which an NPI never does; check the 10 digits".to_owned());
+    }
+    if !npi_is_valid(digits) {
+        return Err(
+            "is not a valid NPI: its check digit does not match; check the 10 digits".to_owned(),
+        );
+    }
+    Ok(Value::Text(digits.to_owned()))
 }
 
 /// A date cell, a serial number, or text such as `2026-10-01` or `10/01/2026`.
@@ -125,15 +200,30 @@ fn date(cell: &Cell) -> Typed {
         .ok_or_else(|| "is not a date; enter it as YYYY-MM-DD (for example 2026-10-01)".to_owned())
 }
 
-/// A number cell as it is; text as dollars and cents.
-fn money(cell: &Cell, text: &str) -> Typed {
+/// A number cell as it is; text as dollars and cents (in a CSV separated by
+/// semicolons, with a decimal comma).
+fn money(cell: &Cell, text: &str, typing: Typing) -> Typed {
+    let decimal_comma = typing
+        == Typing::Text {
+            decimal_comma: true,
+        };
     let money = match cell {
         Cell::Number(number) => Money::from_number(*number),
+        _ if decimal_comma => parse_money_text_decimal_comma(text),
         _ => parse_money_text(text),
     };
-    money
-        .map(Value::Money)
-        .ok_or_else(|| "is not an amount in dollars (0 or more, at most 2 decimals)".to_owned())
+    money.map(Value::Money).ok_or_else(|| {
+        let below_zero = match cell {
+            Cell::Number(number) => *number < 0.0,
+            _ => text.starts_with('-'),
+        };
+        let example = if decimal_comma { "1250,00" } else { "1250.00" };
+        if below_zero {
+            "is below zero; an amount is 0 or more".to_owned()
+        } else {
+            format!("is not an amount in dollars such as {example} (0 or more, at most 2 decimals)")
+        }
+    })
 }
 
 /// A boolean cell, or `yes`, `y`, `no`, `n` in any case.
@@ -157,7 +247,7 @@ fn choice(text: &str, choices: &[&str]) -> Typed {
         .iter()
         .position(|choice| choice.eq_ignore_ascii_case(text))
         .map(Value::Choice)
-        .ok_or_else(|| format!("is not one of: {}", choices.join(", ")))
+        .ok_or_else(|| format!("is not one of the choices: {}", choices.join(", ")))
 }
 
 /// A configured MCO, by name or code, in any case.
@@ -176,7 +266,7 @@ fn email(text: &str) -> Typed {
     if is_email(text) {
         Ok(Value::Text(text.to_ascii_lowercase()))
     } else {
-        Err("is not an email address".to_owned())
+        Err("is not an email address such as name@example.org".to_owned())
     }
 }
 
@@ -190,16 +280,24 @@ fn phone(text: &str) -> Typed {
     let allowed = text
         .chars()
         .all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
-    if digits.len() == 10 && allowed {
-        Ok(Value::Text(format!(
-            "{}-{}-{}",
-            &digits[..3],
-            &digits[3..6],
-            &digits[6..]
-        )))
-    } else {
-        Err("is not a 10-digit phone number".to_owned())
+    if !allowed {
+        return Err(
+            "holds characters other than digits, spaces and ( ) - . +; a phone number is 10 digits such as 217-555-0100"
+                .to_owned(),
+        );
     }
+    if digits.len() != 10 {
+        return Err(format!(
+            "has {}; a phone number has 10, such as 217-555-0100",
+            digit_count(digits.len())
+        ));
+    }
+    Ok(Value::Text(format!(
+        "{}-{}-{}",
+        &digits[..3],
+        &digits[3..6],
+        &digits[6..]
+    )))
 }
 
 /// A two-letter code, kept in upper case.
@@ -227,15 +325,6 @@ pub fn cell_text(cell: &Cell) -> String {
     }
 }
 
-/// Digits only, left-padded with zeros to `len` (a spreadsheet drops leading zeros
-/// from a number).
-fn padded_digits(text: &str, len: usize) -> Option<String> {
-    if text.is_empty() || text.len() > len || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(format!("{text:0>len$}"))
-}
-
 fn is_email(text: &str) -> bool {
     let Some((local, domain)) = text.rsplit_once('@') else {
         return false;
@@ -247,15 +336,6 @@ fn is_email(text: &str) -> bool {
         && !domain.ends_with('.')
         && !domain.contains("..")
         && text.chars().all(|c| c.is_ascii_graphic())
-}
-
-/// Long values are cut in messages.
-fn clip(text: &str) -> String {
-    let mut clipped: String = text.chars().take(40).collect();
-    if clipped.len() < text.len() {
-        clipped.push('…');
-    }
-    clipped
 }
 
 /// A value safe to write back into a spreadsheet or CSV: text that a spreadsheet
@@ -279,6 +359,19 @@ mod tests {
             Some(&cell),
             &COMPLAINT[column],
             &crate::config::Config::embedded().mcos,
+            Typing::Typed,
+        )
+    }
+
+    /// A cell of a CSV file, which has no types.
+    fn read_csv(column: usize, typed: &str) -> Result<Option<Value>, Invalid> {
+        parse(
+            Some(&text(typed)),
+            &COMPLAINT[column],
+            &crate::config::Config::embedded().mcos,
+            Typing::Text {
+                decimal_comma: false,
+            },
         )
     }
 
@@ -302,18 +395,93 @@ mod tests {
         );
         assert!(read(claim::RECIPIENT_ID, text("12345678901")).is_err());
         assert!(read(claim::RECIPIENT_ID, Cell::Number(1.5)).is_err());
+        // In a CSV a cell of digits only is such a number.
+        assert_eq!(
+            read_csv(claim::RECIPIENT_ID, "12345678"),
+            Ok(Some(Value::Text("012345678".into())))
+        );
     }
 
     #[test]
-    fn phi_values_are_never_quoted() {
-        let Err(Invalid(message)) = read(claim::RECIPIENT_ID, text("98765X")) else {
-            panic!()
+    fn ids_typed_as_text_keep_their_length_and_an_npi_is_never_padded() {
+        let said = |result: Result<Option<Value>, Invalid>| match result {
+            Err(Invalid(message)) => message,
+            other => panic!("{other:?}"),
         };
-        assert!(!message.contains("98765"), "{message}");
-        let Err(Invalid(message)) = read(claim::PROVIDER_NPI, text("1234567890")) else {
-            panic!()
+        assert_eq!(
+            said(read(claim::RECIPIENT_ID, text("12345678"))),
+            "The value has 8 digits; a Recipient ID has 9"
+        );
+        assert_eq!(
+            said(read(claim::RECIPIENT_ID, text("1"))),
+            "The value has 1 digit; a Recipient ID has 9"
+        );
+        // Padded with zeros, each of these would pass the check digit.
+        for npi in [
+            read(claim::PROVIDER_NPI, text("6")),
+            read(claim::PROVIDER_NPI, Cell::Number(6.0)),
+            read_csv(claim::PROVIDER_NPI, "6"),
+        ] {
+            assert_eq!(said(npi), "The value has 1 digit; an NPI has 10");
+        }
+        assert_eq!(
+            said(read_csv(claim::PROVIDER_NPI, "123456788")),
+            "The value has 9 digits; an NPI has 10"
+        );
+        assert_eq!(
+            said(read(claim::PROVIDER_NPI, text("0123456788"))),
+            "The value starts with 0, which an NPI never does; check the 10 digits"
+        );
+        assert_eq!(
+            read(claim::PROVIDER_NPI, Cell::Number(1_234_567_893.0)),
+            Ok(Some(Value::Text("1234567893".into())))
+        );
+    }
+
+    #[test]
+    fn values_are_described_never_quoted() {
+        let message = |column: usize, typed: &str| match read(column, text(typed)) {
+            Err(Invalid(message)) => message,
+            other => panic!("{typed}: {other:?}"),
         };
-        assert!(message.contains("1234567890"), "{message}");
+        let said = message(claim::RECIPIENT_ID, "98765X");
+        assert!(!said.contains("98765"), "{said}");
+        // Not even an NPI is repeated unless it passed its check digit (R10).
+        let said = message(claim::PROVIDER_NPI, "1234567890");
+        assert!(
+            !said.contains("1234567890") && said.contains("check digit"),
+            "{said}"
+        );
+        let said = message(claim::PROVIDER_NPI, "12345678901");
+        assert_eq!(said, "The value has 11 digits; an NPI has 10");
+        let said = message(claim::COVERAGE, "Patient ZELDA QUIMBY");
+        assert!(
+            !said.contains("QUIMBY") && said.starts_with("The value is not one of the choices: "),
+            "{said}"
+        );
+        let said = message(claim::ISSUE_CATEGORY, "CLM-123456789");
+        assert!(!said.contains("CLM"), "{said}");
+        let said = message(claim::BILLED, "-50");
+        assert_eq!(said, "The value is below zero; an amount is 0 or more");
+    }
+
+    #[test]
+    fn safe_tracking_numbers() {
+        for safe in ["0TRK-01000", "7", "A/2026.11_4-x", &"9".repeat(30)] {
+            assert!(is_safe_tracking_number(safe), "{safe}");
+        }
+        for unsafe_ in [
+            "",
+            "TRK",
+            "ZELDA QUIMBY 1961",
+            "CLM 123",
+            "123456789012345678901234567890X",
+            "TRK-1\n",
+            "TRK-é1",
+            "(217)5550199",
+        ] {
+            assert!(!is_safe_tracking_number(unsafe_), "{unsafe_}");
+        }
     }
 
     #[test]
@@ -365,30 +533,42 @@ mod tests {
 
     #[test]
     fn registration_values() {
-        let mcos = [];
         let field = |name: &str| REGISTRATION.iter().find(|f| f.header == name).unwrap();
-        let phone = parse(
-            Some(&text("(217) 555-0100")),
-            field("Registrant Phone"),
-            &mcos,
-        );
-        assert_eq!(phone, Ok(Some(Value::Text("217-555-0100".into()))));
+        let typed = |cell: Cell, name: &str| parse(Some(&cell), field(name), &[], Typing::Typed);
+        let csv = Typing::Text {
+            decimal_comma: false,
+        };
         assert_eq!(
-            parse(Some(&Cell::Number(6062.0)), field("ZIP"), &mcos),
+            typed(text("(217) 555-0100"), "Registrant Phone"),
+            Ok(Some(Value::Text("217-555-0100".into())))
+        );
+        assert_eq!(
+            typed(Cell::Number(6062.0), "ZIP"),
             Ok(Some(Value::Text("06062".into())))
         );
         assert_eq!(
-            parse(Some(&text("62701-1234")), field("ZIP"), &mcos),
+            typed(text("62701-1234"), "ZIP"),
             Ok(Some(Value::Text("62701-1234".into())))
         );
-        assert!(parse(Some(&text("627")), field("ZIP"), &mcos).is_ok());
-        assert!(parse(Some(&text("6270A")), field("ZIP"), &mcos).is_err());
+        // Typed as text, a ZIP must have its five digits; in a CSV, digits only are
+        // a number that lost its zeros.
         assert_eq!(
-            parse(Some(&text("il")), field("State"), &mcos),
+            typed(text("627"), "ZIP"),
+            Err(Invalid(
+                "The value has 3 digits; a ZIP code has 5, or 9 with ZIP+4 (62701-1234)".into()
+            ))
+        );
+        assert_eq!(
+            parse(Some(&text("6062")), field("ZIP"), &[], csv),
+            Ok(Some(Value::Text("06062".into())))
+        );
+        assert!(typed(text("6270A"), "ZIP").is_err());
+        assert_eq!(
+            typed(text("il"), "State"),
             Ok(Some(Value::Text("IL".into())))
         );
-        assert!(parse(Some(&text("ZZ")), field("State"), &mcos).is_err());
-        assert!(parse(Some(&text("a@b")), field("Registrant Email"), &mcos).is_err());
+        assert!(typed(text("ZZ"), "State").is_err());
+        assert!(typed(text("a@b"), "Registrant Email").is_err());
     }
 
     #[test]

@@ -9,8 +9,8 @@ pub mod schema;
 pub mod validate;
 pub mod write;
 
-pub use cells::{Value, neutralise_formula};
-pub use read::{Format, ReadError, Workbook, read_workbook};
+pub use cells::{Value, is_safe_tracking_number, neutralise_formula};
+pub use read::{Format, ReadError, Typing, Workbook, read_workbook};
 pub use report::{
     ComplaintReport, Completeness, LineOutcome, Problem, Reason, RegistrationReport, Status,
 };
@@ -59,6 +59,7 @@ impl Unusable {
                 column: None,
                 reason: self.reason(),
                 message: format!("{}.", self.sentence()),
+                value: None,
             }],
         }
     }

@@ -9,8 +9,10 @@
 //!
 //! The two formats calamine reads into a dense range, .xls and .ods, have a file each
 //! (`read/xls.rs`, `read/ods.rs`) for the pre-scan of their raw records that measures
-//! the used extent before calamine reserves memory for it.
+//! the used extent before calamine reserves memory for it; CSV files, in the encodings
+//! and separators spreadsheets save them with, have `read/csv.rs`.
 
+mod csv;
 mod ods;
 mod xls;
 
@@ -20,6 +22,7 @@ use std::io::{Cursor, Read};
 use calamine::{Data, DataRef, Reader, SheetVisible, Xlsb, Xlsx};
 use chrono::NaiveDate;
 
+use super::schema::{self, INSTRUCTIONS_SHEET, Kind, MARKER_SHEET};
 use crate::rules::parse_date_text;
 
 /// The largest file read at all, in any format.
@@ -54,11 +57,24 @@ pub enum Cell {
     Error(String),
 }
 
+/// How a sheet's cells carry their types.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Typing {
+    /// A workbook's cells: a number is a number cell, text is text as typed.
+    #[default]
+    Typed,
+    /// A CSV file's cells, all text: a cell of digits only may be a number that lost
+    /// its leading zeros, and with `decimal_comma` (a CSV separated by semicolons)
+    /// `125,50` is 125.50.
+    Text { decimal_comma: bool },
+}
+
 /// A sheet's non-empty cells, keyed by zero-based (row, column).
 #[derive(Debug, Clone, Default)]
 pub struct Sheet {
     pub name: String,
     pub visible: bool,
+    pub typing: Typing,
     pub cells: BTreeMap<(u32, u32), Cell>,
 }
 
@@ -120,6 +136,11 @@ pub enum ReadError {
     Pdf,
     #[error("the file is not a spreadsheet the portal reads (.xlsx, .xls, .xlsb, .ods or .csv)")]
     NotSpreadsheet,
+    #[error(
+        "the file is a CSV file whose characters cannot be read; save it again as \
+         \"CSV UTF-8\" (in Excel: Save As, CSV UTF-8) and send it again"
+    )]
+    CsvUnreadable,
     #[error("the file is damaged or cut short and cannot be read ({0}); save it again and resend")]
     Damaged(String),
     /// `sheet` is empty when the file has no sheet names (CSV) or the sheet's is unknown.
@@ -136,12 +157,21 @@ pub enum ReadError {
     },
 }
 
-/// Where an out-of-bounds entry is: the sheet by name, or the file.
+/// Where an out-of-bounds entry is: the file, or a sheet of the portal's templates by
+/// name. Any other sheet's name is something a person typed, so it is not repeated
+/// (R10).
 fn place(sheet: &str) -> String {
+    let ours = Kind::ALL
+        .into_iter()
+        .flat_map(schema::sheets)
+        .any(|known| known.name == sheet)
+        || [INSTRUCTIONS_SHEET, MARKER_SHEET].contains(&sheet);
     if sheet.is_empty() {
         "the file".to_owned()
-    } else {
+    } else if ours {
         format!("sheet '{sheet}'")
+    } else {
+        "a sheet of the file".to_owned()
     }
 }
 
@@ -158,7 +188,7 @@ pub fn read_workbook(bytes: &[u8], name: Option<&str>) -> Result<Workbook, ReadE
             limit: MAX_FILE_BYTES,
         });
     }
-    let format = sniff(bytes, name)?;
+    let format = sniff(bytes)?;
     // The pre-scans below stop every malformed structure known to trip calamine; should
     // another one make it panic, the file is still only damaged.
     std::panic::catch_unwind(|| match format {
@@ -166,13 +196,14 @@ pub fn read_workbook(bytes: &[u8], name: Option<&str>) -> Result<Workbook, ReadE
         Format::Xlsb => read_xlsb(bytes),
         Format::Xls => xls::read(bytes),
         Format::Ods => ods::read(bytes),
-        Format::Csv => read_csv(bytes),
+        Format::Csv => csv::read(bytes, name),
     })
     .unwrap_or_else(|_| Err(ReadError::Damaged("a part of it is malformed".to_owned())))
 }
 
-/// Tells the format from the content.
-fn sniff(bytes: &[u8], name: Option<&str>) -> Result<Format, ReadError> {
+/// Tells the format from the content; a file that is no binary workbook may be CSV,
+/// which `read/csv.rs` decides.
+fn sniff(bytes: &[u8]) -> Result<Format, ReadError> {
     const ZIP: &[u8] = b"PK\x03\x04";
     const CFB: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     if bytes.starts_with(ZIP) || bytes.starts_with(b"PK\x05\x06") {
@@ -184,20 +215,7 @@ fn sniff(bytes: &[u8], name: Option<&str>) -> Result<Format, ReadError> {
     if bytes.starts_with(b"%PDF") {
         return Err(ReadError::Pdf);
     }
-    let named_csv = name.is_some_and(|name| {
-        let lower = name.to_ascii_lowercase();
-        lower.ends_with(".csv") || lower.ends_with(".txt")
-    });
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes));
-    match text {
-        Ok(text)
-            if !text.contains('\0')
-                && (named_csv || text.lines().next().is_some_and(|l| l.contains(','))) =>
-        {
-            Ok(Format::Csv)
-        }
-        _ => Err(ReadError::NotSpreadsheet),
-    }
+    Ok(Format::Csv)
 }
 
 /// Checks a zip archive's entries (declared and real sizes) and tells which workbook
@@ -330,10 +348,31 @@ fn sniff_cfb(bytes: &[u8]) -> Result<Format, ReadError> {
 }
 
 fn damaged(error: impl std::fmt::Display) -> ReadError {
-    // Keep the library's words short: they name a structure, never cell content.
+    // Keep the library's words short, and leave out what they quote: a quoted piece
+    // may come from a cell (calamine quotes an error value it does not know), and a
+    // person may have typed anything there (R10).
     let text = error.to_string();
-    let short: String = text.chars().take(120).collect();
-    ReadError::Damaged(short)
+    let mut short = String::new();
+    let mut open: Option<char> = None;
+    let mut previous = ' ';
+    for c in text.chars() {
+        match open {
+            Some(quote) if c == quote => {
+                open = None;
+                short.push('…');
+                short.push(c);
+            }
+            Some(_) => {}
+            None => {
+                short.push(c);
+                if matches!(c, '\'' | '"' | '`') && !previous.is_alphanumeric() {
+                    open = Some(c);
+                }
+            }
+        }
+        previous = c;
+    }
+    ReadError::Damaged(short.chars().take(120).collect())
 }
 
 fn calamine_error(error: impl std::fmt::Display) -> ReadError {
@@ -507,40 +546,6 @@ where
         sheets.push(collector.sheet);
     }
     Ok(Workbook { format, sheets })
-}
-
-fn read_csv(bytes: &[u8]) -> Result<Workbook, ReadError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut collector = Collector::new("", true);
-    let mut record = csv::StringRecord::new();
-    // The csv reader skips blank lines; rows are counted from the bytes instead, so
-    // they match what a spreadsheet shows: the record ends on the line of the last
-    // newline read, less the newlines inside its quoted fields.
-    let (mut counted_to, mut newlines) = (0usize, 0usize);
-    while reader.read_record(&mut record).map_err(damaged)? {
-        let end = (reader.position().byte() as usize).min(bytes.len());
-        newlines += bytes[counted_to.min(end)..end]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count();
-        counted_to = end;
-        let terminated = usize::from(end > 0 && bytes[end - 1] == b'\n');
-        let embedded: usize = record.iter().map(|field| field.matches('\n').count()).sum();
-        let line = newlines.saturating_sub(terminated + embedded);
-        let row = u32::try_from(line).unwrap_or(u32::MAX);
-        for (column, value) in record.iter().enumerate() {
-            let column = u32::try_from(column).unwrap_or(u32::MAX);
-            collector.push(row, column, text_cell(value))?;
-        }
-    }
-    Ok(Workbook {
-        format: Format::Csv,
-        sheets: vec![collector.sheet],
-    })
 }
 
 /// `A`, `Z`, `AA`, … for a zero-based column.

@@ -71,11 +71,29 @@ pub struct Problem {
     /// The column header (or form label).
     pub column: Option<String>,
     pub reason: Reason,
-    /// A sentence a provider understands; never quotes PHI.
+    /// A sentence a provider understands. It describes what a cell holds and never
+    /// repeats it (R10): this is the text of every view and notice.
     pub message: String,
+    /// The text of the cell at fault, as it stands in the file: only `portal check
+    /// --json` shows it (the person running it has the file). A ticket never keeps it
+    /// ([`Problem::without_values`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 impl Problem {
+    /// The problems without their cells' text, as a ticket keeps them and a notice
+    /// shows them.
+    pub fn without_values(problems: Vec<Problem>) -> Vec<Problem> {
+        problems
+            .into_iter()
+            .map(|problem| Problem {
+                value: None,
+                ..problem
+            })
+            .collect()
+    }
+
     /// `Row 7, Date Filed with MCO: 2026-12-01 is in the future. [invalid_value]`; with
     /// `with_sheet`, the sheet is named first (for workbooks of more than one sheet).
     pub fn describe(&self, with_sheet: bool) -> String {

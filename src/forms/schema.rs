@@ -10,6 +10,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const MARKER_SHEET: &str = "PortalSchema";
 /// The first cell of the marker sheet.
 pub const MARKER_TAG: &str = "portal-workbook";
+/// The sheet of every generated workbook that explains its columns.
+pub const INSTRUCTIONS_SHEET: &str = "Instructions";
 
 /// Which spreadsheet a workbook is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -68,9 +70,10 @@ pub enum ValueType {
     Text { max_len: usize },
     /// An identifier kept as text; a number typed into it loses no digits.
     Code,
-    /// Exactly `len` digits, left-padded with zeros when typed as a shorter number.
+    /// Exactly `len` digits; a cell that holds a shorter number (in a CSV, digits only)
+    /// is left-padded with zeros, text must already have all of them.
     Digits { len: usize },
-    /// A 10-digit NPI with a valid check digit.
+    /// A 10-digit NPI with a valid check digit, never padded: it never starts with 0.
     Npi,
     /// A calendar date.
     Date,
@@ -88,7 +91,7 @@ pub enum ValueType {
     Phone,
     /// A two-letter US state or territory code.
     State,
-    /// A 5-digit ZIP code or ZIP+4.
+    /// A 5-digit ZIP code or ZIP+4; padded like [`ValueType::Digits`].
     Zip,
 }
 

@@ -13,10 +13,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::cells::{self, Value};
-use super::read::{Cell, Sheet, Workbook};
+use super::read::{Cell, Sheet, Typing, Workbook};
 use super::report::{Problem, Reason};
 use super::schema::{
-    COMPLAINT, Field, Kind, MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS,
+    COMPLAINT, Field, Kind, Layout, MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS,
     REGISTRATION, SheetSchema,
 };
 use crate::config::Mco;
@@ -208,7 +208,37 @@ impl Problems {
             column: column.map(str::to_owned),
             reason,
             message,
+            value: None,
         });
+    }
+
+    /// Gives each problem of a cell that holds something the cell's own text as its
+    /// `value`, for `portal check --json`; the message never repeats it (R10).
+    fn attach_values(&mut self, sheet: Option<&Sheet>, schema: &SheetSchema) {
+        let Some(sheet) = sheet.filter(|_| !self.list.is_empty()) else {
+            return;
+        };
+        // Where each field is: its column in a table, its row in a form.
+        let places = match schema.layout {
+            Layout::Table => header_map(sheet, schema.fields),
+            Layout::Form => label_map(sheet, schema.fields),
+        };
+        for problem in &mut self.list {
+            let field = problem
+                .column
+                .as_deref()
+                .and_then(|name| schema.field(name));
+            let (Some(row), Some(Some(place))) = (problem.row, field.map(|field| places[field]))
+            else {
+                continue;
+            };
+            let cell = match schema.layout {
+                Layout::Table if row > 1 => sheet.get(row - 1, place),
+                Layout::Form if row == place + 1 => sheet.get(place, 1),
+                _ => None,
+            };
+            problem.value = cell.map(cells::cell_text).filter(|text| !text.is_empty());
+        }
     }
 }
 
@@ -264,7 +294,7 @@ fn read_table(
                 .fields
                 .iter()
                 .zip(cells)
-                .map(|(field, cell)| read_value(cell, field, mcos, row, problems))
+                .map(|(field, cell)| read_value(cell, field, mcos, sheet.typing, row, problems))
                 .collect();
             Record { row, values }
         })
@@ -291,7 +321,14 @@ fn read_form(sheet: Option<&Sheet>, schema: &SheetSchema, problems: &mut Problem
         .iter()
         .zip(&rows)
         .map(|(field, row)| match row {
-            Some(row) => read_value(sheet.get(*row, 1), field, &[], row + 1, problems),
+            Some(row) => read_value(
+                sheet.get(*row, 1),
+                field,
+                &[],
+                sheet.typing,
+                row + 1,
+                problems,
+            ),
             None => {
                 problems.add(
                     None,
@@ -324,10 +361,11 @@ fn read_value(
     cell: Option<&Cell>,
     field: &Field,
     mcos: &[Mco],
+    typing: Typing,
     row: u32,
     problems: &mut Problems,
 ) -> Option<Value> {
-    match cells::parse(cell, field, mcos) {
+    match cells::parse(cell, field, mcos, typing) {
         Ok(Some(value)) => Some(value),
         Ok(None) => {
             if field.required {

@@ -11,7 +11,8 @@ use rust_xlsxwriter::{
 
 use super::cells::Value;
 use super::schema::{
-    self, Field, Kind, Layout, MARKER_SHEET, MARKER_TAG, SCHEMA_VERSION, SheetSchema, ValueType,
+    self, Field, INSTRUCTIONS_SHEET, Kind, Layout, MARKER_SHEET, MARKER_TAG, SCHEMA_VERSION,
+    SheetSchema, ValueType,
 };
 use super::validate::Record;
 use crate::config::{Mco, Rules};
@@ -298,7 +299,7 @@ fn write_instructions(
     styles: &Styles,
 ) -> Result<(), XlsxError> {
     let max_lines = rules.max_lines;
-    worksheet.set_name("Instructions")?;
+    worksheet.set_name(INSTRUCTIONS_SHEET)?;
     worksheet.set_column_width(0, 30)?;
     worksheet.set_column_width(1, 12)?;
     worksheet.set_column_width(2, 90)?;

@@ -202,7 +202,7 @@ fn record(
         }),
         response_due: forwarded.then(|| received_on + Days::new(u64::from(rules.response_days))),
         lines: report.lines,
-        problems: report.problems,
+        problems: Problem::without_values(report.problems),
         forwarded_claims,
         message: ctx.message.digest.to_owned(),
         attachment,
@@ -314,6 +314,7 @@ fn close_line(
         column: Some(column.to_owned()),
         reason,
         message: format!("{message}."),
+        value: None,
     });
     report
         .problems

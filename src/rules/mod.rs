@@ -9,7 +9,7 @@ mod window;
 pub use calendar::{add_business_days, illinois_holidays, is_business_day};
 pub use values::{
     Money, NPI_LEN, RECIPIENT_ID_LEN, ZIP_LEN, npi_is_valid, parse_date_text, parse_money_text,
-    serial_to_date,
+    parse_money_text_decimal_comma, serial_to_date,
 };
 pub use window::{Window, WindowCheck};
 

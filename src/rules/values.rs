@@ -10,11 +10,11 @@ pub const RECIPIENT_ID_LEN: usize = 9;
 /// Digits in a ZIP code (a ZIP+4 is accepted as 9 digits).
 pub const ZIP_LEN: usize = 5;
 
-/// True when `npi` is ten digits whose last is the Luhn check digit computed over the
-/// prefix `80840` and the first nine digits (45 CFR 162.406).
+/// True when `npi` is ten digits, the first not 0, whose last is the Luhn check digit
+/// computed over the prefix `80840` and the first nine digits (45 CFR 162.406).
 pub fn npi_is_valid(npi: &str) -> bool {
     let bytes = npi.as_bytes();
-    if bytes.len() != NPI_LEN || !bytes.iter().all(u8::is_ascii_digit) {
+    if bytes.len() != NPI_LEN || !bytes.iter().all(u8::is_ascii_digit) || bytes[0] == b'0' {
         return false;
     }
     // The prefix 80840 always contributes 24 to the Luhn sum.
@@ -65,12 +65,25 @@ impl std::fmt::Display for Money {
 /// Money typed as text: `1234.5`, `$1,234.50`, ` 12 `. Negative amounts, more than
 /// two decimals and anything else are `None`.
 pub fn parse_money_text(text: &str) -> Option<Money> {
+    parse_money(text, '.', ',')
+}
+
+/// Money typed as text where the decimal mark is a comma, as in a CSV file separated
+/// by semicolons: `125,50`, `1.234,50`. Text without a comma that reads only with a
+/// decimal point (`125.50`) is taken as written that way.
+pub fn parse_money_text_decimal_comma(text: &str) -> Option<Money> {
+    parse_money(text, ',', '.')
+        .or_else(|| parse_money(text, '.', ',').filter(|_| !text.contains(',')))
+}
+
+/// Money with `decimal` as the decimal mark and `thousands` between groups of three.
+fn parse_money(text: &str, decimal: char, thousands: char) -> Option<Money> {
     let text = text.trim();
     let text = text.strip_prefix('$').unwrap_or(text).trim_start();
     if text.is_empty() {
         return None;
     }
-    let (whole, fraction) = match text.split_once('.') {
+    let (whole, fraction) = match text.split_once(decimal) {
         Some((whole, fraction)) => (whole, fraction),
         None => (text, ""),
     };
@@ -78,7 +91,7 @@ pub fn parse_money_text(text: &str) -> Option<Money> {
         return None;
     }
     // Thousands separators only in their proper places.
-    let groups: Vec<&str> = whole.split(',').collect();
+    let groups: Vec<&str> = whole.split(thousands).collect();
     let grouped_ok = groups.len() == 1
         || (!groups[0].is_empty()
             && groups[0].len() <= 3
@@ -150,6 +163,9 @@ mod tests {
         assert!(npi_is_valid("1245319599"));
         assert!(npi_is_valid("1003000126"));
         assert!(!npi_is_valid("123456789"));
+        // Luhn alone would take these: an NPI never starts with 0.
+        assert!(!npi_is_valid("0000000006"));
+        assert!(!npi_is_valid("0123456788"));
         assert!(!npi_is_valid("12345678933"));
         assert!(!npi_is_valid("12345678a3"));
         assert!(!npi_is_valid(""));
@@ -173,6 +189,19 @@ mod tests {
             "-5", "1.234", "12,34", "abc", "", "$", "1e5", ",123", "1.2.3",
         ] {
             assert_eq!(parse_money_text(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn money_with_a_decimal_comma() {
+        let parse = parse_money_text_decimal_comma;
+        assert_eq!(parse("125,50"), Some(Money { cents: 12_550 }));
+        assert_eq!(parse("1.234,5"), Some(Money { cents: 123_450 }));
+        assert_eq!(parse("$ 12"), Some(Money { cents: 1_200 }));
+        assert_eq!(parse("1.250"), Some(Money { cents: 125_000 }));
+        assert_eq!(parse("125.50"), Some(Money { cents: 12_550 }));
+        for bad in ["-5", "1,234", "12.34,5", "1,2,3", "abc", ""] {
+            assert_eq!(parse(bad), None, "{bad}");
         }
     }
 

@@ -31,17 +31,14 @@ pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complai
         sheet: schema.name,
         list: Vec::new(),
     };
-    let lines = read_table(
-        find_sheet(workbook, schema),
-        schema,
-        context.mcos,
-        &mut problems,
-    );
+    let sheet = find_sheet(workbook, schema);
+    let lines = read_table(sheet, schema, context.mcos, &mut problems);
     check_line_count(&lines, context.max_lines, &mut problems);
     let mco = check_one_mco(&lines, context.mcos, &mut problems);
     for line in &lines {
         check_line(line, context, &mut problems);
     }
+    problems.attach_values(sheet, schema);
     let problems = in_report_order(problems.list, schema);
     let ticket_reason = ticket_reason(&problems);
     let mixed = problems

@@ -28,21 +28,16 @@ pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) ->
                 sheet: sheets[0].name,
                 list: Vec::new(),
             };
-            let registrant = read_form(
-                find_sheet_named(workbook, &sheets[0]),
-                &sheets[0],
-                &mut problems,
-            );
+            let registrant_sheet = find_sheet_named(workbook, &sheets[0]);
+            let registrant = read_form(registrant_sheet, &sheets[0], &mut problems);
+            problems.attach_values(registrant_sheet, &sheets[0]);
             let mut table = Problems {
                 sheet: sheets[1].name,
                 list: Vec::new(),
             };
-            let providers = read_table(
-                find_sheet_named(workbook, &sheets[1]),
-                &sheets[1],
-                &[],
-                &mut table,
-            );
+            let providers_sheet = find_sheet_named(workbook, &sheets[1]);
+            let providers = read_table(providers_sheet, &sheets[1], &[], &mut table);
+            table.attach_values(providers_sheet, &sheets[1]);
             if providers.is_empty() {
                 table.add(
                     None,
@@ -71,7 +66,9 @@ pub fn validate_registration(workbook: &Workbook, kind: Kind, max_lines: u32) ->
                 list: Vec::new(),
             };
             debug_assert_eq!(sheets[0].layout, Layout::Form);
-            let form = read_form(find_sheet(workbook, &sheets[0]), &sheets[0], &mut problems);
+            let sheet = find_sheet(workbook, &sheets[0]);
+            let form = read_form(sheet, &sheets[0], &mut problems);
+            problems.attach_values(sheet, &sheets[0]);
             let split = REGISTRANT_FIELDS.len();
             let registrant = Record {
                 row: form.row,
