@@ -550,6 +550,51 @@ fn a_stranger_cannot_write_on_someone_elses_ticket() {
     assert_eq!(tickets(&room)[0].correspondence.len(), 1);
 }
 
+/// R10: an MCO tracking number is repeated in a notice only when it has the safe shape
+/// (1–30 letters, digits, `-`, `_`, `/` or `.`, with a digit). One with a name in it
+/// goes to the MCO and is described, never repeated, in the accepted and duplicate
+/// notices.
+#[test]
+fn a_tracking_number_of_another_shape_is_never_repeated() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let config = crate::common::config();
+    let mut lines =
+        portal::samples::complaint_lines(Sample::Good, portal::today::today_in_illinois(), 4, 1);
+    lines[0].values[claim::TRACKING_NUMBER] =
+        Some(portal::forms::Value::Text("ZELDA QUIMBY 7".to_owned()));
+    let workbook =
+        portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap();
+    for subject in ["Claims", "Claims again"] {
+        room.deliver(&message(
+            PROVIDER,
+            INTAKE,
+            subject,
+            "x",
+            &[("claims.xlsx", workbook.clone())],
+        ));
+    }
+    room.pass();
+    let filed = tickets(&room);
+    assert_eq!(filed.len(), 2);
+    assert_eq!(
+        filed[0].status,
+        Status::Forwarded,
+        "{:?}",
+        filed[0].problems
+    );
+    assert_eq!(filed[1].lines[0].reason, Some(Reason::Duplicate));
+    let to_provider: Vec<Sent> = room
+        .outbox()
+        .into_iter()
+        .filter(|notice| notice.to == PROVIDER && notice.subject.starts_with("[PRP-"))
+        .collect();
+    assert_eq!(to_provider.len(), 2);
+    for notice in &to_provider {
+        assert!(!notice.text.contains("ZELDA"), "{}", notice.text);
+    }
+}
+
 /// R6: an address may hold several active registrations; its NPIs are the union.
 #[test]
 fn a_second_active_registration_covers_its_npis_too() {

@@ -14,6 +14,7 @@ use crate::config::Mco;
 use crate::forms::schema::claim;
 use crate::forms::{
     self, Complaint, ComplaintReport, LineOutcome, Problem, Reason, Record, Status,
+    is_safe_tracking_number,
 };
 use crate::ids::TicketId;
 use crate::mail::notice::NoticeKind;
@@ -145,9 +146,14 @@ fn check_lines(
             None => ctx.intake.store.forwarded_claim(&key)?,
         };
         if let Some(earlier) = earlier {
-            let message = format!(
-                "This claim (MCO tracking number {tracking}) was already sent to the MCO with ticket {earlier}"
-            );
+            // R10: a tracking number is repeated only when it has the safe shape.
+            let message = if is_safe_tracking_number(tracking) {
+                format!(
+                    "This claim (MCO tracking number {tracking}) was already sent to the MCO with ticket {earlier}"
+                )
+            } else {
+                format!("This claim was already sent to the MCO with ticket {earlier}")
+            };
             close_line(report, line.row, Reason::Duplicate, "Claim Number", message);
             continue;
         }
@@ -354,7 +360,12 @@ fn ticket_view(ticket: &Ticket, mco_name: &str) -> serde_json::Value {
     let forwarded: Vec<_> = ticket
         .forwarded_claims
         .iter()
-        .map(|claim| json!({ "row": claim.row, "tracking": claim.tracking_number }))
+        .map(|claim| {
+            // R10: a tracking number is repeated only when it has the safe shape.
+            let tracking = Some(claim.tracking_number.as_str())
+                .filter(|tracking| is_safe_tracking_number(tracking));
+            json!({ "row": claim.row, "tracking": tracking })
+        })
         .collect();
     json!({
         "id": ticket.id,
