@@ -81,7 +81,6 @@ pub fn registration_values(email: &str, npi: &str) -> Record {
         "Example",
         email,
         "217-555-0100",
-        "pexample",
         "Billing agent",
         "Prairie Example Billing",
         "Prairie Example Clinic",

@@ -216,7 +216,11 @@ fn the_downloads_are_the_generated_workbooks_with_size_and_version() {
             "{size} missing from the downloads page"
         );
     }
-    assert!(page.contains("version 1"));
+    let version = format!("version {}", portal::forms::schema::SCHEMA_VERSION);
+    assert!(
+        page.contains(&version),
+        "{version} missing from the downloads page"
+    );
 }
 
 #[test]

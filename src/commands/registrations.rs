@@ -94,7 +94,6 @@ fn show(registration: &Registration, out: &mut dyn Write) -> Result<()> {
             ("Registrant", plain(&registration.registrant_name)),
             ("Role", plain(&registration.role)),
             ("Organization", plain(&registration.organization)),
-            ("Username", plain(&registration.username)),
             ("Received", received),
             (
                 "Earliest completion",

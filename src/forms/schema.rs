@@ -4,8 +4,11 @@
 
 use serde::Serialize;
 
-/// The version of the layouts below, stored in every generated workbook.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the layouts below, stored in every generated workbook. Version 2
+/// dropped the registration form's Username row (the address is the account); a form
+/// of version 1 is still read, its Username row ignored, since fields are found by
+/// their labels.
+pub const SCHEMA_VERSION: u32 = 2;
 /// The hidden sheet that marks a generated workbook with its kind and version.
 pub const MARKER_SHEET: &str = "PortalSchema";
 /// The first cell of the marker sheet.
@@ -366,7 +369,7 @@ pub static COMPLAINT: [Field; 16] = [
 
 /// The individual registration form's fields, in order (sheet `Registration`). The first
 /// seven are the registrant; the last seven the provider or facility.
-pub static REGISTRATION: [Field; 14] = [
+pub static REGISTRATION: [Field; 13] = [
     field(
         "Registrant First Name",
         ValueType::Text { max_len: 100 },
@@ -398,14 +401,6 @@ pub static REGISTRATION: [Field; 14] = [
         30.0,
         false,
         "Your 10-digit phone number.",
-    ),
-    field(
-        "Username",
-        ValueType::Text { max_len: 64 },
-        true,
-        30.0,
-        false,
-        "The username you would like. Never send a password by mail.",
     ),
     field(
         "Role",
@@ -482,9 +477,9 @@ pub static REGISTRATION: [Field; 14] = [
 ];
 
 /// The registrant fields, shared by the individual form and the `Registrant` sheet.
-pub static REGISTRANT_FIELDS: &[Field] = REGISTRATION.split_at(7).0;
+pub static REGISTRANT_FIELDS: &[Field] = REGISTRATION.split_at(6).0;
 /// The provider fields, shared by the individual form and the `Providers` sheet.
-pub static PROVIDER_FIELDS: &[Field] = REGISTRATION.split_at(7).1;
+pub static PROVIDER_FIELDS: &[Field] = REGISTRATION.split_at(6).1;
 
 /// Indexes of the fields in [`REGISTRANT_FIELDS`] (and the start of [`REGISTRATION`]).
 pub mod registrant {
@@ -492,9 +487,8 @@ pub mod registrant {
     pub const LAST_NAME: usize = 1;
     pub const EMAIL: usize = 2;
     pub const PHONE: usize = 3;
-    pub const USERNAME: usize = 4;
-    pub const ROLE: usize = 5;
-    pub const ORGANIZATION: usize = 6;
+    pub const ROLE: usize = 4;
+    pub const ORGANIZATION: usize = 5;
 }
 
 /// Indexes of the fields in [`PROVIDER_FIELDS`].
@@ -574,7 +568,6 @@ mod tests {
             (registrant::LAST_NAME, "Registrant Last Name"),
             (registrant::EMAIL, "Registrant Email"),
             (registrant::PHONE, "Registrant Phone"),
-            (registrant::USERNAME, "Username"),
             (registrant::ROLE, "Role"),
             (registrant::ORGANIZATION, "Organization"),
         ];

@@ -69,7 +69,8 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, form: &Form<'_>) -> Resul
             .choice(registrant::ROLE)
             .and_then(|index| ROLES.get(index))
             .map_or_else(String::new, |role| (*role).to_owned()),
-        username: text(person, registrant::USERNAME),
+        // The form no longer asks for one (the address is the account).
+        username: String::new(),
         providers: validated
             .providers
             .iter()

@@ -109,6 +109,8 @@ pub struct Registration {
     pub registrant_name: String,
     pub organization: String,
     pub role: String,
+    /// Asked by forms of schema version 1 only; empty since.
+    #[serde(default)]
     pub username: String,
     pub providers: Vec<Provider>,
     pub message: String,
