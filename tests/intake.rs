@@ -441,8 +441,8 @@ fn the_same_claims_twice_are_duplicates_naming_the_first_ticket() {
     );
 }
 
-#[test]
-fn a_reply_never_reopens_a_closed_ticket() {
+/// A registered provider whose one complaint closed (incomplete).
+fn one_closed_ticket() -> (Mailroom, Ticket) {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
     room.deliver(&message(
@@ -453,7 +453,13 @@ fn a_reply_never_reopens_a_closed_ticket() {
         &[("claims.xlsx", complaint(Sample::Incomplete, 1))],
     ));
     room.pass();
-    let before = tickets(&room)[0].clone();
+    let ticket = tickets(&room)[0].clone();
+    (room, ticket)
+}
+
+#[test]
+fn a_reply_never_reopens_a_closed_ticket() {
+    let (room, before) = one_closed_ticket();
     assert_eq!(before.reason, Some(Reason::Incomplete));
     // The notice names the row that closed the whole ticket.
     let closed = with_subject(&room.outbox(), "Complaint closed")
@@ -494,17 +500,7 @@ fn a_reply_never_reopens_a_closed_ticket() {
 /// id is answered exactly as if the id did not exist, and nothing is kept on the ticket.
 #[test]
 fn a_stranger_cannot_write_on_someone_elses_ticket() {
-    let room = Mailroom::new("");
-    room.register(PROVIDER, SAMPLE_NPI);
-    room.deliver(&message(
-        PROVIDER,
-        INTAKE,
-        "Claims",
-        "x",
-        &[("claims.xlsx", complaint(Sample::Incomplete, 1))],
-    ));
-    room.pass();
-    let ticket = tickets(&room)[0].clone();
+    let (room, ticket) = one_closed_ticket();
     let stranger = "someone@elsewhere.example";
     for id in [ticket.id.to_string(), "PRP-2026-999999".to_owned()] {
         room.deliver(&message(
