@@ -582,4 +582,59 @@ mod tests {
         assert_eq!(neutralise_formula("-2"), "'-2");
         assert_eq!(neutralise_formula("plain"), "plain");
     }
+
+    /// Money cells: 13 whole digits typed as text are read, a 14th is refused as not
+    /// an amount (not as below zero).
+    #[test]
+    fn money_cells_hold_at_most_13_whole_digits() {
+        assert_eq!(
+            read(claim::BILLED, text("9999999999999.99")),
+            Ok(Some(Value::Money(Money {
+                cents: 999_999_999_999_999
+            })))
+        );
+        let refused = read(claim::BILLED, text("10000000000000")).unwrap_err();
+        assert!(refused.0.contains("is not an amount"), "{}", refused.0);
+        assert_eq!(
+            read(claim::BILLED, Cell::Number(1e13)),
+            Ok(Some(Value::Money(Money {
+                cents: 1_000_000_000_000_000
+            })))
+        );
+        assert!(read(claim::BILLED, Cell::Number(2e13)).is_err());
+    }
+
+    /// Money cells: a leading `+` is refused, and described as not an amount.
+    #[test]
+    fn money_cells_refuse_a_leading_plus() {
+        for typed in ["+12", "+12.50"] {
+            let refused = read(claim::BILLED, text(typed)).unwrap_err();
+            assert!(refused.0.contains("is not an amount"), "{}", refused.0);
+            assert!(!refused.0.contains("below zero"), "{}", refused.0);
+            assert!(read_csv(claim::PAID, typed).is_err(), "{typed}");
+        }
+        // A negative amount as text or as a number is said to be below zero.
+        let below = read(claim::BILLED, text("-12")).unwrap_err();
+        assert!(below.0.contains("below zero"), "{}", below.0);
+        let below = read(claim::BILLED, Cell::Number(-12.0)).unwrap_err();
+        assert!(below.0.contains("below zero"), "{}", below.0);
+    }
+
+    /// Date cells: a US date with a one-digit month or day is that date.
+    #[test]
+    fn date_cells_with_one_digit_month_or_day() {
+        let date = |y, m, d| Ok(Some(Value::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap())));
+        assert_eq!(
+            read(claim::SERVICE_FROM, text("1/15/2026")),
+            date(2026, 1, 15)
+        );
+        assert_eq!(
+            read(claim::SERVICE_TO, text("12/5/2026")),
+            date(2026, 12, 5)
+        );
+        assert_eq!(
+            read_csv(claim::FILED_WITH_MCO, "1/5/2026"),
+            date(2026, 1, 5)
+        );
+    }
 }

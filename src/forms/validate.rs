@@ -384,3 +384,695 @@ fn read_value(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Days;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::forms::read::Format;
+    use crate::forms::report::{Completeness, Status};
+    use crate::forms::schema::{
+        COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, ValueType, claim,
+    };
+    use crate::samples::{Sample, complaint_lines, registration_values};
+
+    /// The fixed day HFS received every template here (a Monday).
+    fn received() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 16).unwrap()
+    }
+
+    fn days_before(days: u64) -> NaiveDate {
+        received() - Days::new(days)
+    }
+
+    /// A typed value as the cell a provider's spreadsheet would hold.
+    fn cell_of(field: &Field, value: &Value, mcos: &[Mco]) -> Cell {
+        match (value, field.ty) {
+            (Value::Text(text), _) => Cell::Text(text.clone()),
+            (Value::Date(date), _) => Cell::Date(*date),
+            (Value::Money(money), _) => Cell::Number(money.as_f64()),
+            (Value::Bool(flag), _) => Cell::Bool(*flag),
+            (Value::Choice(index), ValueType::Mco) => Cell::Text(mcos[*index].name.clone()),
+            (Value::Choice(index), ValueType::Choice(choices)) => {
+                Cell::Text(choices[*index].to_owned())
+            }
+            (Value::Choice(_), other) => panic!("no choices in {other:?}"),
+        }
+    }
+
+    fn sheet(name: &str, cells: BTreeMap<(u32, u32), Cell>) -> Sheet {
+        Sheet {
+            name: name.to_owned(),
+            visible: true,
+            typing: Typing::Typed,
+            cells,
+        }
+    }
+
+    /// A table sheet: `fields`' headers in row 1, then each record at its own row.
+    fn table(name: &str, fields: &[Field], records: &[Record], mcos: &[Mco]) -> Sheet {
+        let mut cells = BTreeMap::new();
+        for (column, field) in fields.iter().enumerate() {
+            cells.insert((0, column as u32), Cell::Text(field.header.to_owned()));
+        }
+        for record in records {
+            for (column, (field, value)) in fields.iter().zip(&record.values).enumerate() {
+                if let Some(value) = value {
+                    cells.insert((record.row - 1, column as u32), cell_of(field, value, mcos));
+                }
+            }
+        }
+        sheet(name, cells)
+    }
+
+    /// A form sheet: each field's label in column A, its value in column B.
+    fn form(name: &str, fields: &[Field], values: &[Option<Value>]) -> Sheet {
+        let mut cells = BTreeMap::new();
+        for (row, (field, value)) in fields.iter().zip(values).enumerate() {
+            cells.insert((row as u32, 0), Cell::Text(field.header.to_owned()));
+            if let Some(value) = value {
+                cells.insert((row as u32, 1), cell_of(field, value, &[]));
+            }
+        }
+        sheet(name, cells)
+    }
+
+    fn workbook(sheets: Vec<Sheet>) -> Workbook {
+        Workbook {
+            format: Format::Xlsx,
+            sheets,
+        }
+    }
+
+    /// The hidden marker sheet of a generated workbook of `kind`.
+    fn marker(kind: Kind) -> Sheet {
+        let mut marker = sheet(
+            MARKER_SHEET,
+            BTreeMap::from([
+                ((0, 0), Cell::Text(MARKER_TAG.to_owned())),
+                ((0, 1), Cell::Text(kind.marker().to_owned())),
+            ]),
+        );
+        marker.visible = false;
+        marker
+    }
+
+    fn instructions() -> Sheet {
+        sheet(
+            "Instructions",
+            BTreeMap::from([(
+                (0, 0),
+                Cell::Text("How to fill in this template".to_owned()),
+            )]),
+        )
+    }
+
+    /// `count` valid claim lines, filed 45 days before [`received`].
+    fn good_lines(count: usize) -> Vec<Record> {
+        complaint_lines(Sample::Good, received(), 0, count)
+    }
+
+    fn claims(lines: &[Record], config: &Config) -> Sheet {
+        table("Claims", &COMPLAINT, lines, &config.mcos)
+    }
+
+    /// Validates `workbook` as the intake does, with the embedded rules.
+    fn validate_in(workbook: &Workbook, config: &Config) -> Complaint {
+        let context = Context {
+            received_on: received(),
+            window: Window {
+                min_days: config.rules.window_min_days,
+                max_days: config.rules.window_max_days,
+            },
+            max_lines: config.rules.max_lines,
+            mcos: &config.mcos,
+        };
+        validate_complaint(workbook, &context)
+    }
+
+    fn validate_lines(lines: &[Record]) -> Complaint {
+        let config = Config::embedded();
+        validate_in(&workbook(vec![claims(lines, &config)]), &config)
+    }
+
+    fn statuses(complaint: &Complaint) -> Vec<(Status, Option<Reason>)> {
+        complaint
+            .report
+            .lines
+            .iter()
+            .map(|line| (line.status, line.reason))
+            .collect()
+    }
+
+    const FORWARDED: (Status, Option<Reason>) = (Status::Forwarded, None);
+
+    /// The registrant sheet and a providers sheet of `count` providers, rows 2 on.
+    fn multiple_registration(count: usize) -> Vec<Sheet> {
+        let values = registration_values("pat@example.org", "1234567893").values;
+        let (registrant, provider) = values.split_at(REGISTRANT_FIELDS.len());
+        let providers: Vec<Record> = (0..count)
+            .map(|index| Record {
+                row: index as u32 + 2,
+                values: provider.to_vec(),
+            })
+            .collect();
+        vec![
+            form("Registrant", REGISTRANT_FIELDS, registrant),
+            table("Providers", PROVIDER_FIELDS, &providers, &[]),
+        ]
+    }
+
+    /// Baseline: valid sample lines are forwarded to their one MCO with no problem.
+    #[test]
+    fn valid_lines_are_forwarded_to_their_mco() {
+        let complaint = validate_lines(&good_lines(2));
+        assert_eq!(complaint.report.problems, []);
+        assert_eq!(complaint.report.status, Status::Forwarded);
+        assert_eq!(complaint.report.reason, None);
+        assert_eq!(
+            complaint.report.mco.as_deref(),
+            Some(Config::embedded().mcos[0].code.as_str())
+        );
+        assert_eq!(statuses(&complaint), [FORWARDED, FORWARDED]);
+    }
+
+    /// R4: `max_lines` (100) lines fit on one template; one more closes the ticket,
+    /// the problem pointing at the first line too many.
+    #[test]
+    fn at_most_max_lines_claim_lines() {
+        assert_eq!(Config::embedded().rules.max_lines, 100);
+        let complaint = validate_lines(&good_lines(100));
+        assert_eq!(complaint.report.problems, []);
+        assert_eq!(complaint.report.status, Status::Forwarded);
+
+        let complaint = validate_lines(&good_lines(101));
+        assert_eq!(complaint.report.status, Status::Closed);
+        assert_eq!(complaint.report.reason, Some(Reason::Over100Lines));
+        let over: Vec<_> = complaint
+            .report
+            .problems
+            .iter()
+            .filter(|problem| problem.reason == Reason::Over100Lines)
+            .collect();
+        assert_eq!(over.len(), 1);
+        assert_eq!(over[0].row, Some(102));
+        assert!(
+            over[0].message.contains("101 claim lines"),
+            "{}",
+            over[0].message
+        );
+        assert!(
+            complaint
+                .report
+                .lines
+                .iter()
+                .all(|line| line.reason == Some(Reason::Over100Lines))
+        );
+        // The problem points at the first line too many, not the last.
+        let complaint = validate_lines(&good_lines(103));
+        let over = complaint.report.problems.iter();
+        let over: Vec<_> = over
+            .filter(|problem| problem.reason == Reason::Over100Lines)
+            .collect();
+        assert_eq!(over.len(), 1);
+        assert_eq!(over[0].row, Some(102));
+        assert!(
+            over[0].message.contains("103 claim lines"),
+            "{}",
+            over[0].message
+        );
+    }
+
+    /// R3, R4: the ticket's reason is the gravest present: more than 100 lines, then
+    /// mixed MCOs, then incomplete, then an invalid value.
+    #[test]
+    fn the_gravest_ticket_reason_wins() {
+        let mut lines = good_lines(101);
+        lines[1].values[claim::MCO] = Some(Value::Choice(1));
+        lines[2].values[claim::TRACKING_NUMBER] = None;
+        lines[3].values[claim::SERVICE_TO] = Some(Value::Date(days_before(200)));
+        assert_eq!(
+            validate_lines(&lines).report.reason,
+            Some(Reason::Over100Lines)
+        );
+        lines.truncate(100);
+        assert_eq!(validate_lines(&lines).report.reason, Some(Reason::MixedMco));
+        lines[1].values[claim::MCO] = Some(Value::Choice(0));
+        assert_eq!(
+            validate_lines(&lines).report.reason,
+            Some(Reason::Incomplete)
+        );
+        lines[2] = good_lines(3)[2].clone();
+        assert_eq!(
+            validate_lines(&lines).report.reason,
+            Some(Reason::InvalidValue)
+        );
+    }
+
+    /// Report order: whole-template problems first, then by row, then by column; a
+    /// line's own ticket-level problem is its reason before a line-level one in an
+    /// earlier column; a problem carries its cell's text as `value` (for `check
+    /// --json`), none for an empty cell.
+    #[test]
+    fn problems_in_report_order_and_line_reasons() {
+        let mut lines = good_lines(2);
+        let from = days_before(90);
+        lines[0].values[claim::EXHAUSTED] = Some(Value::Bool(false));
+        lines[0].values[claim::SERVICE_FROM] = Some(Value::Date(from));
+        lines[0].values[claim::SERVICE_TO] = Some(Value::Date(from - Days::new(1)));
+        lines[1].values[claim::TRACKING_NUMBER] = None;
+        let complaint = validate_lines(&lines);
+        let found: Vec<_> = complaint
+            .report
+            .problems
+            .iter()
+            .map(|problem| (problem.row, problem.column.as_deref(), problem.reason))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some(2),
+                    Some("Internal Process Exhausted"),
+                    Reason::NotExhausted
+                ),
+                (Some(2), Some("Date of Service To"), Reason::InvalidValue),
+                (Some(3), Some("MCO Tracking Number"), Reason::Incomplete),
+            ]
+        );
+        assert_eq!(
+            statuses(&complaint),
+            [
+                (Status::Closed, Some(Reason::InvalidValue)),
+                (Status::Closed, Some(Reason::Incomplete)),
+            ]
+        );
+        let values: Vec<_> = complaint
+            .report
+            .problems
+            .iter()
+            .map(|problem| problem.value.as_deref())
+            .collect();
+        assert_eq!(values, [Some("FALSE"), Some("2026-08-17"), None]);
+    }
+
+    /// R4: a template with no claim lines is incomplete.
+    #[test]
+    fn a_template_without_lines_is_incomplete() {
+        let complaint = validate_lines(&[]);
+        assert_eq!(complaint.report.status, Status::Closed);
+        assert_eq!(complaint.report.reason, Some(Reason::Incomplete));
+        assert_eq!(complaint.report.problems.len(), 1);
+        assert_eq!(complaint.report.problems[0].row, None);
+    }
+
+    /// R4: a line naming another MCO than the first line's closes the whole ticket,
+    /// the problem on that line's MCO cell, and the report names no MCO.
+    #[test]
+    fn mixed_mcos_close_the_ticket() {
+        let mut lines = good_lines(3);
+        lines[1].values[claim::MCO] = Some(Value::Choice(1));
+        let complaint = validate_lines(&lines);
+        assert_eq!(complaint.report.status, Status::Closed);
+        assert_eq!(complaint.report.reason, Some(Reason::MixedMco));
+        assert_eq!(complaint.report.mco, None);
+        let [problem] = complaint.report.problems.as_slice() else {
+            panic!("{:?}", complaint.report.problems)
+        };
+        assert_eq!(problem.reason, Reason::MixedMco);
+        assert_eq!(problem.row, Some(3));
+        assert_eq!(problem.column.as_deref(), Some("MCO"));
+        assert_eq!(
+            statuses(&complaint),
+            [(Status::Closed, Some(Reason::MixedMco)); 3]
+        );
+    }
+
+    /// R1: filed 29 days before receipt is too early, 30 and 60 are inside, 61 is too
+    /// late; each closes only its own line.
+    #[test]
+    fn filing_window_bounds_30_and_60() {
+        let mut lines = good_lines(4);
+        for (line, days) in lines.iter_mut().zip([29, 30, 60, 61]) {
+            line.values[claim::FILED_WITH_MCO] = Some(Value::Date(days_before(days)));
+        }
+        let complaint = validate_lines(&lines);
+        assert_eq!(complaint.report.reason, None);
+        assert_eq!(complaint.report.status, Status::Forwarded);
+        assert_eq!(
+            statuses(&complaint),
+            [
+                (Status::Closed, Some(Reason::TooEarly)),
+                FORWARDED,
+                FORWARDED,
+                (Status::Closed, Some(Reason::TooLate)),
+            ]
+        );
+        let early = &complaint.report.problems[0];
+        assert_eq!(early.column.as_deref(), Some("Date Filed with MCO"));
+        // Filed 2026-10-18: HFS takes it from day 30 to day 60 after.
+        assert!(
+            early
+                .message
+                .contains("2026-10-18: submit from 2026-11-17 to 2026-12-17"),
+            "{}",
+            early.message
+        );
+    }
+
+    /// R1/R3: a filing date after the day received is an invalid value that closes the
+    /// ticket; filed on the day received is merely too early.
+    #[test]
+    fn filing_date_after_receipt_is_invalid() {
+        let mut lines = good_lines(2);
+        lines[0].values[claim::FILED_WITH_MCO] = Some(Value::Date(received() + Days::new(1)));
+        lines[1].values[claim::FILED_WITH_MCO] = Some(Value::Date(received()));
+        let complaint = validate_lines(&lines);
+        assert_eq!(complaint.report.reason, Some(Reason::InvalidValue));
+        assert_eq!(
+            statuses(&complaint),
+            [
+                (Status::Closed, Some(Reason::InvalidValue)),
+                (Status::Closed, Some(Reason::TooEarly)),
+            ]
+        );
+    }
+
+    /// R3: a date of service after the day received is invalid; on that day it is
+    /// accepted.
+    #[test]
+    fn service_after_the_day_received_is_invalid() {
+        let mut on_the_day = good_lines(1);
+        on_the_day[0].values[claim::SERVICE_FROM] = Some(Value::Date(received()));
+        on_the_day[0].values[claim::SERVICE_TO] = Some(Value::Date(received()));
+        let complaint = validate_lines(&on_the_day);
+        assert_eq!(complaint.report.problems, []);
+        assert_eq!(statuses(&complaint), [FORWARDED]);
+
+        let mut after = on_the_day.clone();
+        let next_day = Some(Value::Date(received() + Days::new(1)));
+        after[0].values[claim::SERVICE_FROM] = next_day.clone();
+        after[0].values[claim::SERVICE_TO] = next_day;
+        let complaint = validate_lines(&after);
+        assert_eq!(complaint.report.reason, Some(Reason::InvalidValue));
+        let [problem] = complaint.report.problems.as_slice() else {
+            panic!("{:?}", complaint.report.problems)
+        };
+        assert_eq!(problem.reason, Reason::InvalidValue);
+        assert_eq!(problem.row, Some(2));
+        assert_eq!(problem.column.as_deref(), Some("Date of Service From"));
+    }
+
+    /// R3: a one-day service (To = From) is accepted; To before From is invalid.
+    #[test]
+    fn service_to_may_equal_but_not_precede_service_from() {
+        let from = days_before(90);
+        let mut one_day = good_lines(1);
+        one_day[0].values[claim::SERVICE_FROM] = Some(Value::Date(from));
+        one_day[0].values[claim::SERVICE_TO] = Some(Value::Date(from));
+        let complaint = validate_lines(&one_day);
+        assert_eq!(complaint.report.problems, []);
+        assert_eq!(statuses(&complaint), [FORWARDED]);
+
+        let mut backwards = one_day.clone();
+        backwards[0].values[claim::SERVICE_TO] = Some(Value::Date(from - Days::new(1)));
+        let complaint = validate_lines(&backwards);
+        assert_eq!(complaint.report.reason, Some(Reason::InvalidValue));
+        let [problem] = complaint.report.problems.as_slice() else {
+            panic!("{:?}", complaint.report.problems)
+        };
+        assert_eq!(problem.row, Some(2));
+        assert_eq!(problem.column.as_deref(), Some("Date of Service To"));
+    }
+
+    /// R5 and R8: not exhausted, fee-for-service and Medicare-only close only their line.
+    #[test]
+    fn exhausted_and_coverage_close_their_line() {
+        let mut lines = good_lines(4);
+        lines[0].values[claim::EXHAUSTED] = Some(Value::Bool(false));
+        lines[1].values[claim::COVERAGE] = Some(Value::Choice(COVERAGE_FEE_FOR_SERVICE));
+        lines[2].values[claim::COVERAGE] = Some(Value::Choice(COVERAGE_MEDICARE_ONLY));
+        let complaint = validate_lines(&lines);
+        assert_eq!(complaint.report.reason, None);
+        assert_eq!(complaint.report.status, Status::Forwarded);
+        assert_eq!(
+            statuses(&complaint),
+            [
+                (Status::Closed, Some(Reason::NotExhausted)),
+                (Status::Closed, Some(Reason::FeeForService)),
+                (Status::Closed, Some(Reason::MedicareOnly)),
+                FORWARDED,
+            ]
+        );
+    }
+
+    /// R2: an empty required cell closes the ticket as incomplete, and a line with no
+    /// problem of its own is closed with the ticket's reason.
+    #[test]
+    fn an_empty_required_cell_closes_every_line() {
+        let mut lines = good_lines(2);
+        lines[0].values[claim::TRACKING_NUMBER] = None;
+        lines[1].values[claim::PAID] = None; // not required
+        let complaint = validate_lines(&lines);
+        assert_eq!(complaint.report.reason, Some(Reason::Incomplete));
+        let [problem] = complaint.report.problems.as_slice() else {
+            panic!("{:?}", complaint.report.problems)
+        };
+        assert_eq!(problem.row, Some(2));
+        assert_eq!(problem.column.as_deref(), Some("MCO Tracking Number"));
+        assert_eq!(
+            statuses(&complaint),
+            [(Status::Closed, Some(Reason::Incomplete)); 2]
+        );
+    }
+
+    /// Finding the data sheet: a renamed data sheet is read when it is the first
+    /// visible, non-empty sheet other than the marker (hidden or empty sheets before
+    /// it are skipped); a sheet with the schema's name wins wherever it stands, in any
+    /// case.
+    #[test]
+    fn a_renamed_data_sheet_among_several() {
+        let config = Config::embedded();
+        let lines = good_lines(2);
+        let mut renamed = claims(&lines, &config);
+        renamed.name = "Claims Nov 2026".to_owned();
+        let mut hidden = instructions();
+        hidden.name = "Old".to_owned();
+        hidden.visible = false;
+        let empty = sheet("Sheet2", BTreeMap::new());
+
+        for sheets in [
+            vec![renamed.clone(), instructions(), marker(Kind::Complaint)],
+            vec![marker(Kind::Complaint), hidden, empty, renamed.clone()],
+        ] {
+            let complaint = validate_in(&workbook(sheets), &config);
+            assert_eq!(complaint.report.problems, []);
+            assert_eq!(statuses(&complaint), [FORWARDED, FORWARDED]);
+        }
+
+        let mut by_name = claims(&lines, &config);
+        by_name.name = "CLAIMS".to_owned();
+        let complaint = validate_in(&workbook(vec![instructions(), by_name]), &config);
+        assert_eq!(complaint.report.problems, []);
+        assert_eq!(complaint.lines.len(), 2);
+
+        // Renamed and after the Instructions sheet: the Instructions sheet is read.
+        let complaint = validate_in(&workbook(vec![instructions(), renamed]), &config);
+        assert_eq!(complaint.report.reason, Some(Reason::Incomplete));
+        assert!(complaint.lines.is_empty());
+    }
+
+    /// Finding the data sheet: a workbook of one sheet (a CSV) is read whatever its
+    /// name; with no sheet at all, the sheet is said to be missing.
+    #[test]
+    fn a_lone_sheet_is_the_data_sheet() {
+        let config = Config::embedded();
+        let mut lone = claims(&good_lines(1), &config);
+        lone.name = "complaint".to_owned();
+        lone.visible = false;
+        let complaint = validate_in(&workbook(vec![lone]), &config);
+        assert_eq!(complaint.report.problems, []);
+
+        let complaint = validate_in(&workbook(vec![marker(Kind::Complaint)]), &config);
+        assert_eq!(complaint.report.reason, Some(Reason::Incomplete));
+        assert!(
+            complaint.report.problems[0].message.contains("'Claims'"),
+            "{}",
+            complaint.report.problems[0].message
+        );
+    }
+
+    /// Headers are matched loosely: case, inner spacing, a trailing `*` or `:`.
+    #[test]
+    fn headers_match_loosely() {
+        let config = Config::embedded();
+        let mut sheet = claims(&good_lines(1), &config);
+        for column in 0..COMPLAINT.len() as u32 {
+            let Some(Cell::Text(header)) = sheet.cells.get_mut(&(0, column)) else {
+                panic!("no header in column {column}");
+            };
+            *header = format!("  {} *:", header.to_uppercase().replace(' ', "   "));
+        }
+        let complaint = validate_in(&workbook(vec![sheet]), &config);
+        assert_eq!(complaint.report.problems, []);
+        assert_eq!(statuses(&complaint), [FORWARDED]);
+    }
+
+    /// Identifying a complaint without the marker: half its headers (8 of 16) suffice,
+    /// 7 do not.
+    #[test]
+    fn a_complaint_is_known_by_half_its_headers() {
+        let config = Config::embedded();
+        let with_headers = |count: u32| {
+            let mut sheet = claims(&[], &config);
+            sheet.cells.retain(|&(_, column), _| column < count);
+            workbook(vec![sheet])
+        };
+        assert_eq!(COMPLAINT.len(), 16);
+        assert_eq!(identify(&with_headers(8)), Some(Kind::Complaint));
+        assert_eq!(identify(&with_headers(7)), None);
+    }
+
+    /// Identifying by the marker: a tagged marker names the kind whatever the sheets
+    /// hold; an untagged one is ignored.
+    #[test]
+    fn the_marker_names_the_kind() {
+        for kind in Kind::ALL {
+            assert_eq!(identify(&workbook(vec![marker(kind)])), Some(kind));
+        }
+        let mut untagged = marker(Kind::Complaint);
+        untagged
+            .cells
+            .insert((0, 0), Cell::Text("something else".to_owned()));
+        assert_eq!(identify(&workbook(vec![untagged])), None);
+    }
+
+    /// A multiple registration is recognised by its Registrant labels and Providers
+    /// headers without the marker sheet, and validates complete.
+    #[test]
+    fn a_multiple_registration_without_its_marker() {
+        let both = workbook(multiple_registration(2));
+        assert_eq!(identify(&both), Some(Kind::MultipleRegistration));
+        let registration = validate_registration(&both, Kind::MultipleRegistration, 100);
+        assert_eq!(registration.report.problems, []);
+        assert_eq!(registration.report.status, Completeness::Complete);
+        assert_eq!(registration.providers.len(), 2);
+        assert_eq!(registration.report.npis, ["1234567893"]);
+
+        // The Providers sheet alone is not one.
+        let providers_only = multiple_registration(2).split_off(1);
+        assert_eq!(identify(&workbook(providers_only)), None);
+    }
+
+    /// Identifying a multiple registration needs more than half of each sheet's
+    /// fields: 4 of 7 provider headers and 4 of 6 registrant labels, not 3.
+    #[test]
+    fn a_multiple_registration_needs_more_than_half_its_fields() {
+        let trimmed = |providers: u32, registrant: u32| {
+            let mut sheets = multiple_registration(1);
+            sheets[0].cells.retain(|&(row, _), _| row < registrant);
+            sheets[1].cells.retain(|&(_, column), _| column < providers);
+            workbook(sheets)
+        };
+        assert_eq!(identify(&trimmed(4, 4)), Some(Kind::MultipleRegistration));
+        // (Six registrant labels alone are half an individual form's: not this kind.)
+        assert_ne!(identify(&trimmed(3, 6)), Some(Kind::MultipleRegistration));
+        assert_eq!(identify(&trimmed(7, 3)), None);
+    }
+
+    /// R7: a multiple registration lists at most `max_lines` providers: at the limit
+    /// it is complete, one more is an invalid value on the Providers sheet.
+    #[test]
+    fn at_most_max_lines_providers() {
+        let max_lines = Config::embedded().rules.max_lines;
+        let at_limit = workbook(multiple_registration(max_lines as usize));
+        let registration = validate_registration(&at_limit, Kind::MultipleRegistration, max_lines);
+        assert_eq!(registration.report.problems, []);
+        assert_eq!(registration.report.status, Completeness::Complete);
+
+        let over = workbook(multiple_registration(max_lines as usize + 1));
+        let registration = validate_registration(&over, Kind::MultipleRegistration, max_lines);
+        assert_eq!(registration.report.status, Completeness::Incomplete);
+        let [problem] = registration.report.problems.as_slice() else {
+            panic!("{:?}", registration.report.problems)
+        };
+        assert_eq!(problem.reason, Reason::InvalidValue);
+        assert_eq!(problem.sheet.as_deref(), Some("Providers"));
+        assert!(
+            problem.message.contains("101 providers"),
+            "{}",
+            problem.message
+        );
+    }
+
+    /// R7: what is missing is listed once each; a provider's cell by sheet and row,
+    /// a registrant's by its label.
+    #[test]
+    fn missing_fields_of_a_multiple_registration() {
+        let mut sheets = multiple_registration(3);
+        // Registrant Phone is the fourth label: empty its value.
+        sheets[0].cells.remove(&(3, 1));
+        // The NPI of the provider on row 3 is column B.
+        sheets[1].cells.remove(&(2, 1));
+        let registration =
+            validate_registration(&workbook(sheets), Kind::MultipleRegistration, 100);
+        assert_eq!(registration.report.status, Completeness::Incomplete);
+        assert_eq!(
+            registration.report.missing,
+            ["Registrant Phone", "Providers row 3: Provider NPI"]
+        );
+        assert_eq!(
+            registration.report.email.as_deref(),
+            Some("pat@example.org")
+        );
+    }
+
+    /// R7: an individual form is found by its labels; each row labelled with a
+    /// password is refused, and listed once in what is missing.
+    #[test]
+    fn an_individual_form_and_a_password_row() {
+        let values = registration_values("pat@example.org", "1234567893").values;
+        let mut sheet = form("Registration", &REGISTRATION, &values);
+        let complete = workbook(vec![sheet.clone()]);
+        assert_eq!(identify(&complete), Some(Kind::RegistrationForm));
+        let registration = validate_registration(&complete, Kind::RegistrationForm, 100);
+        assert_eq!(registration.report.problems, []);
+        assert_eq!(registration.providers.len(), 1);
+        assert_eq!(registration.report.npis, ["1234567893"]);
+
+        // Two password rows: two problems, one entry in what is missing.
+        for row in [20, 22] {
+            sheet
+                .cells
+                .insert((row, 0), Cell::Text("Password:".to_owned()));
+            sheet
+                .cells
+                .insert((row, 1), Cell::Text("hunter2".to_owned()));
+        }
+        let registration =
+            validate_registration(&workbook(vec![sheet]), Kind::RegistrationForm, 100);
+        let problems = &registration.report.problems;
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        for (problem, row) in problems.iter().zip([21, 23]) {
+            assert_eq!(problem.reason, Reason::InvalidValue);
+            assert_eq!(problem.row, Some(row));
+            assert!(!problem.message.contains("hunter2"));
+        }
+        assert_eq!(registration.report.missing, ["Password"]);
+    }
+
+    /// R7: a multiple registration with no provider is incomplete.
+    #[test]
+    fn a_multiple_registration_needs_a_provider() {
+        let registration = validate_registration(
+            &workbook(multiple_registration(0)),
+            Kind::MultipleRegistration,
+            100,
+        );
+        assert_eq!(registration.report.status, Completeness::Incomplete);
+        assert_eq!(registration.providers.len(), 0);
+        assert_eq!(registration.report.problems.len(), 1);
+    }
+}

@@ -252,4 +252,87 @@ mod tests {
         assert_eq!(serial_to_date(-1.0), None);
         assert_eq!(serial_to_date(1e12), None);
     }
+
+    /// Money: the whole part holds at most 13 digits; a 14th is refused (text cells).
+    #[test]
+    fn money_text_holds_at_most_13_whole_digits() {
+        assert_eq!(
+            parse_money_text("9999999999999.99"),
+            Some(Money {
+                cents: 999_999_999_999_999
+            })
+        );
+        assert_eq!(
+            parse_money_text("9,999,999,999,999"),
+            Some(Money {
+                cents: 999_999_999_999_900
+            })
+        );
+        assert_eq!(parse_money_text("10000000000000"), None);
+        assert_eq!(parse_money_text("10,000,000,000,000"), None);
+        assert_eq!(parse_money_text_decimal_comma("10.000.000.000.000"), None);
+    }
+
+    /// Money: a number cell is accepted up to 1e13 itself, and refused above it.
+    #[test]
+    fn money_number_cells_stop_at_ten_trillion() {
+        assert_eq!(
+            Money::from_number(1e13),
+            Some(Money {
+                cents: 1_000_000_000_000_000
+            })
+        );
+        assert_eq!(Money::from_number(1e13 + 0.01), None);
+        assert_eq!(Money::from_number(f64::INFINITY), None);
+    }
+
+    /// Money: a leading `+` is not part of an amount as typed: refused.
+    #[test]
+    fn money_with_a_leading_plus_is_refused() {
+        for bad in ["+12", "+12.50", "$+12", "+1,234.50"] {
+            assert_eq!(parse_money_text(bad), None, "{bad}");
+            assert_eq!(parse_money_text_decimal_comma(bad), None, "{bad}");
+        }
+    }
+
+    /// Dates: a US date with a one-digit month or day is that date; three digits are not.
+    #[test]
+    fn us_dates_with_one_digit_month_or_day() {
+        let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(parse_date_text("1/15/2026"), date(2026, 1, 15));
+        assert_eq!(parse_date_text("12/5/2026"), date(2026, 12, 5));
+        assert_eq!(parse_date_text("1/5/2026"), date(2026, 1, 5));
+        assert_eq!(parse_date_text("01/05/2026"), date(2026, 1, 5));
+        for bad in [
+            "001/5/2026",
+            "1/005/2026",
+            "/5/2026",
+            "1//2026",
+            "1/5/02026",
+        ] {
+            assert_eq!(parse_date_text(bad), None, "{bad}");
+        }
+    }
+
+    /// Dates: only the years 1900 through 2199 are plausible.
+    #[test]
+    fn plausible_years_are_1900_to_2199() {
+        assert_eq!(
+            parse_date_text("1900-01-01"),
+            NaiveDate::from_ymd_opt(1900, 1, 1)
+        );
+        assert_eq!(
+            parse_date_text("12/31/2199"),
+            NaiveDate::from_ymd_opt(2199, 12, 31)
+        );
+        assert_eq!(parse_date_text("1899-12-31"), None);
+        assert_eq!(parse_date_text("01/01/2200"), None);
+        // Serial numbers: the last plausible day and the one after; below 61, none.
+        assert_eq!(
+            serial_to_date(109_574.0),
+            NaiveDate::from_ymd_opt(2199, 12, 31)
+        );
+        assert_eq!(serial_to_date(109_575.0), None);
+        assert_eq!(serial_to_date(60.0), None);
+    }
 }
