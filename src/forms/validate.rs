@@ -1063,6 +1063,24 @@ mod tests {
         assert_eq!(registration.report.missing, ["Password"]);
     }
 
+    /// Identifying an individual form without the marker: half its labels (6 of 13)
+    /// suffice, 5 do not.
+    #[test]
+    fn an_individual_form_is_known_by_half_its_labels() {
+        let values = registration_values("pat@example.org", "1234567893").values;
+        // Only provider rows (from Provider NPI on): no multiple registration either.
+        let with_labels = |count: u32| {
+            let mut sheet = form("Registration", &REGISTRATION, &values);
+            sheet
+                .cells
+                .retain(|&(row, _), _| (7..7 + count).contains(&row));
+            workbook(vec![sheet])
+        };
+        assert_eq!(REGISTRATION.len(), 13);
+        assert_eq!(identify(&with_labels(6)), Some(Kind::RegistrationForm));
+        assert_eq!(identify(&with_labels(5)), None);
+    }
+
     /// R7: a multiple registration with no provider is incomplete.
     #[test]
     fn a_multiple_registration_needs_a_provider() {
