@@ -6,8 +6,8 @@ use std::hint::black_box;
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
 use portal::config::Config;
+use portal::forms::samples::{self, Sample};
 use portal::forms::{self, Context, Submission, read_workbook};
-use portal::samples::{self, Sample};
 
 fn full_template(c: &mut Criterion) {
     let config = Config::embedded();

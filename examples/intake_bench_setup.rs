@@ -26,9 +26,9 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 use portal::config::Config;
 use portal::forms::Value;
+use portal::forms::samples::{SAMPLE_NPI, Sample, complaint_lines};
 use portal::forms::schema::claim;
 use portal::mail::maildir::Maildir;
-use portal::samples::{SAMPLE_NPI, Sample, complaint_lines};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
@@ -253,7 +253,7 @@ fn mail(dir: &Path, first: usize, count: usize, providers: usize) -> Result<()> 
 
 /// A complete individual registration form for `email`, covering the sample NPI.
 fn registration_form(config: &Config, email: &str) -> Result<Vec<u8>> {
-    let values = portal::samples::registration_values(email, SAMPLE_NPI);
+    let values = portal::forms::samples::registration_values(email, SAMPLE_NPI);
     Ok(portal::forms::write::registration_form_with(
         &config.mcos,
         &config.rules,

@@ -11,9 +11,9 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 
 use crate::config::{Config, MailboxKind, Smtp};
+use crate::forms::samples::{self, SAMPLE_NPI, Sample};
 use crate::intake::{Intake, Mailbox, PassReport};
 use crate::mail::maildir::Maildir;
-use crate::samples::{self, SAMPLE_NPI, Sample};
 use crate::services::Services;
 use crate::site::{BuildOptions, serve::describe};
 use crate::staff::{Decision, decide};

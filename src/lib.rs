@@ -16,7 +16,6 @@ pub mod intake;
 pub mod logging;
 pub mod mail;
 pub mod rules;
-pub mod samples;
 pub mod services;
 pub mod site;
 pub mod staff;

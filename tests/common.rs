@@ -406,15 +406,19 @@ pub fn out_of_office(from: &str) -> Vec<u8> {
 /// A complete individual registration form (.xlsx) for `email` and `npi`.
 pub fn registration_form(email: &str, npi: &str) -> Vec<u8> {
     let config = config();
-    let values = portal::samples::registration_values(email, npi);
+    let values = portal::forms::samples::registration_values(email, npi);
     portal::forms::write::registration_form_with(&config.mcos, &config.rules, &values).unwrap()
 }
 
 /// A complaint template of `count` sample lines received today, for MOLINA.
-pub fn complaint(sample: portal::samples::Sample, count: usize) -> Vec<u8> {
+pub fn complaint(sample: portal::forms::samples::Sample, count: usize) -> Vec<u8> {
     let config = config();
-    let lines =
-        portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), 4, count);
+    let lines = portal::forms::samples::complaint_lines(
+        sample,
+        portal::today::today_in_illinois(),
+        4,
+        count,
+    );
     portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap()
 }
 

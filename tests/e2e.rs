@@ -19,8 +19,8 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use portal::forms::samples::Sample;
 use portal::forms::{Status, Submission};
-use portal::samples::Sample;
 use portal::store::{
     Delivery, Inquiry, MessageRecord, Notice, Registration, RegistrationStatus, Store, Ticket, Tree,
 };
@@ -39,8 +39,12 @@ fn template(sample: Sample, mco: usize, count: usize, serial: usize) -> Vec<u8> 
     use portal::forms::Value;
     use portal::forms::schema::claim;
     let config = crate::common::config();
-    let mut lines =
-        portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), mco, count);
+    let mut lines = portal::forms::samples::complaint_lines(
+        sample,
+        portal::today::today_in_illinois(),
+        mco,
+        count,
+    );
     for (line, record) in lines.iter_mut().enumerate() {
         record.values[claim::CLAIM_NUMBER] = Some(Value::Text(format!("CLM{serial:05}{line:02}")));
         if sample != Sample::Incomplete {
@@ -642,7 +646,7 @@ fn a_registration_is_received_then_approved_by_staff() {
     assert_eq!(registration["id"], id.as_str());
     assert_eq!(registration["status"], "active");
     assert_eq!(registration["email"], portal.provider.address.as_str());
-    assert_eq!(registration["npis"][0], portal::samples::SAMPLE_NPI);
+    assert_eq!(registration["npis"][0], portal::forms::samples::SAMPLE_NPI);
 
     stack.wait_until_delivered();
     let provider_mail = stack.notices(&portal.provider, "INBOX");

@@ -21,9 +21,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use portal::forms::samples::{SAMPLE_NPI, Sample};
 use portal::mail::Folder;
 use portal::mail::maildir::Maildir;
-use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{Delivery, Inquiry, MessageRecord, Notice, Registration, Store, Ticket, Tree};
 
 use crate::common::{self, Mailroom, PROVIDER, XorShift, message, portal_bin, registration_form};
@@ -81,8 +81,12 @@ enum Expect {
 /// A complaint template of `count` sample lines received today, for the MCO at `mco`.
 fn complaint_for(sample: Sample, mco: usize, count: usize) -> Vec<u8> {
     let config = common::config();
-    let lines =
-        portal::samples::complaint_lines(sample, portal::today::today_in_illinois(), mco, count);
+    let lines = portal::forms::samples::complaint_lines(
+        sample,
+        portal::today::today_in_illinois(),
+        mco,
+        count,
+    );
     portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap()
 }
 

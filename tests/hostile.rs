@@ -12,11 +12,11 @@ use std::time::Duration;
 use portal::forms::read::{
     MAX_COLUMNS, MAX_FILE_BYTES, MAX_ROWS, MAX_UNCOMPRESSED_BYTES, column_name,
 };
+use portal::forms::samples::{self, Sample};
 use portal::forms::schema::{COMPLAINT, COVERAGE, ISSUE_CATEGORIES, claim};
 use portal::forms::{
     self, Kind, ReadError, Submission, Unusable, Value, neutralise_formula, read_workbook,
 };
-use portal::samples::{self, Sample};
 use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
 use zip::CompressionMethod;
 use zip::write::SimpleFileOptions;

@@ -16,13 +16,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use portal::forms::samples::{SAMPLE_NPI, Sample};
 use portal::forms::schema::claim;
 use portal::forms::{Kind, Reason, Status, Value};
 use portal::intake::hash;
 use portal::mail::Folder;
 use portal::mail::classify;
 use portal::mail::maildir::Maildir;
-use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{Delivery, MessageRecord, Notice, Outcome, Store, Ticket, Tree};
 
 use crate::common::BoundedRun as Run;
@@ -184,7 +184,7 @@ fn noise(length: usize, seed: u64) -> Vec<u8> {
 /// tracking numbers start at `first`, so complaints in one pass are no duplicates.
 fn complaint_from(first: usize, count: usize) -> Vec<u8> {
     let config = config();
-    let mut lines = portal::samples::complaint_lines(
+    let mut lines = portal::forms::samples::complaint_lines(
         Sample::Good,
         portal::today::today_in_illinois(),
         4,

@@ -2,10 +2,10 @@
 //! registered senders only, tickets and their one notice, MCO forwards, duplicates,
 //! replies, automatic mail and inquiries.
 
+use portal::forms::samples::{SAMPLE_NPI, Sample};
 use portal::forms::schema::claim;
 use portal::forms::{Reason, Status};
 use portal::mail::Folder;
-use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{RegistrationStatus, Store, Ticket, Tree};
 
 use crate::common::{
@@ -236,7 +236,7 @@ fn patient_details_in_the_wrong_columns_never_reach_a_notice_or_the_ticket() {
     room.register(PROVIDER, SAMPLE_NPI);
     let config = &room.config;
     let today = portal::today::today_in_illinois();
-    let mut lines = portal::samples::complaint_lines(Sample::Good, today, 4, 3);
+    let mut lines = portal::forms::samples::complaint_lines(Sample::Good, today, 4, 3);
     let text = |value: &str| Some(portal::forms::Value::Text(value.to_owned()));
     lines[0].values[claim::COVERAGE] = text("Patient ZELDA QUIMBY (DOB 04/02/1961)");
     lines[0].values[claim::ISSUE_CATEGORY] = text("CLM-123456789");
@@ -310,7 +310,7 @@ fn a_csv_from_excel_on_windows_is_filed_like_any_template() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
     let today = portal::today::today_in_illinois();
-    let mut lines = portal::samples::complaint_lines(Sample::Good, today, 4, 2);
+    let mut lines = portal::forms::samples::complaint_lines(Sample::Good, today, 4, 2);
     lines[0].values[claim::ISSUE_DESCRIPTION] = Some(portal::forms::Value::Text(
         "The MCO\u{2019}s denial ignored the timely filing".to_owned(),
     ));
@@ -555,8 +555,12 @@ fn a_tracking_number_of_another_shape_is_never_repeated() {
     let room = Mailroom::new("");
     room.register(PROVIDER, SAMPLE_NPI);
     let config = crate::common::config();
-    let mut lines =
-        portal::samples::complaint_lines(Sample::Good, portal::today::today_in_illinois(), 4, 1);
+    let mut lines = portal::forms::samples::complaint_lines(
+        Sample::Good,
+        portal::today::today_in_illinois(),
+        4,
+        1,
+    );
     lines[0].values[claim::TRACKING_NUMBER] =
         Some(portal::forms::Value::Text("ZELDA QUIMBY 7".to_owned()));
     let workbook =
@@ -599,8 +603,12 @@ fn a_second_active_registration_covers_its_npis_too() {
     room.register(PROVIDER, SAMPLE_NPI);
     room.register(PROVIDER, SECOND_NPI);
     let config = crate::common::config();
-    let mut lines =
-        portal::samples::complaint_lines(Sample::Good, portal::today::today_in_illinois(), 4, 2);
+    let mut lines = portal::forms::samples::complaint_lines(
+        Sample::Good,
+        portal::today::today_in_illinois(),
+        4,
+        2,
+    );
     lines[1].values[claim::PROVIDER_NPI] = Some(portal::forms::Value::Text(SECOND_NPI.to_owned()));
     let workbook =
         portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines).unwrap();

@@ -1555,7 +1555,8 @@ impl<'a> Portal<'a> {
     /// The provider (or `who`) mails a registration form through Postfix; a pass files
     /// it and staff approve it with `portal registrations approve`. Returns its id.
     pub fn register(&self, who: &Account) -> String {
-        let form = crate::common::registration_form(&who.address, portal::samples::SAMPLE_NPI);
+        let form =
+            crate::common::registration_form(&who.address, portal::forms::samples::SAMPLE_NPI);
         let letter = Letter {
             from: &who.address,
             to: &self.intake.address,

@@ -2,11 +2,11 @@
 
 use std::io::Read;
 
+use portal::forms::samples::{self, Sample};
 use portal::forms::schema::{self, COMPLAINT, MARKER_SHEET, claim};
 use portal::forms::{
     self, Completeness, Kind, Reason, Status, Submission, Value, identify, read_workbook,
 };
-use portal::samples::{self, Sample};
 
 use crate::common::{check_bytes, complaint_csv, config, csv_cell, date, typed, windows_1252};
 

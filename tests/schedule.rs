@@ -2,8 +2,8 @@
 //! cleanly after the message in hand: what it handled is recorded, answered and moved,
 //! the rest waits in the inbox for the next run, and nothing is done twice.
 
+use portal::forms::samples::SAMPLE_NPI;
 use portal::mail::Folder;
-use portal::samples::SAMPLE_NPI;
 use portal::store::{Store, Tree};
 
 use crate::common::{Mailroom, PROVIDER, Service};

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use portal::forms::samples::{SAMPLE_NPI, Sample};
 use portal::mail::Folder;
-use portal::samples::{SAMPLE_NPI, Sample};
 use portal::store::{AuditEntry, Delivery, Notice, Store, Tree, Writes};
 use serde_json::Value;
 

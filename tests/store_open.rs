@@ -85,7 +85,7 @@ fn mail_registration(room: &Mailroom, email: &str) {
         "Form attached.",
         &[(
             "form.xlsx",
-            registration_form(email, portal::samples::SAMPLE_NPI),
+            registration_form(email, portal::forms::samples::SAMPLE_NPI),
         )],
     ));
 }

@@ -5,6 +5,7 @@
 mod cells;
 pub mod read;
 pub mod report;
+pub mod samples;
 pub mod schema;
 pub mod validate;
 pub mod write;

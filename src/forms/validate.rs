@@ -393,10 +393,10 @@ mod tests {
     use crate::config::Config;
     use crate::forms::read::Format;
     use crate::forms::report::{Completeness, Status};
+    use crate::forms::samples::{Sample, complaint_lines, registration_values};
     use crate::forms::schema::{
         COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, ValueType, claim,
     };
-    use crate::samples::{Sample, complaint_lines, registration_values};
 
     /// The fixed day HFS received every template here (a Monday).
     fn received() -> NaiveDate {
