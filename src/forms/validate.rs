@@ -1063,6 +1063,41 @@ mod tests {
         assert_eq!(registration.report.missing, ["Password"]);
     }
 
+    /// A problem's message ends in one full stop, and `value` is the text of the very
+    /// cell at fault — in a table by its row and column, in a form by its label's row
+    /// (for `portal check --json` only).
+    #[test]
+    fn a_problem_names_its_cell_and_carries_that_cell_as_value() {
+        let mut lines = good_lines(2);
+        lines[1].values[claim::RECIPIENT_ID] = Some(Value::Text("12".to_owned()));
+        let complaint = validate_lines(&lines);
+        let [problem] = complaint.report.problems.as_slice() else {
+            panic!("{:?}", complaint.report.problems)
+        };
+        assert_eq!(problem.row, Some(3));
+        assert_eq!(problem.column.as_deref(), Some("Recipient ID"));
+        assert_eq!(problem.value.as_deref(), Some("12"));
+        assert!(
+            problem.message.ends_with('.') && !problem.message.ends_with(".."),
+            "{}",
+            problem.message
+        );
+        assert!(!problem.message.contains("12"), "{}", problem.message);
+
+        let mut values = registration_values("pat@example.org", "1234567893").values;
+        values[crate::forms::schema::registrant::PHONE] = Some(Value::Text("555".to_owned()));
+        let sheet = form("Registration", &REGISTRATION, &values);
+        let registration =
+            validate_registration(&workbook(vec![sheet]), Kind::RegistrationForm, 100);
+        let [problem] = registration.report.problems.as_slice() else {
+            panic!("{:?}", registration.report.problems)
+        };
+        // The fourth label, on row 4.
+        assert_eq!(problem.row, Some(4));
+        assert_eq!(problem.column.as_deref(), Some("Registrant Phone"));
+        assert_eq!(problem.value.as_deref(), Some("555"));
+    }
+
     /// Identifying an individual form without the marker: half its labels (6 of 13)
     /// suffice, 5 do not.
     #[test]

@@ -151,6 +151,14 @@ fn plausible(date: NaiveDate) -> Option<NaiveDate> {
 mod tests {
     use super::*;
 
+    /// A plain number for a spreadsheet cell: dollars, with the cents as decimals.
+    #[test]
+    fn money_as_a_number_is_dollars_and_cents() {
+        assert_eq!(Money { cents: 125_050 }.as_f64(), 1250.5);
+        assert_eq!(Money { cents: 1 }.as_f64(), 0.01);
+        assert_eq!(Money { cents: 0 }.as_f64(), 0.0);
+    }
+
     #[test]
     fn npi_check_digits() {
         // The CMS example NPI and its neighbours.
