@@ -28,6 +28,8 @@ pub(crate) struct Incoming<'m> {
     /// The digests of its attachments ([`super::attachment_digests`]); `None` when
     /// the message was not read whole.
     pub attachments: Option<Vec<String>>,
+    /// Larger than `max_message_bytes`: only its header was read.
+    pub too_large: bool,
     /// The Illinois day the mailbox received it (R1).
     pub received_on: NaiveDate,
     /// The pass's clock.

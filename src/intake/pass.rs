@@ -175,7 +175,10 @@ impl Intake<'_> {
         // Parsed once, here: the re-delivery check and the router both read it. A
         // message too large to take was fetched by its header alone, which parses too.
         let parsed = classify::parse(raw);
-        let too_large = waiting.size > self.config.mail.max_message_bytes;
+        // Too large by the mailbox's count or by the bytes fetched: read by its header
+        // alone, and routed so.
+        let max = self.config.mail.max_message_bytes;
+        let too_large = waiting.size > max || raw.len() as u64 > max;
         let attachments = parsed
             .as_ref()
             .filter(|_| !too_large)
@@ -206,6 +209,7 @@ impl Intake<'_> {
             message_id,
             parsed,
             attachments,
+            too_large,
             received_on: illinois_day(waiting.received_at),
             now,
         };

@@ -135,9 +135,8 @@ pub(crate) fn handle(
 /// Tells which route a message takes. Reads the store (what a reply answers, whether
 /// the sender is registered) but writes nothing.
 pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Route> {
-    let max = intake.config.mail.max_message_bytes;
     let parsed = message.parsed.as_ref();
-    if message.waiting.size > max || message.raw.len() as u64 > max {
+    if message.too_large {
         // Its header alone was read; a machine is never answered (R12), too large or not.
         let from = parsed.and_then(|parsed| parsed.from.clone());
         let machine = parsed.is_some_and(|parsed| parsed.automatic.is_some());
