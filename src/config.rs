@@ -85,6 +85,10 @@ pub struct Rules {
     /// R9: calendar days the MCO has to propose a resolution. Default 30.
     #[serde(default = "default_response_days")]
     pub response_days: u32,
+    /// 140.75(e): calendar days the one extension adds to the response's due date.
+    /// Default 30.
+    #[serde(default = "default_extension_days")]
+    pub extension_days: u32,
     /// State offices closed on days beyond the legal holidays (e.g. a declared closure).
     /// Default none.
     #[serde(default)]
@@ -127,6 +131,9 @@ pub struct Mail {
         deserialize_with = "inquiries_mailbox_table"
     )]
     pub inquiries: Mailbox,
+    /// Where the daily staff digest goes. Default none: no digest.
+    #[serde(default)]
+    pub staff_address: Option<String>,
 }
 
 /// `[mail.intake]` and `[mail.inquiries]`: the address, and how the mailbox is
@@ -222,6 +229,18 @@ pub struct Mco {
     pub name: String,
     /// Where accepted complaints are forwarded.
     pub dispute_address: String,
+    /// More addresses the MCO's proposals and requests come from. Default none.
+    #[serde(default)]
+    pub reply_addresses: Vec<String>,
+}
+
+impl Mco {
+    /// One of this MCO's addresses: its dispute mailbox or a reply address.
+    pub fn is_address(&self, address: &str) -> bool {
+        std::iter::once(&self.dispute_address)
+            .chain(&self.reply_addresses)
+            .any(|known| known.eq_ignore_ascii_case(address.trim()))
+    }
 }
 
 /// Transport security for IMAP and SMTP.
@@ -235,6 +254,16 @@ pub enum Tls {
 }
 
 impl Config {
+    /// The MCO with this code (the codes tickets carry).
+    pub fn mco(&self, code: &str) -> Option<&Mco> {
+        self.mcos.iter().find(|mco| mco.code == code)
+    }
+
+    /// The MCO one of whose addresses this is (R13: its mail is never `not_registered`).
+    pub fn mco_by_address(&self, address: &str) -> Option<&Mco> {
+        self.mcos.iter().find(|mco| mco.is_address(address))
+    }
+
     /// Parses and checks a configuration from its text.
     pub fn parse(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text)?;
@@ -305,6 +334,11 @@ impl Config {
                     mco.dispute_address
                 );
             }
+            for address in &mco.reply_addresses {
+                if !is_plain_address(address) {
+                    bail!("{at}: reply_addresses {address:?} is not an email address");
+                }
+            }
             for other in &self.mcos[..index] {
                 if other.code.eq_ignore_ascii_case(&mco.code)
                     || other.name.eq_ignore_ascii_case(&mco.name)
@@ -323,6 +357,11 @@ impl Config {
                     mailbox.address
                 );
             }
+        }
+        if let Some(address) = &self.mail.staff_address
+            && !is_plain_address(address)
+        {
+            bail!("mail.staff_address {address:?} is not an email address");
         }
         Ok(())
     }
@@ -395,6 +434,7 @@ impl Default for Rules {
             registration_business_days: default_registration_business_days(),
             presented_within_business_days: default_presented_within_business_days(),
             response_days: default_response_days(),
+            extension_days: default_extension_days(),
             closure_days: Vec::new(),
         }
     }
@@ -416,6 +456,7 @@ impl Default for Mail {
             max_message_bytes: default_max_message_bytes(),
             intake: default_intake_mailbox(),
             inquiries: default_inquiries_mailbox(),
+            staff_address: None,
         }
     }
 }
@@ -536,6 +577,9 @@ fn default_presented_within_business_days() -> u32 {
 fn default_response_days() -> u32 {
     30
 }
+fn default_extension_days() -> u32 {
+    30
+}
 fn default_store_path() -> PathBuf {
     PathBuf::from("var/store")
 }
@@ -585,6 +629,7 @@ fn default_mcos() -> Vec<Mco> {
         code: code.to_owned(),
         name: name.to_owned(),
         dispute_address: dispute_address.to_owned(),
+        reply_addresses: Vec::new(),
     })
     .collect()
 }

@@ -14,7 +14,7 @@ use crate::common::{Mailroom, PROVIDER, complaint, message, out_of_office, regis
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
 
-const TICKET_KEYS: [&str; 10] = [
+const TICKET_KEYS: [&str; 17] = [
     "id",
     "status",
     "mco",
@@ -23,10 +23,24 @@ const TICKET_KEYS: [&str; 10] = [
     "reason",
     "presented_by",
     "response_due",
+    "presented_on",
+    "responded_on",
+    "late",
+    "overdue",
+    "extension",
+    "resolution",
+    "events",
     "lines",
     "problems",
 ];
-const LINE_KEYS: [&str; 3] = ["row", "status", "reason"];
+const LINE_KEYS: [&str; 6] = [
+    "row",
+    "status",
+    "reason",
+    "npi",
+    "tracking_number",
+    "decision",
+];
 const PROBLEM_KEYS: [&str; 5] = ["sheet", "row", "column", "reason", "message"];
 const REGISTRATION_KEYS: [&str; 6] = [
     "id",
@@ -463,11 +477,13 @@ fn csv_export_neutralises_cells_a_spreadsheet_would_run() {
         reason: None,
         presented_by: None,
         response_due: None,
-        lines: vec![portal::forms::LineOutcome {
-            row: 2,
-            status: portal::forms::Status::Closed,
-            reason: Some(portal::forms::Reason::InvalidValue),
-        }],
+        lines: vec![portal::store::TicketLine::from_outcome(
+            &portal::forms::LineOutcome {
+                row: 2,
+                status: portal::forms::Status::Closed,
+                reason: Some(portal::forms::Reason::InvalidValue),
+            },
+        )],
         problems: vec![
             portal::forms::Problem {
                 sheet: Some("Claims".to_owned()),
@@ -499,6 +515,14 @@ fn csv_export_neutralises_cells_a_spreadsheet_would_run() {
         attachment: None,
         correspondence: Vec::new(),
         notice_failures: Vec::new(),
+        presented_on: None,
+        responded_on: None,
+        late: false,
+        extension: None,
+        resolution: None,
+        events: Vec::new(),
+        proposals: Vec::new(),
+        reminded: Vec::new(),
     };
     let mut out = Vec::new();
     portal::staff::write_tickets_csv(&[ticket], &mut out).unwrap();

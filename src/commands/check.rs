@@ -64,7 +64,7 @@ pub(super) fn run(
                     .and_then(|code| config.mcos.iter().find(|mco| mco.code == code))
                     .map_or_else(|| "the MCO".to_owned(), |mco| mco.name.clone());
                 let verdict = match (report.status, report.reason) {
-                    (Status::Forwarded, _) => format!(
+                    (Status::Forwarded | Status::Responded | Status::Resolved, _) => format!(
                         "{forwarded} of {} lines would be forwarded to {mco}",
                         report.lines.len()
                     ),

@@ -17,7 +17,14 @@ pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -
     match action {
         TicketsAction::List { json } => {
             let tickets = store.all::<Ticket>(Tree::Tickets)?;
-            LISTING.print(out, json, &tickets, TicketView::from, row)
+            let today = crate::today::today_in_illinois();
+            LISTING.print(
+                out,
+                json,
+                &tickets,
+                |ticket| TicketView::new(ticket, today),
+                row,
+            )
         }
         TicketsAction::Show { id, json } => {
             let id: TicketId = id.parse()?;
@@ -25,7 +32,10 @@ pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -
                 bail!("there is no ticket {id}");
             };
             if json {
-                render::json(out, &TicketView::from(&ticket))
+                render::json(
+                    out,
+                    &TicketView::new(&ticket, crate::today::today_in_illinois()),
+                )
             } else {
                 show(config, &ticket, out)
             }
@@ -34,7 +44,11 @@ pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -
             let tickets = store.all::<Ticket>(Tree::Tickets)?;
             drop(store);
             if json {
-                let views: Vec<TicketView<'_>> = tickets.iter().map(TicketView::from).collect();
+                let today = crate::today::today_in_illinois();
+                let views: Vec<TicketView<'_>> = tickets
+                    .iter()
+                    .map(|ticket| TicketView::new(ticket, today))
+                    .collect();
                 render::json(out, &views)
             } else {
                 write_tickets_csv(&tickets, out)

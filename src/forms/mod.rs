@@ -13,7 +13,8 @@ pub mod write;
 pub use cells::{Value, is_safe_tracking_number, neutralise_formula};
 pub use read::{Format, ReadError, Typing, Workbook, read_workbook};
 pub use report::{
-    ComplaintReport, Completeness, LineOutcome, Problem, Reason, RegistrationReport, Status,
+    ComplaintReport, Completeness, LineOutcome, McoDecision, Problem, Reason, RegistrationReport,
+    Status,
 };
 pub use schema::Kind;
 pub use validate::{Complaint, Context, Record, Registration, identify};

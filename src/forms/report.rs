@@ -125,10 +125,55 @@ impl std::fmt::Display for Problem {
 }
 
 crate::words! {
-    /// Forwarded to the MCO, or closed.
+    /// A ticket's or a line's state. A line is forwarded or closed; a ticket is also
+    /// `responded` once its MCO sent a proposal, and `resolved` once HFS ended it.
     pub enum Status {
         Forwarded = "forwarded",
         Closed = "closed",
+        Responded = "responded",
+        Resolved = "resolved",
+    }
+}
+
+impl Status {
+    /// Still in the MCO's hands: forwarded, or answered and not yet resolved. Only
+    /// such a ticket takes proposals, an extension, or a resolution.
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::Forwarded | Status::Responded)
+    }
+}
+
+crate::words! {
+    /// The MCO's decision on one forwarded line: the `MCO Decision` drop-down of the
+    /// returned workbook (its labels are [`McoDecision::label`]).
+    pub enum McoDecision {
+        PaidInFull = "paid_in_full",
+        PartiallyPaid = "partially_paid",
+        DenialUpheld = "denial_upheld",
+        Reprocessing = "reprocessing",
+        Other = "other",
+    }
+}
+
+impl McoDecision {
+    /// The drop-down's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            McoDecision::PaidInFull => "Paid in full",
+            McoDecision::PartiallyPaid => "Partially paid",
+            McoDecision::DenialUpheld => "Denial upheld",
+            McoDecision::Reprocessing => "Reprocessing",
+            McoDecision::Other => "Other",
+        }
+    }
+
+    /// A cell's text as a decision: the label or the word, trimmed, in any case.
+    pub fn from_cell(text: &str) -> Option<McoDecision> {
+        let text = text.trim();
+        McoDecision::ALL.iter().copied().find(|decision| {
+            decision.label().eq_ignore_ascii_case(text)
+                || decision.as_str().eq_ignore_ascii_case(text)
+        })
     }
 }
 

@@ -209,6 +209,7 @@ fn record_of(
         suppressed: Vec::new(),
         attachments: message.attachments.clone(),
         released: false,
+        read: None,
     }
 }
 

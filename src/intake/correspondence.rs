@@ -33,7 +33,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, about: RecordId) -> Resul
         }
     }
     ctx.audit("correspondence", &about.to_string())?;
-    Ok(Outcome::Correspondence { about })
+    Ok(Outcome::Correspondence { id: Some(about) })
 }
 
 /// True when `from` is a party of the ticket, registration or inquiry (R13): the

@@ -35,6 +35,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, subject: &str) -> Result<
         subject: subject.chars().take(200).collect(),
         answered: !queued.suppressed,
         message: ctx.message.digest.to_owned(),
+        read: None,
     };
     ctx.writes.put(Tree::Inquiries, id.to_string(), &record)?;
     ctx.audit("inquiry_received", &id.to_string())?;

@@ -311,6 +311,9 @@ fn tally(report: &mut PassReport, outcome: &Outcome) {
         Outcome::NotRegistered => report.not_registered += 1,
         Outcome::Automatic => report.automatic += 1,
         Outcome::Quarantined { .. } => report.quarantined += 1,
-        Outcome::Correspondence { .. } | Outcome::Help => {}
+        Outcome::Correspondence { .. }
+        | Outcome::Proposal { .. }
+        | Outcome::ExtensionRequest { .. }
+        | Outcome::Help => {}
     }
 }

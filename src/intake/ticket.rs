@@ -19,7 +19,7 @@ use crate::forms::{
 use crate::ids::TicketId;
 use crate::mail::notice::NoticeKind;
 use crate::rules::add_business_days;
-use crate::store::{ClaimKey, RECORD_VERSION, Registration, Ticket, Tree};
+use crate::store::{ClaimKey, EventKind, RECORD_VERSION, Registration, Ticket, TicketLine, Tree};
 
 const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -54,7 +54,7 @@ fn file(
     let Complaint { mut report, lines } = validate(ctx, found.sheet);
     let forwarded_claims = check_lines(ctx, id, registrations, &mut report, &lines)?;
     crate::failpoint::fail("handle_error")?;
-    let ticket = record(ctx, reply, id, report, forwarded_claims, found.name)?;
+    let ticket = record(ctx, reply, id, report, &lines, forwarded_claims, found.name)?;
     let mco = ticket
         .mco
         .as_deref()
@@ -65,7 +65,11 @@ fn file(
     if let Some(mco) = mco.filter(|_| ticket.status == Status::Forwarded) {
         let accepted: Vec<Record> = lines
             .into_iter()
-            .filter(|line| is_forwarded(&ticket.lines, line.row))
+            .filter(|line| {
+                ticket
+                    .line(line.row)
+                    .is_some_and(|line| line.status == Status::Forwarded)
+            })
             .collect();
         forward(ctx, id, mco, &accepted, view)?;
     }
@@ -184,13 +188,34 @@ fn record(
     reply: &Reply,
     id: TicketId,
     report: ComplaintReport,
+    records: &[Record],
     forwarded_claims: Vec<ClaimKey>,
     attachment: Option<String>,
 ) -> Result<Ticket> {
     let rules = &ctx.intake.config.rules;
     let received_on = ctx.message.received_on;
     let forwarded = report.status == Status::Forwarded;
-    let ticket = Ticket {
+    // Each line keeps the NPI and tracking number it names, for staff to find it by.
+    let lines = report
+        .lines
+        .iter()
+        .map(|outcome| {
+            let mut line = TicketLine::from_outcome(outcome);
+            if let Some(record) = records.iter().find(|record| record.row == outcome.row) {
+                let text = |column| {
+                    record
+                        .text(column)
+                        .map(str::trim)
+                        .filter(|text| !text.is_empty())
+                        .map(str::to_owned)
+                };
+                line.npi = text(claim::PROVIDER_NPI);
+                line.tracking_number = text(claim::TRACKING_NUMBER);
+            }
+            line
+        })
+        .collect();
+    let mut ticket = Ticket {
         v: RECORD_VERSION,
         id,
         status: report.status,
@@ -207,14 +232,29 @@ fn record(
             )
         }),
         response_due: forwarded.then(|| received_on + Days::new(u64::from(rules.response_days))),
-        lines: report.lines,
+        lines,
         problems: Problem::without_values(report.problems),
         forwarded_claims,
         message: ctx.message.digest.to_owned(),
         attachment,
         correspondence: Vec::new(),
         notice_failures: Vec::new(),
+        presented_on: None,
+        responded_on: None,
+        late: false,
+        extension: None,
+        resolution: None,
+        events: Vec::new(),
+        proposals: Vec::new(),
+        reminded: Vec::new(),
     };
+    ticket.event(received_on, EventKind::Received, None);
+    ticket.event(received_on, EventKind::Notice, None);
+    if forwarded {
+        // The forward is queued in this same transaction: presented today (R9).
+        ticket.presented_on = Some(received_on);
+        ticket.event(received_on, EventKind::Forwarded, None);
+    }
     ctx.writes.put(Tree::Tickets, id.to_string(), &ticket)?;
     let action = if forwarded {
         "ticket_forwarded"

@@ -31,12 +31,24 @@ crate::words! {
         InquiryAnswer = "inquiry_answer",
         Quarantined = "quarantined",
         McoForward = "mco_forward",
+        ProposalReceived = "proposal_received",
+        DecisionsMissing = "decisions_missing",
+        ResponseProblems = "response_problems",
+        McoIdMissing = "mco_id_missing",
+        MoreTimeRequested = "more_time_requested",
+        MoreTimeGranted = "more_time_granted",
+        MoreTimeDeclined = "more_time_declined",
+        MoreTimeAlreadyAsked = "more_time_already_asked",
+        OverdueReminder = "overdue_reminder",
+        TicketResolved = "ticket_resolved",
+        StaffDigest = "staff_digest",
     }
 }
 
 impl NoticeKind {
     /// An answer nobody asked for by submitting something: how to submit, please
-    /// register first, an inquiry's answer, a refused message. Only these count toward
+    /// register first, an inquiry's answer, a refused message, an MCO's mail without a
+    /// ticket id. Only these count toward
     /// `notices_per_sender_per_day` (R12); a ticket's or a registration's notice never
     /// does, so a busy billing agent is never left without one.
     pub fn is_unsolicited(self) -> bool {
@@ -46,6 +58,7 @@ impl NoticeKind {
                 | NoticeKind::NotRegistered
                 | NoticeKind::InquiryAnswer
                 | NoticeKind::Quarantined
+                | NoticeKind::McoIdMissing
         )
     }
 }

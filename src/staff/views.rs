@@ -5,13 +5,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::forms::{LineOutcome, Problem, Reason, Status};
+use crate::forms::{McoDecision, Problem, Reason, Status};
 use crate::ids::{InquiryId, RegistrationId, TicketId};
 use crate::store::{
-    Inquiry, Mailbox, MessageRecord, Outcome, Registration, RegistrationStatus, Ticket,
+    Event, Extension, Inquiry, Mailbox, MessageRecord, Outcome, Registration, RegistrationStatus,
+    Resolution, Ticket,
 };
 
-/// A ticket as `tickets list|show --json` print it.
+/// A ticket as `tickets list|show --json` print it: every key present, null where it
+/// does not apply.
 #[derive(Debug, Serialize)]
 pub struct TicketView<'a> {
     pub id: TicketId,
@@ -22,12 +24,33 @@ pub struct TicketView<'a> {
     pub reason: Option<Reason>,
     pub presented_by: Option<NaiveDate>,
     pub response_due: Option<NaiveDate>,
-    pub lines: &'a [LineOutcome],
+    pub presented_on: Option<NaiveDate>,
+    pub responded_on: Option<NaiveDate>,
+    /// Null for a ticket that never went to an MCO.
+    pub late: Option<bool>,
+    pub overdue: bool,
+    pub extension: Option<&'a Extension>,
+    pub resolution: Option<&'a Resolution>,
+    pub events: Vec<Event>,
+    pub lines: Vec<LineView<'a>>,
     pub problems: &'a [Problem],
 }
 
-impl<'a> From<&'a Ticket> for TicketView<'a> {
-    fn from(ticket: &'a Ticket) -> Self {
+/// One line of a [`TicketView`]: its outcome, NPI, tracking number and the MCO's
+/// decision (never the MCO's comment).
+#[derive(Debug, Serialize)]
+pub struct LineView<'a> {
+    pub row: u32,
+    pub status: Status,
+    pub reason: Option<Reason>,
+    pub npi: Option<&'a str>,
+    pub tracking_number: Option<&'a str>,
+    pub decision: Option<McoDecision>,
+}
+
+impl<'a> TicketView<'a> {
+    /// The view as of `today` (the Illinois day), which decides `overdue`.
+    pub fn new(ticket: &'a Ticket, today: NaiveDate) -> Self {
         TicketView {
             id: ticket.id,
             status: ticket.status,
@@ -37,7 +60,25 @@ impl<'a> From<&'a Ticket> for TicketView<'a> {
             reason: ticket.reason,
             presented_by: ticket.presented_by,
             response_due: ticket.response_due,
-            lines: &ticket.lines,
+            presented_on: ticket.presented_on,
+            responded_on: ticket.responded_on,
+            late: ticket.response_due.map(|_| ticket.late),
+            overdue: ticket.is_overdue(today),
+            extension: ticket.extension.as_ref(),
+            resolution: ticket.resolution.as_ref(),
+            events: ticket.timeline(),
+            lines: ticket
+                .lines
+                .iter()
+                .map(|line| LineView {
+                    row: line.row,
+                    status: line.status,
+                    reason: line.reason,
+                    npi: line.npi.as_deref(),
+                    tracking_number: line.tracking_number.as_deref(),
+                    decision: line.decision,
+                })
+                .collect(),
             problems: &ticket.problems,
         }
     }

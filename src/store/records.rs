@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::forms::{LineOutcome, Problem, Reason, Status};
+use crate::forms::{LineOutcome, McoDecision, Problem, Reason, Status};
 use crate::ids::{InquiryId, RecordId, RegistrationId, TicketId};
 use crate::mail::notice::NoticeKind;
 
@@ -23,8 +23,9 @@ pub struct Ticket {
     pub sender: String,
     pub reason: Option<Reason>,
     pub presented_by: Option<NaiveDate>,
+    /// `received_on + response_days`, plus `extension_days` once an extension is granted.
     pub response_due: Option<NaiveDate>,
-    pub lines: Vec<LineOutcome>,
+    pub lines: Vec<TicketLine>,
     pub problems: Vec<Problem>,
     /// The claims of the forwarded lines, for the duplicate rule (PHI: staff only).
     pub forwarded_claims: Vec<ClaimKey>,
@@ -36,6 +37,207 @@ pub struct Ticket {
     /// Notices about this ticket that a mail server refused for good.
     #[serde(default)]
     pub notice_failures: Vec<NoticeFailure>,
+    /// The Illinois day the forward to the MCO was queued.
+    #[serde(default)]
+    pub presented_on: Option<NaiveDate>,
+    /// The Illinois day the MCO's first proposal arrived.
+    #[serde(default)]
+    pub responded_on: Option<NaiveDate>,
+    /// The first proposal came after `response_due`.
+    #[serde(default)]
+    pub late: bool,
+    /// The one extension (140.75(e)), once asked for.
+    #[serde(default)]
+    pub extension: Option<Extension>,
+    /// HFS's resolution: the ticket's end.
+    #[serde(default)]
+    pub resolution: Option<Resolution>,
+    /// The timeline, oldest first.
+    #[serde(default)]
+    pub events: Vec<Event>,
+    /// Every proposal the MCO mailed: the first set `responded_on`, later ones add
+    /// decisions. Hashes of the raw messages (their text is PHI: the store only).
+    #[serde(default)]
+    pub proposals: Vec<Correspondence>,
+    /// The due dates an overdue reminder was sent for: one reminder per due date.
+    #[serde(default)]
+    pub reminded: Vec<NaiveDate>,
+}
+
+impl Ticket {
+    /// Forwarded with no proposal yet, and `today` after the response was due. A
+    /// pending extension request does not stop that.
+    pub fn is_overdue(&self, today: NaiveDate) -> bool {
+        self.status == Status::Forwarded && self.response_due.is_some_and(|due| today > due)
+    }
+
+    /// The ticket's line for a row of the provider's template.
+    pub fn line(&self, row: u32) -> Option<&TicketLine> {
+        self.lines.iter().find(|line| line.row == row)
+    }
+
+    /// The rows that went to the MCO.
+    pub fn forwarded_rows(&self) -> Vec<u32> {
+        self.lines
+            .iter()
+            .filter(|line| line.status == Status::Forwarded)
+            .map(|line| line.row)
+            .collect()
+    }
+
+    /// Adds one event to the timeline.
+    pub fn event(&mut self, on: NaiveDate, what: EventKind, by: Option<&str>) {
+        self.events.push(Event {
+            on,
+            what,
+            by: by.map(str::to_owned),
+        });
+    }
+
+    /// The timeline as staff see it. A ticket filed before timelines were kept gets
+    /// the events its record implies (received, its notice, the forward).
+    pub fn timeline(&self) -> Vec<Event> {
+        if !self.events.is_empty() {
+            return self.events.clone();
+        }
+        let mut events = vec![
+            Event {
+                on: self.received_on,
+                what: EventKind::Received,
+                by: None,
+            },
+            Event {
+                on: self.received_on,
+                what: EventKind::Notice,
+                by: None,
+            },
+        ];
+        if self.presented_by.is_some() {
+            events.push(Event {
+                on: self.presented_on.unwrap_or(self.received_on),
+                what: EventKind::Forwarded,
+                by: None,
+            });
+        }
+        events
+    }
+}
+
+/// One claim line of a ticket: its outcome, the NPI and tracking number it names (for
+/// staff to find it), and the MCO's decision once returned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TicketLine {
+    pub row: u32,
+    pub status: Status,
+    pub reason: Option<Reason>,
+    /// The line's Provider NPI as typed (trimmed); `None` for lines filed before lines
+    /// kept it, until filled in from the kept raw mail.
+    #[serde(default)]
+    pub npi: Option<String>,
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub decision: Option<McoDecision>,
+    /// The MCO's comment on its decision: kept in the store only (it may quote the
+    /// claim), never in a notice or a view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+impl TicketLine {
+    /// A validated line, before anything is known of it but its outcome.
+    pub fn from_outcome(outcome: &LineOutcome) -> TicketLine {
+        TicketLine {
+            row: outcome.row,
+            status: outcome.status,
+            reason: outcome.reason,
+            npi: None,
+            tracking_number: None,
+            decision: None,
+            comment: None,
+        }
+    }
+}
+
+crate::words! {
+    /// Who asked for the one extension.
+    pub enum Party {
+        Provider = "provider",
+        Mco = "mco",
+    }
+}
+
+crate::words! {
+    /// Where an extension request stands.
+    pub enum ExtensionStatus {
+        Requested = "requested",
+        Granted = "granted",
+        Denied = "denied",
+    }
+}
+
+/// The one extension a ticket may have (140.75(e)).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Extension {
+    pub requested_by: Party,
+    pub requested_on: NaiveDate,
+    pub status: ExtensionStatus,
+    /// The staff member who decided.
+    pub by: Option<String>,
+    /// Why it was declined (told to both sides).
+    pub reason: Option<String>,
+    /// The request's message (raw-bytes hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+crate::words! {
+    /// How HFS ended a ticket.
+    pub enum ResolutionOutcome {
+        Resolved = "resolved",
+        NotResolved = "not_resolved",
+    }
+}
+
+/// HFS's resolution of a ticket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Resolution {
+    pub outcome: ResolutionOutcome,
+    pub on: NaiveDate,
+    pub by: String,
+    pub note: Option<String>,
+}
+
+crate::words! {
+    /// What happened on a ticket's timeline.
+    pub enum EventKind {
+        Received = "received",
+        Notice = "notice",
+        Forwarded = "forwarded",
+        Proposal = "proposal",
+        Decisions = "decisions",
+        MoreTimeRequested = "more_time_requested",
+        MoreTimeGranted = "more_time_granted",
+        MoreTimeDeclined = "more_time_declined",
+        Reminder = "reminder",
+        Correspondence = "correspondence",
+        Resolved = "resolved",
+    }
+}
+
+/// One event of a ticket's timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Event {
+    pub on: NaiveDate,
+    pub what: EventKind,
+    pub by: Option<String>,
+}
+
+/// Staff marked a digest item read.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReadMark {
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A notice refused for good (a permanent SMTP error), kept on its ticket for staff.
@@ -139,6 +341,9 @@ pub struct Inquiry {
     pub subject: String,
     pub answered: bool,
     pub message: String,
+    /// Marked read by staff: no longer in the digest.
+    #[serde(default)]
+    pub read: Option<ReadMark>,
 }
 
 /// What became of a processed message.
@@ -160,9 +365,19 @@ pub enum Outcome {
     },
     /// The sender has no active registration; no ticket.
     NotRegistered,
-    /// A reply kept as correspondence on the ticket, registration or inquiry it answers.
+    /// A reply kept as correspondence on the ticket, registration or inquiry it
+    /// answers; `None` for an MCO's mail that names no ticket of its own.
     Correspondence {
-        about: RecordId,
+        #[serde(alias = "about")]
+        id: Option<RecordId>,
+    },
+    /// An MCO's proposal on a ticket forwarded to it.
+    Proposal {
+        id: TicketId,
+    },
+    /// A request for the one extension, from the ticket's sender or its MCO.
+    ExtensionRequest {
+        id: TicketId,
     },
     /// Answered with how to submit.
     Help,
@@ -183,6 +398,8 @@ impl Outcome {
             Outcome::Inquiry { .. } => "inquiry",
             Outcome::NotRegistered => "not_registered",
             Outcome::Correspondence { .. } => "correspondence",
+            Outcome::Proposal { .. } => "proposal",
+            Outcome::ExtensionRequest { .. } => "extension_request",
             Outcome::Help => "help",
             Outcome::Automatic => "automatic",
             Outcome::Quarantined { .. } => "quarantined",
@@ -203,7 +420,11 @@ impl Outcome {
                 format!("{word} {id}, ticket {}", tickets.join(", "))
             }
             Outcome::Inquiry { id } => format!("{word} {id}"),
-            Outcome::Correspondence { about } => format!("{word} on {about}"),
+            Outcome::Correspondence { id: Some(about) } => format!("{word} on {about}"),
+            Outcome::Correspondence { id: None } => format!("{word} without a ticket"),
+            Outcome::Proposal { id } | Outcome::ExtensionRequest { id } => {
+                format!("{word} on {id}")
+            }
             Outcome::NotRegistered
             | Outcome::Help
             | Outcome::Automatic
@@ -241,6 +462,9 @@ pub struct MessageRecord {
     pub attachments: Option<Vec<String>>,
     /// Released back to the inbox by staff: processed afresh when it comes back.
     pub released: bool,
+    /// Marked read by staff (correspondence): no longer in the digest.
+    #[serde(default)]
+    pub read: Option<ReadMark>,
 }
 
 /// A notice's delivery state.
