@@ -22,8 +22,10 @@
 mod context;
 mod correspondence;
 mod dedupe;
+mod extension;
 mod help;
 mod inquiry;
+mod mco;
 pub mod notices;
 mod pass;
 mod refused;
