@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::markdown::Rendered;
 use super::{Assets, BuildOptions, Page};
 use crate::config::Config;
+use crate::forms::McoDecision;
 use crate::forms::schema::{self, Field, Kind, SCHEMA_VERSION, ValueType};
 use crate::forms::write;
 use crate::rules::FEE_FOR_SERVICE_PHONE;
@@ -188,6 +189,7 @@ pub fn shared(
             "providers": fields(schema::PROVIDER_FIELDS, config),
         },
         "coverage": schema::COVERAGE,
+        "mco_decisions": McoDecision::ALL.iter().map(|decision| decision.label()).collect::<Vec<_>>(),
         "issue_categories": schema::ISSUE_CATEGORIES,
         "roles": schema::ROLES,
         "downloads": {
