@@ -900,6 +900,15 @@ fn messages_show_reads_the_stored_message_until_its_bytes_are_removed() {
     for item in list.as_array().unwrap() {
         assert_eq!(item["raw"], item["hash"] != hash.as_str(), "{item}");
     }
+    let text = done(&room, &["messages", "list"]);
+    let removed: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("[raw removed]"))
+        .collect();
+    assert!(
+        removed.len() == 1 && removed[0].starts_with(&hash[..12]),
+        "{text}"
+    );
 
     // With the removal audited, its day.
     let removed_at = Utc.with_ymd_and_hms(2031, 5, 6, 15, 0, 0).unwrap();

@@ -48,7 +48,7 @@ pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) 
                 json,
                 &items,
                 |(record, raw)| MessageView::new(record, *raw),
-                |(record, _)| row(record),
+                |(record, raw)| row(record, *raw),
             )
         }
         MessagesAction::Show { hash, json } => {
@@ -204,13 +204,17 @@ fn notices(record: &MessageRecord) -> String {
     }
 }
 
-fn row(record: &MessageRecord) -> Vec<String> {
+fn row(record: &MessageRecord, raw: bool) -> Vec<String> {
+    let mut outcome = outcome(record);
+    if !raw {
+        outcome.push_str(" [raw removed]");
+    }
     vec![
         short_hash(&record.hash).to_owned(),
         record.mailbox.to_string(),
         record.received_at.format("%Y-%m-%d %H:%M").to_string(),
         or_none(&record.from).to_owned(),
-        outcome(record),
+        outcome,
         notices(record),
     ]
 }
