@@ -14,5 +14,6 @@ mod roundtrip;
 mod schedule;
 mod site;
 mod staff;
+mod staff_after;
 mod store_open;
 mod zipkit;
