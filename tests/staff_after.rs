@@ -883,6 +883,10 @@ fn messages_show_reads_the_stored_message_until_its_bytes_are_removed() {
         let store = Store::open(&room.config.store.path).unwrap();
         let mut writes = Writes::default();
         writes.remove(Tree::Raw, &hash);
+        let mut record: portal::store::MessageRecord =
+            store.get(Tree::Messages, &hash).unwrap().unwrap();
+        record.raw_removed = Some(chrono::Utc::now());
+        writes.put(Tree::Messages, &hash, &record).unwrap();
         store.apply(writes).unwrap();
         store.flush().unwrap();
     }

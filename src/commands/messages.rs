@@ -9,8 +9,8 @@ use super::render::{self, Listing, plain, short_hash};
 use crate::cli::MessagesAction;
 use crate::config::Config;
 use crate::staff::{
-    Marked, MessageView, Released, StoredMessage, StoredMessageView, mark_message_read, raw_kept,
-    release, stored_message,
+    Marked, MessageView, Released, StoredMessage, StoredMessageView, mark_message_read, release,
+    stored_message,
 };
 use crate::store::{MessageRecord, Outcome, Store, Tree};
 
@@ -38,11 +38,10 @@ pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) 
                 ],
                 noun: ("message", "messages"),
             };
-            let kept = records
+            let items: Vec<(&MessageRecord, bool)> = records
                 .iter()
-                .map(|record| raw_kept(&store, &record.hash))
-                .collect::<Result<Vec<bool>>>()?;
-            let items: Vec<(&MessageRecord, bool)> = records.iter().zip(kept).collect();
+                .map(|record| (record, record.raw_removed.is_none()))
+                .collect();
             listing.print(
                 out,
                 json,
@@ -67,7 +66,7 @@ pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) 
         MessagesAction::Release { hash, json } => {
             let released = release(config, &store, &hash, Utc::now())?;
             if json {
-                let raw = raw_kept(&store, &released.record.hash)?;
+                let raw = released.record.raw_removed.is_none();
                 render::json(out, &MessageView::new(&released.record, raw))
             } else {
                 say_released(&released, out)

@@ -29,8 +29,7 @@ pub use read::{Marked, mark_inquiry_read, mark_message_read};
 pub use registrations::{Decided, Decision, decide};
 pub use send::NoticeSent;
 pub use stored::{
-    AttachmentInfo, HeaderLine, MessageContent, StoredMessage, StoredMessageView, raw_kept,
-    stored_message,
+    AttachmentInfo, HeaderLine, MessageContent, StoredMessage, StoredMessageView, stored_message,
 };
 pub use tickets::{ExtensionDecision, TicketDecided, extend, resolve};
 pub use views::{InquiryView, MessageView, RegistrationView, TicketView};

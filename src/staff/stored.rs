@@ -97,12 +97,6 @@ pub fn stored_message(store: &Store, prefix: &str) -> Result<StoredMessage> {
     })
 }
 
-/// True while the raw bytes of the message `hash` are kept. (sled reads a value to
-/// tell whether its key is there, so this costs what reading the bytes costs.)
-pub fn raw_kept(store: &Store, hash: &str) -> Result<bool> {
-    Ok(store.get_bytes(Tree::Raw, hash)?.is_some())
-}
-
 /// The day of the audited removal of a message's raw bytes (its subject the hash, or
 /// the first twelve digits of it, as other message entries are audited).
 fn removed_on(store: &Store, hash: &str) -> Result<Option<NaiveDate>> {
