@@ -76,9 +76,9 @@ pub fn registration_form_with(
     build(Kind::RegistrationForm, mcos, rules, &[], Some(values))
 }
 
-/// A complaint template holding `lines` (values by [`schema::claim`] index): what an
-/// MCO receives with a forwarded ticket. Text is always written as text, never as a
-/// formula.
+/// A complaint template holding `lines` (values by [`schema::claim`] index), as a
+/// provider sends it (the demo's and the tests' submissions). Text is always written
+/// as text, never as a formula.
 pub fn complaint_with_lines(
     mcos: &[Mco],
     rules: &Rules,
