@@ -10,6 +10,7 @@ mod hostile_mail;
 mod intake;
 mod mailstack;
 mod progress;
+mod response;
 mod roundtrip;
 mod schedule;
 mod site;

@@ -32,7 +32,7 @@ pub struct Download {
 /// Writes the three workbooks into `dir`.
 pub fn write_downloads(config: &Config, dir: &Path) -> Result<Vec<Download>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Kind::ALL
+    Kind::DOWNLOADS
         .into_iter()
         .map(|kind| {
             let bytes = write::blank(kind, &config.mcos, &config.rules)
