@@ -2,6 +2,7 @@
 //! `tests/fixtures/`.
 
 mod common;
+mod daily;
 mod e2e;
 mod exactly_once;
 mod fixtures;

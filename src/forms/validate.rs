@@ -410,6 +410,39 @@ fn read_value(
     }
 }
 
+/// Each claim row of a complaint workbook with its Provider NPI and MCO Tracking
+/// Number as typed (the cell's text, trimmed; `None` when empty), nothing validated:
+/// what a ticket's lines keep for staff to find them by, read again from the kept
+/// mail for tickets filed before lines kept it. Rows are the spreadsheet's 1-based
+/// numbers, as [`Record::row`]; a row holding neither is left out.
+pub fn claim_cells(workbook: &Workbook) -> Vec<(u32, Option<String>, Option<String>)> {
+    use super::schema::claim;
+    let schema = &super::schema::sheets(Kind::Complaint)[0];
+    let Some(sheet) = find_sheet(workbook, schema) else {
+        return Vec::new();
+    };
+    let columns = header_map(sheet, schema.fields);
+    let text = |row: u32, field: usize| {
+        columns[field]
+            .and_then(|column| sheet.get(row, column))
+            .map(cells::cell_text)
+            .filter(|text| !text.is_empty())
+    };
+    let rows: std::collections::BTreeSet<u32> = sheet
+        .cells
+        .range((1, 0)..)
+        .map(|(&(row, _), _)| row)
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let npi = text(row, claim::PROVIDER_NPI);
+            let tracking = text(row, claim::TRACKING_NUMBER);
+            (row + 1, npi, tracking)
+        })
+        .filter(|(_, npi, tracking)| npi.is_some() || tracking.is_some())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Days;
