@@ -134,8 +134,10 @@ pub enum Command {
     /// Show the portal at work on embedded defaults, in portal.toml's own paths: builds the
     /// site, mails a sample registration into the local Maildir, runs a pass, approves it,
     /// mails sample complaints dated relative to today (one good, one too early, one
-    /// incomplete), an inquiry and an auto-reply, runs a pass, and prints what was filed
-    /// and which notices were written where. It refuses a store it did not make.
+    /// incomplete), an inquiry and an auto-reply, runs a pass, has the MCO answer the
+    /// forwarded complaint with the returned workbook, runs a pass, builds the site again,
+    /// and prints what was filed and which notices were written where. It refuses a store
+    /// it did not make.
     Demo,
 }
 

@@ -3,6 +3,7 @@
 
 mod common;
 mod daily;
+mod demo;
 mod e2e;
 mod exactly_once;
 mod fixtures;

@@ -11,6 +11,7 @@ use rust_xlsxwriter::{
 };
 
 use super::cells::Value;
+use super::report::McoDecision;
 use super::schema::{
     self, COMPLAINT, Field, INSTRUCTIONS_SHEET, Kind, Layout, MARKER_SHEET, MARKER_TAG, RESPONSE,
     SCHEMA_VERSION, SheetSchema, ValueType, response,
@@ -98,6 +99,22 @@ pub fn mco_response(
     rules: &Rules,
     lines: &[Record],
 ) -> Result<Vec<u8>, XlsxError> {
+    mco_response_answered(ticket, mcos, rules, lines, &[])
+}
+
+/// One row's answer in a returned response workbook: the provider's row, the MCO's
+/// decision and its comment.
+pub type Answer<'a> = (u32, McoDecision, &'a str);
+
+/// The response workbook as an MCO returns it, `answers` filled into `MCO Decision`
+/// and `MCO Comment` of their rows: what the demo's MCO and the tests mail back.
+pub fn mco_response_answered(
+    ticket: &str,
+    mcos: &[Mco],
+    rules: &Rules,
+    lines: &[Record],
+    answers: &[Answer<'_>],
+) -> Result<Vec<u8>, XlsxError> {
     let rows: Vec<Record> = lines
         .iter()
         .map(|line| {
@@ -106,6 +123,12 @@ pub fn mco_response(
             values[response::ROW] = Some(Value::Text(line.row.to_string()));
             for (index, value) in line.values.iter().take(COMPLAINT.len()).enumerate() {
                 values[response::COMPLAINT_START + index] = value.clone();
+            }
+            if let Some((_, decision, comment)) = answers.iter().find(|(row, ..)| *row == line.row)
+            {
+                values[response::DECISION] = Some(Value::Text(decision.label().to_owned()));
+                values[response::COMMENT] =
+                    Some(Value::Text((*comment).to_owned())).filter(|_| !comment.is_empty());
             }
             Record {
                 row: line.row,

@@ -549,6 +549,7 @@ mod tests {
                 by: "pat".to_owned(),
                 at: morning(day("2026-12-02")),
             }),
+            raw_removed: None,
         }
     }
 

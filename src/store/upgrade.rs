@@ -36,6 +36,8 @@ impl Store {
     pub(super) fn upgrade(&self) {
         match fill_lines(self) {
             Ok(None) => {}
+            // A store whose tickets all kept their lines has nothing to tell.
+            Ok(Some(filled)) if filled == Filled::default() => {}
             Ok(Some(filled)) => tracing::info!(
                 tickets = filled.tickets as u64,
                 lines = filled.lines as u64,
