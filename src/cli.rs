@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
+use crate::forms::Status;
+use crate::store::ResolutionOutcome;
+
 /// The Illinois HFS Managed Care Provider Resolution Portal: the public guidance site,
 /// the spreadsheet downloads, and the mail intake that validates what providers send.
 #[derive(Debug, Parser)]
@@ -92,7 +95,12 @@ pub enum Command {
         every: Option<std::time::Duration>,
     },
 
-    /// Staff view of tickets: list, show one, or export all.
+    /// Staff view of tickets and decisions on them: list (with filters), show one, export
+    /// all; decide the one extension; resolve.
+    ///
+    /// Exit status of every staff command: 0 done, 1 refused (the reason is printed:
+    /// an unknown id, a decision already made, a ticket in the wrong state), 2 could not
+    /// run (usage, config, store).
     Tickets {
         #[command(subcommand)]
         action: TicketsAction,
@@ -104,13 +112,14 @@ pub enum Command {
         action: RegistrationsAction,
     },
 
-    /// Staff view of messages to portal inquiries.
+    /// Staff view of messages to portal inquiries; mark one read.
     Inquiries {
         #[command(subcommand)]
         action: InquiriesAction,
     },
 
-    /// Every processed message with its outcome; put a quarantined one back.
+    /// Every processed message with its outcome; show one in full; mark one read; put a
+    /// quarantined one back.
     Messages {
         #[command(subcommand)]
         action: MessagesAction,
@@ -125,20 +134,24 @@ pub enum Command {
     /// Show the portal at work on embedded defaults, in portal.toml's own paths: builds the
     /// site, mails a sample registration into the local Maildir, runs a pass, approves it,
     /// mails sample complaints dated relative to today (one good, one too early, one
-    /// incomplete), an inquiry and an auto-reply, runs a pass, and prints what was filed
-    /// and which notices were written where. It refuses a store it did not make.
+    /// incomplete), an inquiry and an auto-reply, runs a pass, has the MCO answer the
+    /// forwarded complaint with the returned workbook, runs a pass, builds the site again,
+    /// and prints what was filed and which notices were written where. It refuses a store
+    /// it did not make.
     Demo,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TicketsAction {
-    /// One line per ticket.
+    /// One line per ticket, every filter given applying (all combine).
     List {
+        #[command(flatten)]
+        filter: TicketFilterArgs,
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
     },
-    /// One ticket in full.
+    /// One ticket in full, with its timeline.
     Show {
         /// The ticket id, e.g. PRP-2026-000123.
         id: String,
@@ -155,6 +168,79 @@ pub enum TicketsAction {
         #[arg(long)]
         json: bool,
     },
+    /// Decide the one extension a ticket's MCO or provider asked for: grant it (the
+    /// response is due `[rules] extension_days` later) or, with --deny, decline it.
+    ///
+    /// Only a forwarded or responded ticket whose extension was requested and not yet
+    /// decided; anything else is refused (exit 1): one extension per ticket. The provider
+    /// and the MCO are each told at once, by a notice of their own.
+    Extend {
+        /// The ticket id, e.g. PRP-2026-000123.
+        id: String,
+        /// The staff member deciding, recorded on the ticket and in the audit trail.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// Decline the request instead of granting it (needs --reason).
+        #[arg(long)]
+        deny: bool,
+        /// Why it is declined: recorded, and told to both the provider and the MCO, so
+        /// write no patient or claim details.
+        #[arg(long, value_name = "TEXT", requires = "deny")]
+        reason: Option<String>,
+        /// Print the ticket as JSON afterwards.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a forwarded or responded ticket with HFS's resolution; the provider and the MCO
+    /// are each told at once. A closed or resolved ticket is never reopened: resolving it
+    /// is refused (exit 1).
+    Resolve {
+        /// The ticket id, e.g. PRP-2026-000123.
+        id: String,
+        /// resolved: the dispute was resolved; not_resolved: HFS closes it unresolved.
+        #[arg(long, value_name = "resolved|not_resolved")]
+        outcome: ResolutionOutcome,
+        /// The staff member deciding, recorded on the ticket and in the audit trail.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// A note from HFS: recorded, and told to both the provider and the MCO in
+        /// their notices, so write no patient or claim details.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Print the ticket as JSON afterwards.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The filters of `portal tickets list`; every one given must hold.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TicketFilterArgs {
+    /// Only tickets with this status: forwarded, responded, resolved or closed.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<Status>,
+    /// Only tickets for this MCO (its code, any case).
+    #[arg(long, value_name = "CODE")]
+    pub mco: Option<String>,
+    /// Only tickets from this sender address (any case).
+    #[arg(long, value_name = "ADDR")]
+    pub sender: Option<String>,
+    /// Only tickets with a line for this Provider NPI.
+    #[arg(long, value_name = "NPI")]
+    pub npi: Option<String>,
+    /// Only tickets with a line of this MCO tracking number (any case).
+    #[arg(long, value_name = "TRACKING")]
+    pub tracking: Option<String>,
+    /// Only tickets received (Illinois day) on or after this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub since: Option<NaiveDate>,
+    /// Only tickets received (Illinois day) on or before this day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: Option<NaiveDate>,
+    /// Only tickets overdue today: forwarded, no proposal yet, past their response due
+    /// date.
+    #[arg(long)]
+    pub overdue: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +291,15 @@ pub enum InquiriesAction {
         #[arg(long)]
         json: bool,
     },
+    /// Mark an inquiry read: the daily staff digest no longer lists it. Marking it again
+    /// keeps the first mark.
+    MarkRead {
+        /// The inquiry id, e.g. INQ-2026-000001.
+        id: String,
+        /// The staff member, recorded in the audit trail.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +309,25 @@ pub enum MessagesAction {
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
+    },
+    /// One message in full, for staff only: its record, every header, its text and the
+    /// names and sizes of its attachments (this is protected health information), or,
+    /// once its raw bytes were removed, the record and when.
+    Show {
+        /// The message's hash (or a unique prefix of it) from `messages list`.
+        hash: String,
+        /// Print a JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a message (correspondence, MCO mail) read: the daily staff digest no longer
+    /// lists it. Marking it again keeps the first mark.
+    MarkRead {
+        /// The message's hash (or a unique prefix of it) from `messages list`.
+        hash: String,
+        /// The staff member, recorded in the audit trail.
+        #[arg(long, value_name = "NAME")]
+        by: String,
     },
     /// Put a quarantined (or processed) message back into its inbox, to be handled
     /// afresh by the next pass.

@@ -12,6 +12,8 @@ use lettre::message::{Attachment, MultiPart, SinglePart};
 
 use crate::config::{Config, MailboxKind, Smtp};
 use crate::forms::samples::{self, SAMPLE_NPI, Sample};
+use crate::forms::write::Answer;
+use crate::forms::{McoDecision, Record, Status};
 use crate::intake::{Intake, Mailbox, PassReport};
 use crate::mail::maildir::Maildir;
 use crate::services::Services;
@@ -68,7 +70,17 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
         inquiries_dir: &inquiries_dir,
     };
     stage.register_and_approve(out)?;
-    stage.complaints_and_others(today, out)?;
+    let good = stage.complaints_and_others(today, out)?;
+    stage.mco_answers(&good, out)?;
+    let report = crate::site::build(
+        config,
+        &BuildOptions {
+            drafts: false,
+            live_reload: false,
+            today,
+        },
+    )?;
+    writeln!(out, "6. Built the site again: {}", describe(&report))?;
     summary(&services.store, config, &outbox, out)
 }
 
@@ -137,10 +149,16 @@ impl Stage<'_> {
     }
 
     /// Step 4: three complaints dated relative to `today` (good, too early,
-    /// incomplete), an inquiry and an auto-reply, and a second pass.
-    fn complaints_and_others(&mut self, today: NaiveDate, out: &mut dyn Write) -> Result<()> {
+    /// incomplete), an inquiry and an auto-reply, and a second pass. Returns the good
+    /// complaint's lines, for the MCO to answer.
+    fn complaints_and_others(
+        &mut self,
+        today: NaiveDate,
+        out: &mut dyn Write,
+    ) -> Result<Vec<Record>> {
         let config = self.config;
         let intake_address = &config.mail.intake.address;
+        let mut good = Vec::new();
         let mco = config
             .mcos
             .iter()
@@ -160,6 +178,9 @@ impl Stage<'_> {
             ),
         ] {
             let lines = samples::complaint_lines(sample, today, mco, 3);
+            if sample == Sample::Good {
+                good = lines.clone();
+            }
             let workbook =
                 crate::forms::write::complaint_with_lines(&config.mcos, &config.rules, &lines)?;
             self.intake_box.deliver(&incoming(
@@ -196,6 +217,65 @@ impl Stage<'_> {
             second.tickets.len(),
             second.inquiries.len(),
             second.automatic
+        )?;
+        Ok(good)
+    }
+
+    /// Step 5: the MCO answers the forwarded complaint from its dispute address, with
+    /// the returned workbook (a decision for each row and a comment), and a pass
+    /// records the proposal.
+    fn mco_answers(&mut self, lines: &[Record], out: &mut dyn Write) -> Result<()> {
+        let config = self.config;
+        let Some(ticket) = self
+            .intake
+            .store
+            .all::<Ticket>(Tree::Tickets)?
+            .into_iter()
+            .find(|ticket| ticket.status == Status::Forwarded)
+        else {
+            bail!("the demo's good complaint was not forwarded");
+        };
+        let mco = ticket
+            .mco
+            .as_deref()
+            .and_then(|code| config.mco(code))
+            .context("the forwarded ticket names a configured MCO")?;
+        let choices = [
+            McoDecision::PaidInFull,
+            McoDecision::PartiallyPaid,
+            McoDecision::Reprocessing,
+        ];
+        let answers: Vec<Answer<'_>> = lines
+            .iter()
+            .zip(choices.iter().cycle())
+            .map(|(line, decision)| (line.row, *decision, "Reviewed by the demo's MCO."))
+            .collect();
+        let id = ticket.id.to_string();
+        let workbook = crate::forms::write::mco_response_answered(
+            &id,
+            &config.mcos,
+            &config.rules,
+            lines,
+            &answers,
+        )?;
+        self.intake_box.deliver(&incoming(
+            &mco.dispute_address,
+            &config.mail.intake.address,
+            &format!("Re: [{id}] Provider complaint forwarded by Illinois HFS"),
+            "Our proposal is in the attached workbook.",
+            Some((&format!("{id}.xlsx"), workbook)),
+            false,
+        )?)?;
+        self.pass()?;
+        let answered = self
+            .intake
+            .store
+            .record::<Ticket>(ticket.id)?
+            .context("the answered ticket is in the store")?;
+        writeln!(
+            out,
+            "5. {} answered {id} from {} with the returned workbook; a pass recorded it as {}.",
+            mco.name, mco.dispute_address, answered.status
         )?;
         Ok(())
     }
@@ -324,6 +404,17 @@ fn summary(store: &Store, config: &Config, outbox: &Path, out: &mut dyn Write) -
             "  {:<16} ticket        {:<10} {detail}",
             ticket.id, ticket.status
         )?;
+        let decisions: Vec<String> = ticket
+            .lines
+            .iter()
+            .filter_map(|line| {
+                line.decision
+                    .map(|decision| format!("row {} {}", line.row, decision.label().to_lowercase()))
+            })
+            .collect();
+        if !decisions.is_empty() {
+            writeln!(out, "  {:<16} decisions     {}", "", decisions.join("; "))?;
+        }
     }
     for inquiry in store.all::<Inquiry>(Tree::Inquiries)? {
         writeln!(

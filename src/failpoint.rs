@@ -6,8 +6,9 @@
 //! The points, one at each step boundary of intake (src/intake/): `after_record` (a
 //! message's transaction applied, not yet flushed), `after_flush` (a batch made
 //! durable, no notice sent), `after_send` (a notice handed to the transport, not yet
-//! marked sent), `after_mark_sent` (a notice durably marked sent) and `after_move`
-//! (a message moved out of the inbox).
+//! marked sent), `after_mark_sent` (a notice durably marked sent), `after_move`
+//! (a message moved out of the inbox) and `after_daily_record` (the day's reminders
+//! and digest recorded and flushed with the day marked done, none of them sent).
 //!
 //! An error point fails instead of aborting: `handle_error` makes the handling of a
 //! complaint fail after its claims were checked for duplicates, as an unforeseen

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use portal::cli::Cli;
 use portal::commands::{self, Outcome};
+use portal::staff::Refused;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,7 +19,12 @@ fn main() -> ExitCode {
         Ok(Outcome::Unusable) => ExitCode::from(2),
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::from(2)
+            // A staff operation the rules do not allow: 1. Anything else could not run.
+            if error.chain().any(|cause| cause.is::<Refused>()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::from(2)
+            }
         }
     }
 }

@@ -19,8 +19,8 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use portal::forms::Submission;
 use portal::forms::samples::Sample;
-use portal::forms::{Status, Submission};
 use portal::store::{
     Delivery, Inquiry, MessageRecord, Notice, Registration, RegistrationStatus, Store, Ticket, Tree,
 };
@@ -170,8 +170,8 @@ fn a_template_mailed_through_postfix_is_filed_forwarded_and_acknowledged_over_im
     assert_eq!(accepted.in_reply_to.as_deref(), Some(message_id.as_str()));
     assert!(accepted.text.contains(id), "{}", accepted.text);
 
-    // The MCO: the forward, with the two accepted lines as a workbook the portal itself
-    // would accept.
+    // The MCO: the forward, with the two accepted lines as the response workbook the
+    // portal itself reads back.
     let mco_mail = stack.notices(&portal.mco, "INBOX");
     let [forward] = mco_mail.as_slice() else {
         panic!("one forward: {:#?}", subjects(&mco_mail))
@@ -190,17 +190,12 @@ fn a_template_mailed_through_postfix_is_filed_forwarded_and_acknowledged_over_im
     };
     assert_eq!(name, &format!("{id}.xlsx"));
     match check_bytes(workbook, name, portal::today::today_in_illinois()) {
-        Ok(Submission::Complaint(complaint)) => {
-            assert_eq!(complaint.report.lines.len(), 2);
-            assert!(
-                complaint
-                    .report
-                    .lines
-                    .iter()
-                    .all(|line| line.status == Status::Forwarded)
-            );
+        Ok(Submission::Response(response)) => {
+            assert_eq!(response.problems, []);
+            assert_eq!(response.rows.len(), 2);
+            assert_eq!(response.ticket.as_deref(), Some(id));
         }
-        other => panic!("the forward's workbook is no complaint template: {other:?}"),
+        other => panic!("the forward's workbook is no response workbook: {other:?}"),
     }
 
     // The intake mailbox, over IMAP: the inbox empty, the message (and the registration

@@ -78,7 +78,9 @@ fn refused(bytes: &[u8], name: &str) -> ReadError {
     assert!(!run.stderr.contains("panicked"), "{name}\n{run}");
     let error = match check_bytes(bytes, name, date(RECEIVED)) {
         Err(Unusable::Unreadable(error)) => error,
-        Err(Unusable::UnknownTemplate) => panic!("{name}: read, but taken for no known workbook"),
+        Err(Unusable::UnknownTemplate | Unusable::McoResponse) => {
+            panic!("{name}: read, but taken for no known workbook")
+        }
         Ok(_) => panic!("{name}: read and checked as a workbook"),
     };
     let sentence = capitalised(&error.to_string());

@@ -188,18 +188,17 @@ fn a_good_complaint_is_forwarded_with_one_notice_and_the_mco_gets_the_workbook()
     assert_eq!(forward[0].attachments.len(), 1);
     let (name, bytes) = &forward[0].attachments[0];
     assert_eq!(name, &format!("{}.xlsx", ticket.id));
-    // The MCO's workbook is the template's columns with the accepted lines.
+    // The MCO's response workbook: the accepted lines in the template's columns, after
+    // Ticket and Row.
     let workbook = portal::forms::read_workbook(bytes, Some(name)).unwrap();
     assert_eq!(
         portal::forms::identify(&workbook),
-        Some(portal::forms::Kind::Complaint)
+        Some(portal::forms::Kind::McoResponse)
     );
     let claims = workbook.sheet("Claims").unwrap();
     assert_eq!(claims.last_row(), Some(3));
-    assert_eq!(
-        claims.text(1, claim::CLAIM_NUMBER as u32),
-        Some("CLM0004200")
-    );
+    let column = portal::forms::schema::response::COMPLAINT_START + claim::CLAIM_NUMBER;
+    assert_eq!(claims.text(1, column as u32), Some("CLM0004200"));
 
     // R10: no claim numbers, recipient ids or amounts in the provider's notice.
     for phi in ["CLM0004200", "010000000", "1250.00", "1,250"] {

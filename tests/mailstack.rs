@@ -1063,8 +1063,9 @@ fn make_certificates(dir: &Path, owner: Owner) -> PathBuf {
                 "ca.key",
                 "-out",
                 "ca.pem",
+                // Valid past the 61 days a test moves the portal's clock ahead by.
                 "-days",
-                "3",
+                "90",
                 "-subj",
                 "/CN=Portal e2e test CA",
             ])
@@ -1111,7 +1112,14 @@ fn make_certificates(dir: &Path, owner: Owner) -> PathBuf {
                 "ca.key",
                 "-CAcreateserial",
             ])
-            .args(["-days", "3", "-out", "server.pem", "-extfile", "server.ext"]),
+            .args([
+                "-days",
+                "90",
+                "-out",
+                "server.pem",
+                "-extfile",
+                "server.ext",
+            ]),
         "openssl: the server certificate",
     );
     // Dovecot reads the key as portal-mail; Postfix reads it as root before it drops
@@ -1326,6 +1334,8 @@ pub struct Wiring {
     pub notices_per_sender_per_day: u32,
     /// `[mail] max_message_bytes`.
     pub max_message_bytes: u64,
+    /// `[mail] staff_address`: where the daily digest goes (none by default).
+    pub staff_address: Option<&'static str>,
 }
 
 impl Default for Wiring {
@@ -1339,6 +1349,7 @@ impl Default for Wiring {
             smtp_auth: Auth::Password,
             notices_per_sender_per_day: 20,
             max_message_bytes: 25 * 1024 * 1024,
+            staff_address: None,
         }
     }
 }
@@ -1462,7 +1473,7 @@ impl<'a> Portal<'a> {
              [site]\ntemplates_dir = {templates:?}\ncontent_dir = {content:?}\noutput_dir = {site:?}\n\
              [store]\npath = {store:?}\n\
              [mail]\nfrom = \"Provider Resolution Portal <{from}>\"\nnotices_per_sender_per_day = {limit}\n\
-             max_message_bytes = {max_bytes}\n\
+             max_message_bytes = {max_bytes}\n{staff}\
              [mail.intake]\n{intake}\
              [mail.inquiries]\n{inquiries}\
              [smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"{smtp_tls}\"\n{smtp_ca}\
@@ -1476,6 +1487,11 @@ impl<'a> Portal<'a> {
             from = self.intake.address,
             limit = wiring.notices_per_sender_per_day,
             max_bytes = wiring.max_message_bytes,
+            staff = wiring
+                .staff_address
+                .as_ref()
+                .map(|address| format!("staff_address = {address:?}\n"))
+                .unwrap_or_default(),
             intake = mailbox(&self.intake, INTAKE_PASSWORD),
             inquiries = mailbox(&self.inquiries, INQUIRIES_PASSWORD),
             smtp_ca = ca(wiring.smtp_trusts_ca),

@@ -106,14 +106,14 @@ fn html_files(dir: &Path) -> Vec<PathBuf> {
 fn every_page_has_lang_title_description_and_canonical() {
     let workspace = Workspace::new();
     let report = workspace.build(&workspace.config(""), false).unwrap();
-    assert_eq!(report.pages, 9);
+    assert_eq!(report.pages, 10);
     let names: Vec<&str> = report.steps.iter().map(|(name, _)| *name).collect();
     assert_eq!(
         names,
         ["load", "downloads", "render", "sitemap", "check", "write"]
     );
     let files = html_files(&workspace.path("site"));
-    assert_eq!(files.len(), 9);
+    assert_eq!(files.len(), 10);
     for file in files {
         let html = std::fs::read_to_string(&file).unwrap();
         let name = file.display();
@@ -182,12 +182,46 @@ fn the_site_shows_the_config_and_the_schema_not_typed_numbers() {
 }
 
 #[test]
+fn the_page_for_mcos_explains_the_second_half_with_the_configured_days() {
+    let workspace = Workspace::new();
+    let config = workspace.config("response_days = 35\nextension_days = 21\n");
+    workspace.build(&config, false).unwrap();
+    let page = workspace.page("for-mcos/index.html");
+    assert!(
+        page.contains("For MCOs: answering a forwarded complaint"),
+        "{page}"
+    );
+    assert!(page.contains("35 calendar days"), "{page}");
+    assert!(page.contains("21 calendar days"), "{page}");
+    assert!(page.contains(&config.mail.intake.address), "{page}");
+    for decision in portal::forms::McoDecision::ALL {
+        assert!(page.contains(decision.label()), "{}", decision.label());
+    }
+    for column in ["Ticket", "Row", "MCO Decision", "MCO Comment"] {
+        assert!(
+            page.contains(&format!("<strong>{column}</strong>")),
+            "{column}"
+        );
+    }
+    // The providers' pages name the same extension, from the same key.
+    for file in html_files(&workspace.path("site")) {
+        let html = std::fs::read_to_string(&file).unwrap();
+        assert!(!html.contains("extension of 30"), "{}", file.display());
+    }
+    assert!(
+        workspace
+            .page("how-to-submit/index.html")
+            .contains("extension of 21 calendar days")
+    );
+}
+
+#[test]
 fn the_downloads_are_the_generated_workbooks_with_size_and_version() {
     let workspace = Workspace::new();
     let config = workspace.config("");
     workspace.build(&config, false).unwrap();
     let page = workspace.page("downloads/index.html");
-    for kind in portal::forms::Kind::ALL {
+    for kind in portal::forms::Kind::DOWNLOADS {
         let written =
             std::fs::read(workspace.path("site/downloads").join(kind.file_name())).unwrap();
         let expected = portal::forms::write::blank(kind, &config.mcos, &config.rules).unwrap();
@@ -300,7 +334,7 @@ fn sitemap_robots_and_hashed_assets() {
     assert!(sitemap.contains("<loc>https://portal.example.gov/</loc>"));
     assert!(sitemap.contains("<loc>https://portal.example.gov/downloads/</loc>"));
     assert!(!sitemap.contains("404"));
-    assert_eq!(sitemap.matches("<loc>").count(), 8);
+    assert_eq!(sitemap.matches("<loc>").count(), 9);
     assert!(
         workspace
             .page("robots.txt")
@@ -449,7 +483,7 @@ fn a_base_url_with_a_path_prefixes_every_link_asset_and_download() {
         .skip(1)
         .map(|rest| &rest[..rest.find("</loc>").unwrap()])
         .collect();
-    assert_eq!(locs.len(), 9);
+    assert_eq!(locs.len(), 10);
     assert!(locs.contains(&"https://hfs.illinois.gov/portal/"));
     assert!(locs.contains(&"https://hfs.illinois.gov/portal/downloads/"));
     assert!(

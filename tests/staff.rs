@@ -51,7 +51,7 @@ const REGISTRATION_KEYS: [&str; 6] = [
     "missing",
 ];
 const INQUIRY_KEYS: [&str; 4] = ["id", "from", "received_on", "answered"];
-const MESSAGE_KEYS: [&str; 10] = [
+const MESSAGE_KEYS: [&str; 11] = [
     "hash",
     "message_id",
     "mailbox",
@@ -62,6 +62,7 @@ const MESSAGE_KEYS: [&str; 10] = [
     "notices",
     "suppressed",
     "released",
+    "raw",
 ];
 const NOTICE_KEYS: [&str; 8] = [
     "id",
@@ -87,7 +88,8 @@ fn run(room: &Mailroom, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 
-/// Runs the CLI and insists on exit 2; returns stderr.
+/// Runs the CLI and insists on exit 2 (could not run: usage, config, store); returns
+/// stderr.
 fn fails(room: &Mailroom, args: &[&str]) -> String {
     let output = room.cli(args);
     assert_eq!(
@@ -95,6 +97,19 @@ fn fails(room: &Mailroom, args: &[&str]) -> String {
         Some(2),
         "portal {args:?} should fail: {}",
         String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8(output.stderr).expect("UTF-8 output")
+}
+
+/// Runs the CLI and insists on exit 1 (refused, with the reason); returns stderr.
+fn refused(room: &Mailroom, args: &[&str]) -> String {
+    let output = room.cli(args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "portal {args:?} should be refused: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stderr).expect("UTF-8 output")
 }
@@ -252,8 +267,8 @@ fn tickets_list_and_show_print_the_documented_objects() {
         "{listed}"
     );
 
-    // An unknown id is an error naming it.
-    let error = fails(&room, &["tickets", "show", "PRP-1999-000042"]);
+    // An unknown id is refused, naming it.
+    let error = refused(&room, &["tickets", "show", "PRP-1999-000042"]);
     assert!(error.contains("PRP-1999-000042"), "{error}");
 }
 
@@ -634,7 +649,7 @@ fn registrations_list_show_and_decide_with_notices_and_audit() {
         "{text}"
     );
     assert!(
-        fails(&room, &["registrations", "show", "REG-1999-000009"]).contains("REG-1999-000009")
+        refused(&room, &["registrations", "show", "REG-1999-000009"]).contains("REG-1999-000009")
     );
 
     // Approve: --json prints the registration afterwards.
@@ -652,13 +667,13 @@ fn registrations_list_show_and_decide_with_notices_and_audit() {
     expect_keys(&approved, &REGISTRATION_KEYS);
     assert_eq!(approved["status"], "active");
     // Deny and revoke want a reason.
-    let error = fails(
+    let error = refused(
         &room,
         &["registrations", "deny", &denied, "--by", "Dana Staff"],
     );
     assert!(error.contains("--reason"), "{error}");
     assert!(
-        fails(
+        refused(
             &room,
             &["registrations", "revoke", &active, "--by", "Lee Staff"]
         )
@@ -698,7 +713,7 @@ fn registrations_list_show_and_decide_with_notices_and_audit() {
     );
     // A decision only once.
     assert!(
-        fails(
+        refused(
             &room,
             &["registrations", "approve", &denied, "--by", "Dana Staff"]
         )
@@ -997,13 +1012,13 @@ fn release_refuses_unknown_ambiguous_and_missing_messages() {
                 > 1
         })
         .unwrap();
-    let error = fails(&room, &["messages", "release", &shared]);
+    let error = refused(&room, &["messages", "release", &shared]);
     assert!(error.contains("give more"), "{error}");
     let unknown = (0..=0xfff)
         .map(|n| format!("{n:03x}"))
         .find(|p| !hashes.iter().any(|hash| hash.starts_with(p.as_str())))
         .unwrap();
-    assert!(fails(&room, &["messages", "release", &unknown]).contains(&unknown));
+    assert!(refused(&room, &["messages", "release", &unknown]).contains(&unknown));
     assert!(fails(&room, &["messages", "release", "not-hex"]).contains("not-hex"));
 
     // A message whose file is gone is not marked released.
@@ -1011,7 +1026,7 @@ fn release_refuses_unknown_ambiguous_and_missing_messages() {
     for entry in std::fs::read_dir(&quarantine).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
-    let error = fails(&room, &["messages", "release", &hashes[0]]);
+    let error = refused(&room, &["messages", "release", &hashes[0]]);
     assert!(error.contains("Quarantine"), "{error}");
     let list = json(&room, &["messages", "list", "--json"]);
     assert!(

@@ -3,6 +3,8 @@
 
 mod after_forward;
 mod common;
+mod daily;
+mod demo;
 mod e2e;
 mod exactly_once;
 mod fixtures;
@@ -11,9 +13,11 @@ mod hostile_mail;
 mod intake;
 mod mailstack;
 mod progress;
+mod response;
 mod roundtrip;
 mod schedule;
 mod site;
 mod staff;
+mod staff_after;
 mod store_open;
 mod zipkit;

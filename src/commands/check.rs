@@ -1,4 +1,5 @@
-//! `portal check FILE`: one spreadsheet validated exactly as intake would.
+//! `portal check FILE`: one spreadsheet validated exactly as intake would; an MCO's
+//! returned response workbook is checked against itself.
 
 use std::io::Write;
 use std::path::Path;
@@ -8,7 +9,7 @@ use chrono::NaiveDate;
 
 use super::Outcome;
 use crate::config::Config;
-use crate::forms::{self, Kind, Status, Submission, Unusable};
+use crate::forms::{self, Kind, ResponseReport, Status, Submission, Unusable};
 
 pub(super) fn run(
     config: &Config,
@@ -86,6 +87,7 @@ pub(super) fn run(
                 Outcome::Closed
             })
         }
+        Ok(Submission::Response(report)) => report_response(&shown.to_string(), &report, json, out),
         Ok(Submission::Registration(registration)) => {
             let report = &registration.report;
             if json {
@@ -122,6 +124,66 @@ pub(super) fn run(
             })
         }
     }
+}
+
+/// An MCO's returned workbook: each row's decision and every problem (never the
+/// comment); exit 0 only when nothing was altered and every row has its decision.
+fn report_response(
+    shown: &str,
+    report: &ResponseReport,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    if json {
+        let rows: Vec<_> = report
+            .rows
+            .iter()
+            .map(|row| serde_json::json!({ "row": row.row, "decision": row.decision }))
+            .collect();
+        let shape = serde_json::json!({
+            "kind": "mco_response",
+            "ticket": report.ticket,
+            "rows": rows,
+            "problems": report.problems,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&shape)?)?;
+    } else {
+        let ticket = report.ticket.as_deref().unwrap_or("no ticket id");
+        writeln!(out, "{shown}: MCO response workbook ({ticket})")?;
+        if !report.rows.is_empty() {
+            writeln!(out, "Decisions, by the row of the provider's template:")?;
+        }
+        for row in &report.rows {
+            let decision = row
+                .decision
+                .map_or("no decision", |decision| decision.label());
+            writeln!(out, "  row {}: {decision}", row.row)?;
+        }
+        if !report.problems.is_empty() {
+            writeln!(out, "Problems, by the row of this workbook:")?;
+        }
+        for problem in &report.problems {
+            writeln!(out, "  {problem}")?;
+        }
+        let decided = report
+            .rows
+            .iter()
+            .filter(|row| row.decision.is_some())
+            .count();
+        writeln!(
+            out,
+            "Summary: {decided} of {} row{} decided; {} problem{}.",
+            report.rows.len(),
+            if report.rows.len() == 1 { "" } else { "s" },
+            report.problems.len(),
+            if report.problems.len() == 1 { "" } else { "s" }
+        )?;
+    }
+    Ok(if report.is_complete() {
+        Outcome::Done
+    } else {
+        Outcome::Closed
+    })
 }
 
 /// An unreadable or unknown file, in the same JSON shape as a closed ticket.

@@ -1,22 +1,36 @@
-//! `portal inquiries list`.
+//! `portal inquiries list|mark-read`.
 
 use std::io::Write;
 
 use anyhow::Result;
+use chrono::Utc;
 
+use super::messages::say_marked;
 use super::render::Listing;
 use crate::cli::InquiriesAction;
 use crate::config::Config;
-use crate::staff::InquiryView;
+use crate::ids::InquiryId;
+use crate::staff::{InquiryView, mark_inquiry_read};
 use crate::store::{Inquiry, Store, Tree};
 
 pub(super) fn run(config: &Config, action: InquiriesAction, out: &mut dyn Write) -> Result<()> {
-    let InquiriesAction::List { json } = action;
+    match action {
+        InquiriesAction::List { json } => list(config, json, out),
+        InquiriesAction::MarkRead { id, by } => {
+            let id: InquiryId = id.parse()?;
+            let store = Store::open(&config.store.path)?;
+            let (inquiry, marked) = mark_inquiry_read(&store, id, &by, Utc::now())?;
+            say_marked(&format!("Inquiry {}", inquiry.id), &marked, out)
+        }
+    }
+}
+
+fn list(config: &Config, json: bool, out: &mut dyn Write) -> Result<()> {
     let store = Store::open(&config.store.path)?;
     let inquiries = store.all::<Inquiry>(Tree::Inquiries)?;
     let listing = Listing {
         empty: "No inquiries.",
-        headers: &["ID", "RECEIVED", "FROM", "ANSWERED"],
+        headers: &["ID", "RECEIVED", "FROM", "ANSWERED", "READ"],
         noun: ("inquiry", "inquiries"),
     };
     listing.print(out, json, &inquiries, InquiryView::from, |inquiry| {
@@ -30,6 +44,10 @@ pub(super) fn run(config: &Config, action: InquiriesAction, out: &mut dyn Write)
                 "not answered"
             }
             .to_owned(),
+            inquiry
+                .read
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |mark| format!("by {}", mark.by)),
         ]
     })
 }

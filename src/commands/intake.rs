@@ -79,10 +79,24 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// The pass in one line, for the log and the terminal.
+/// The pass in one line, for the log and the terminal; the day's work, when this pass
+/// did any, at its end.
 fn describe(report: &PassReport) -> String {
+    let daily = if report.reminders > 0 || report.digest_sent {
+        format!(
+            "; daily: {} overdue reminder(s), {}",
+            report.reminders,
+            if report.digest_sent {
+                "staff digest sent"
+            } else {
+                "no staff digest"
+            }
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} already handled; notices: {} sent, {} waiting, {} failed, {} suppressed by the daily limit",
+        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} already handled; notices: {} sent, {} waiting, {} failed, {} suppressed by the daily limit{daily}",
         report.messages,
         report.tickets.len(),
         report.registrations.len(),

@@ -1,4 +1,4 @@
-//! `portal messages list|release`.
+//! `portal messages list|show|mark-read|release`.
 
 use std::io::Write;
 
@@ -8,7 +8,10 @@ use chrono::Utc;
 use super::render::{self, Listing, plain, short_hash};
 use crate::cli::MessagesAction;
 use crate::config::Config;
-use crate::staff::{MessageView, Released, release};
+use crate::staff::{
+    Marked, MessageView, Released, StoredMessage, StoredMessageView, mark_message_read, release,
+    stored_message,
+};
 use crate::store::{MessageRecord, Outcome, Store, Tree};
 
 pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) -> Result<()> {
@@ -35,12 +38,36 @@ pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) 
                 ],
                 noun: ("message", "messages"),
             };
-            listing.print(out, json, &records, MessageView::from, row)
+            let items: Vec<(&MessageRecord, bool)> = records
+                .iter()
+                .map(|record| (record, record.raw_removed.is_none()))
+                .collect();
+            listing.print(
+                out,
+                json,
+                &items,
+                |(record, raw)| MessageView::new(record, *raw),
+                |(record, raw)| row(record, *raw),
+            )
+        }
+        MessagesAction::Show { hash, json } => {
+            let stored = stored_message(&store, &hash)?;
+            if json {
+                render::json(out, &StoredMessageView::from(&stored))
+            } else {
+                show(&stored, out)
+            }
+        }
+        MessagesAction::MarkRead { hash, by } => {
+            let (record, marked) = mark_message_read(&store, &hash, &by, Utc::now())?;
+            let what = format!("Message {}", short_hash(&record.hash));
+            say_marked(&what, &marked, out)
         }
         MessagesAction::Release { hash, json } => {
             let released = release(config, &store, &hash, Utc::now())?;
             if json {
-                render::json(out, &MessageView::from(&released.record))
+                let raw = released.record.raw_removed.is_none();
+                render::json(out, &MessageView::new(&released.record, raw))
             } else {
                 say_released(&released, out)
             }
@@ -48,7 +75,102 @@ pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) 
     }
 }
 
-fn row(record: &MessageRecord) -> Vec<String> {
+/// `Message … is now marked read by …`, or who marked it before.
+pub(super) fn say_marked(what: &str, marked: &Marked, out: &mut dyn Write) -> Result<()> {
+    match marked {
+        Marked::Now(mark) => writeln!(
+            out,
+            "{what} is marked read by {}; the staff digest no longer lists it.",
+            plain(&mark.by)
+        )?,
+        Marked::Already(mark) => writeln!(
+            out,
+            "{what} was already read: marked by {} at {}.",
+            plain(&mark.by),
+            mark.at.format("%Y-%m-%d %H:%M UTC")
+        )?,
+    }
+    Ok(())
+}
+
+/// The record, then the message itself (PHI: staff only).
+fn show(stored: &StoredMessage, out: &mut dyn Write) -> Result<()> {
+    let record = &stored.record;
+    writeln!(out, "Message {}", record.hash)?;
+    let read = record.read.as_ref().map_or_else(
+        || "-".to_owned(),
+        |mark| {
+            format!(
+                "by {} at {}",
+                plain(&mark.by),
+                mark.at.format("%Y-%m-%d %H:%M UTC")
+            )
+        },
+    );
+    render::fields(
+        out,
+        14,
+        &[
+            ("Outcome", plain(&outcome(record))),
+            ("Mailbox", record.mailbox.to_string()),
+            ("From", plain(or_none(&record.from))),
+            (
+                "Message-ID",
+                plain(record.message_id.as_deref().unwrap_or("-")),
+            ),
+            (
+                "Received",
+                record.received_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ),
+            (
+                "Processed",
+                record.processed_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ),
+            ("Notices", notices(record)),
+            ("Read", read),
+        ],
+    )?;
+    let Some(content) = &stored.content else {
+        match stored.raw_removed_on {
+            Some(day) => writeln!(out, "Raw bytes removed on {day}.")?,
+            None => writeln!(out, "Raw bytes removed.")?,
+        }
+        return Ok(());
+    };
+    if !content.parsed {
+        writeln!(
+            out,
+            "The stored {} bytes are not a mail message.",
+            content.size
+        )?;
+        return Ok(());
+    }
+    writeln!(out, "Headers ({}):", content.headers.len())?;
+    for header in &content.headers {
+        writeln!(out, "  {}: {}", plain(&header.name), plain(&header.value))?;
+    }
+    writeln!(out, "Attachments ({}):", content.attachments.len())?;
+    for attachment in &content.attachments {
+        let name = attachment.name.as_deref().unwrap_or("(no name)");
+        writeln!(out, "  {} ({} bytes)", plain(name), attachment.size)?;
+    }
+    writeln!(out, "Text:")?;
+    match &content.text {
+        Some(text) => {
+            for line in text.lines() {
+                writeln!(out, "  {}", plain(line))?;
+            }
+        }
+        None => writeln!(out, "  (no text part)")?,
+    }
+    Ok(())
+}
+
+fn or_none(text: &str) -> &str {
+    if text.is_empty() { "-" } else { text }
+}
+
+fn outcome(record: &MessageRecord) -> String {
     let mut outcome = match &record.outcome {
         Outcome::Quarantined { why } => format!("quarantined ({why})"),
         other => other.label(),
@@ -56,6 +178,13 @@ fn row(record: &MessageRecord) -> Vec<String> {
     if record.released {
         outcome.push_str(" [released]");
     }
+    if record.read.is_some() {
+        outcome.push_str(" [read]");
+    }
+    outcome
+}
+
+fn notices(record: &MessageRecord) -> String {
     let notices: Vec<String> = record
         .notices
         .iter()
@@ -67,21 +196,25 @@ fn row(record: &MessageRecord) -> Vec<String> {
             }
         })
         .collect();
+    if notices.is_empty() {
+        "-".to_owned()
+    } else {
+        notices.join(",")
+    }
+}
+
+fn row(record: &MessageRecord, raw: bool) -> Vec<String> {
+    let mut outcome = outcome(record);
+    if !raw {
+        outcome.push_str(" [raw removed]");
+    }
     vec![
         short_hash(&record.hash).to_owned(),
         record.mailbox.to_string(),
         record.received_at.format("%Y-%m-%d %H:%M").to_string(),
-        if record.from.is_empty() {
-            "-".to_owned()
-        } else {
-            record.from.clone()
-        },
+        or_none(&record.from).to_owned(),
         outcome,
-        if notices.is_empty() {
-            "-".to_owned()
-        } else {
-            notices.join(",")
-        },
+        notices(record),
     ]
 }
 

@@ -105,7 +105,7 @@ fn templates(config: &Config, dir: &Path, out: &mut dyn Write) -> Result<Outcome
 /// Writes the three blank workbooks into `dir`; returns their paths.
 pub fn write_templates(config: &Config, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Kind::ALL
+    Kind::DOWNLOADS
         .into_iter()
         .map(|kind| {
             let bytes = forms::write::blank(kind, &config.mcos, &config.rules)

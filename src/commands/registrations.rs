@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use chrono::Utc;
 
 use super::render::{self, Listing, plain, short_hash};
@@ -10,8 +10,8 @@ use crate::cli::{Decide, RegistrationsAction};
 use crate::config::Config;
 use crate::ids::RegistrationId;
 use crate::services::Services;
-use crate::staff::{Decided, Decision, RegistrationView, decide};
-use crate::store::{Delivery, Registration, Store, Tree};
+use crate::staff::{Decided, Decision, RegistrationView, decide, refused};
+use crate::store::{Registration, Store, Tree};
 
 pub(super) fn run(config: &Config, action: RegistrationsAction, out: &mut dyn Write) -> Result<()> {
     match action {
@@ -24,7 +24,7 @@ pub(super) fn run(config: &Config, action: RegistrationsAction, out: &mut dyn Wr
             let id: RegistrationId = id.parse()?;
             let store = Store::open(&config.store.path)?;
             let Some(registration) = store.record::<Registration>(id)? else {
-                bail!("there is no registration {id}");
+                return Err(refused(format!("there is no registration {id}")));
             };
             if json {
                 render::json(out, &RegistrationView::from(&registration))
@@ -166,20 +166,5 @@ fn decision(config: &Config, decision: Decision, args: Decide, out: &mut dyn Wri
             .map(|reason| format!(" with the reason \"{}\"", plain(reason)))
             .unwrap_or_default()
     )?;
-    match delivery {
-        Delivery::Sent { .. } => writeln!(out, "The notice was sent to {email}.")?,
-        Delivery::Pending { last_error, .. } => writeln!(
-            out,
-            "The notice to {email} could not be sent yet ({}); it waits in the outbox for the next intake pass or `portal outbox retry`.",
-            plain(last_error.as_deref().unwrap_or("not attempted"))
-        )?,
-        // A decision's notice is never held back by the daily limit.
-        Delivery::Suppressed { .. } => writeln!(out, "The notice to {email} was held back.")?,
-        Delivery::Failed { error, .. } => writeln!(
-            out,
-            "The notice to {email} was refused ({}); see `portal outbox list` and `portal outbox retry --failed`.",
-            plain(&error)
-        )?,
-    }
-    Ok(())
+    render::delivery(out, &email, &delivery)
 }

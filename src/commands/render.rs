@@ -8,6 +8,8 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::store::Delivery;
+
 /// Pretty JSON and a newline.
 pub(super) fn json<T: Serialize + ?Sized>(out: &mut dyn Write, value: &T) -> Result<()> {
     writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
@@ -142,6 +144,27 @@ pub(super) fn date_or_dash(day: Option<NaiveDate>) -> String {
 /// The text, or `-` when there is none.
 pub(super) fn or_dash(text: Option<impl ToString>) -> String {
     text.map_or_else(|| "-".to_owned(), |text| text.to_string())
+}
+
+/// How a staff decision's notice to `to` fared, in one sentence.
+pub(super) fn delivery(out: &mut dyn Write, to: &str, delivery: &Delivery) -> Result<()> {
+    let to = plain(to);
+    match delivery {
+        Delivery::Sent { .. } => writeln!(out, "The notice was sent to {to}.")?,
+        Delivery::Pending { last_error, .. } => writeln!(
+            out,
+            "The notice to {to} could not be sent yet ({}); it waits in the outbox for the next intake pass or `portal outbox retry`.",
+            plain(last_error.as_deref().unwrap_or("not attempted"))
+        )?,
+        // A decision's notice is never held back by the daily limit.
+        Delivery::Suppressed { .. } => writeln!(out, "The notice to {to} was held back.")?,
+        Delivery::Failed { error, .. } => writeln!(
+            out,
+            "The notice to {to} was refused ({}); see `portal outbox list` and `portal outbox retry --failed`.",
+            plain(error)
+        )?,
+    }
+    Ok(())
 }
 
 pub(super) fn plural(count: usize) -> &'static str {

@@ -1,6 +1,7 @@
-//! The three spreadsheets: one schema each ([`schema`]), written as downloads
-//! ([`write`]), read back from any format a provider may send ([`read`]) and validated
-//! ([`validate`]) into reports with every problem by sheet, row and column.
+//! The spreadsheets: the three public downloads and the MCO's response workbook, one
+//! schema each ([`schema`]), written ([`write`]), read back from any format a provider
+//! or an MCO may send ([`read`]) and validated ([`validate`]) into reports with every
+//! problem by sheet, row and column.
 
 mod cells;
 pub mod read;
@@ -17,13 +18,19 @@ pub use report::{
     Status,
 };
 pub use schema::Kind;
-pub use validate::{Complaint, Context, Record, Registration, identify};
+pub use validate::{
+    Complaint, Context, Record, Registration, ResponseContext, ResponseReport, ResponseRow,
+    identify,
+};
 
 /// A submission, read and validated.
 #[derive(Debug, Clone)]
 pub enum Submission {
     Complaint(Complaint),
     Registration(Registration),
+    /// An MCO's returned response workbook, checked against itself (there is no ticket
+    /// to compare it with).
+    Response(ResponseReport),
 }
 
 /// Why a file is no known workbook at all (`unknown_template`).
@@ -38,6 +45,13 @@ pub enum Unusable {
          form, multiple registration template); download a template from the portal's site"
     )]
     UnknownTemplate,
+    /// It is the response workbook HFS sends an MCO with a forward, mailed to the
+    /// intake as if it were a complaint.
+    #[error(
+        "the file is the response workbook HFS sends an MCO with a complaint, not a complaint \
+         template; to file a complaint, download the complaint template from the portal's site"
+    )]
+    McoResponse,
 }
 
 impl Unusable {
@@ -88,10 +102,22 @@ pub fn check(
         Kind::Complaint => Ok(Submission::Complaint(validate::validate_complaint(
             &workbook, context,
         ))),
-        kind => Ok(Submission::Registration(validate::validate_registration(
-            &workbook,
-            kind,
-            context.max_lines,
-        ))),
+        Kind::McoResponse => {
+            let on_its_own = ResponseContext {
+                ticket: None,
+                forwarded_rows: &[],
+            };
+            Ok(Submission::Response(validate::validate_response(
+                &workbook,
+                &on_its_own,
+            )))
+        }
+        kind @ (Kind::RegistrationForm | Kind::MultipleRegistration) => {
+            Ok(Submission::Registration(validate::validate_registration(
+                &workbook,
+                kind,
+                context.max_lines,
+            )))
+        }
     }
 }

@@ -1,6 +1,7 @@
-//! The three spreadsheets, described once. The writer lays out downloads from these
-//! tables and the reader and validators read submissions against them, so a download
-//! and the intake can never disagree.
+//! The spreadsheets, described once: the three public downloads, and the MCO's
+//! response workbook that goes with a forward and comes back with the MCO's decisions.
+//! The writer lays out workbooks from these tables and the reader and validators read
+//! them back against the same tables, so a download and the intake can never disagree.
 
 use serde::Serialize;
 
@@ -23,13 +24,25 @@ pub enum Kind {
     Complaint,
     RegistrationForm,
     MultipleRegistration,
+    /// The workbook HFS attaches to a forward: the accepted lines, with a column for
+    /// the MCO's decision on each. Never a public download.
+    McoResponse,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [
+    /// The three public downloads: what the site offers and `portal templates` writes.
+    pub const DOWNLOADS: [Kind; 3] = [
         Kind::Complaint,
         Kind::RegistrationForm,
         Kind::MultipleRegistration,
+    ];
+
+    /// Every kind of workbook the portal writes and knows again by its marker.
+    pub const ALL: [Kind; 4] = [
+        Kind::Complaint,
+        Kind::RegistrationForm,
+        Kind::MultipleRegistration,
+        Kind::McoResponse,
     ];
 
     /// The name written into the marker sheet.
@@ -38,6 +51,7 @@ impl Kind {
             Kind::Complaint => "complaint",
             Kind::RegistrationForm => "registration-form",
             Kind::MultipleRegistration => "multiple-registration",
+            Kind::McoResponse => "mco-response",
         }
     }
 
@@ -47,6 +61,8 @@ impl Kind {
             Kind::Complaint => "complaint-template.xlsx",
             Kind::RegistrationForm => "registration-form.xlsx",
             Kind::MultipleRegistration => "multiple-registration-template.xlsx",
+            // A forward names its workbook after the ticket instead.
+            Kind::McoResponse => "mco-response.xlsx",
         }
     }
 
@@ -56,9 +72,11 @@ impl Kind {
             Kind::Complaint => "Complaints/Claim-Issue Template",
             Kind::RegistrationForm => "Individual Registration Form",
             Kind::MultipleRegistration => "Multiple Registration Template",
+            Kind::McoResponse => "MCO Response Workbook",
         }
     }
 
+    /// The kind a marker sheet names, in any case.
     pub fn from_marker(text: &str) -> Option<Kind> {
         Kind::ALL
             .into_iter()
@@ -152,6 +170,7 @@ pub fn sheets(kind: Kind) -> &'static [SheetSchema] {
         Kind::Complaint => &COMPLAINT_SHEETS,
         Kind::RegistrationForm => &REGISTRATION_SHEETS,
         Kind::MultipleRegistration => &MULTIPLE_SHEETS,
+        Kind::McoResponse => &RESPONSE_SHEETS,
     }
 }
 
@@ -164,6 +183,11 @@ static REGISTRATION_SHEETS: [SheetSchema; 1] = [SheetSchema {
     name: "Registration",
     layout: Layout::Form,
     fields: &REGISTRATION,
+}];
+static RESPONSE_SHEETS: [SheetSchema; 1] = [SheetSchema {
+    name: "Claims",
+    layout: Layout::Table,
+    fields: &RESPONSE,
 }];
 static MULTIPLE_SHEETS: [SheetSchema; 2] = [
     SheetSchema {
@@ -236,7 +260,11 @@ const fn field(
 }
 
 /// The complaint template's columns, in order (sheet `Claims`).
-pub static COMPLAINT: [Field; 16] = [
+pub static COMPLAINT: [Field; 16] = COMPLAINT_FIELDS;
+
+/// The complaint's columns as a constant, so the response workbook can be laid out
+/// from them at compile time.
+const COMPLAINT_FIELDS: [Field; 16] = [
     field(
         "Provider NPI",
         ValueType::Npi,
@@ -366,6 +394,78 @@ pub static COMPLAINT: [Field; 16] = [
         "Describe the issue in up to 2,000 characters.",
     ),
 ];
+
+/// The MCO's decision words, as the response workbook's drop-down shows them: the
+/// labels of `McoDecision` (report.rs), in its order.
+pub const MCO_DECISIONS: [&str; 5] = [
+    "Paid in full",
+    "Partially paid",
+    "Denial upheld",
+    "Reprocessing",
+    "Other",
+];
+
+/// Column indexes of the MCO response workbook: `Ticket`, `Row`, the complaint's
+/// columns from [`response::COMPLAINT_START`] on (a complaint column `c` is at
+/// `COMPLAINT_START + c`), then the MCO's two.
+pub mod response {
+    pub const TICKET: usize = 0;
+    pub const ROW: usize = 1;
+    pub const COMPLAINT_START: usize = 2;
+    pub const DECISION: usize = COMPLAINT_START + super::COMPLAINT_FIELDS.len();
+    pub const COMMENT: usize = DECISION + 1;
+}
+
+/// The response workbook's columns, in order (sheet `Claims`): which ticket and which
+/// row of the provider's own template, the accepted line as the provider sent it, and
+/// the MCO's answer.
+pub static RESPONSE: [Field; 20] = response_fields();
+
+const fn response_fields() -> [Field; 20] {
+    let mut fields = [RESPONSE_TICKET; 20];
+    fields[response::ROW] = RESPONSE_ROW;
+    let mut index = 0;
+    while index < COMPLAINT_FIELDS.len() {
+        fields[response::COMPLAINT_START + index] = COMPLAINT_FIELDS[index];
+        index += 1;
+    }
+    fields[response::DECISION] = RESPONSE_DECISION;
+    fields[response::COMMENT] = RESPONSE_COMMENT;
+    fields
+}
+
+const RESPONSE_TICKET: Field = field(
+    "Ticket",
+    ValueType::Code,
+    true,
+    18.0,
+    false,
+    "The HFS ticket id of this complaint. Leave it as it is.",
+);
+const RESPONSE_ROW: Field = field(
+    "Row",
+    ValueType::Code,
+    true,
+    8.0,
+    false,
+    "The row of this claim in the provider's own template, so HFS, the provider and the MCO speak of the same claim. Leave it as it is.",
+);
+const RESPONSE_DECISION: Field = field(
+    "MCO Decision",
+    ValueType::Choice(&MCO_DECISIONS),
+    true,
+    20.0,
+    false,
+    "Your decision on this claim. Pick one from the list on every row.",
+);
+const RESPONSE_COMMENT: Field = field(
+    "MCO Comment",
+    ValueType::Text { max_len: 2000 },
+    false,
+    50.0,
+    true,
+    "Anything HFS and the provider should know about this decision, in up to 2,000 characters. HFS keeps it on file and never repeats it in a notice.",
+);
 
 /// The individual registration form's fields, in order (sheet `Registration`). The first
 /// seven are the registrant; the last seven the provider or facility.
@@ -507,115 +607,4 @@ pub const STATES: [&str; 56] = [
 ];
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_complaint_columns_match_product_md() {
-        let headers: Vec<&str> = COMPLAINT.iter().map(|f| f.header).collect();
-        assert_eq!(
-            headers,
-            [
-                "Provider NPI",
-                "Provider Medicaid ID",
-                "Provider Name",
-                "MCO",
-                "MCO Tracking Number",
-                "Date Filed with MCO",
-                "Internal Process Exhausted",
-                "Coverage",
-                "Claim Number",
-                "Recipient ID",
-                "Date of Service From",
-                "Date of Service To",
-                "Billed Amount",
-                "Paid Amount",
-                "Issue Category",
-                "Issue Description",
-            ]
-        );
-        let optional: Vec<&str> = COMPLAINT
-            .iter()
-            .filter(|f| !f.required)
-            .map(|f| f.header)
-            .collect();
-        assert_eq!(optional, ["Date of Service To", "Paid Amount"]);
-        assert_eq!(
-            COMPLAINT[claim::ISSUE_DESCRIPTION].header,
-            "Issue Description"
-        );
-        assert_eq!(
-            COMPLAINT[claim::FILED_WITH_MCO].header,
-            "Date Filed with MCO"
-        );
-    }
-
-    #[test]
-    fn the_coverage_help_gives_the_fee_for_service_line() {
-        assert!(
-            COMPLAINT[claim::COVERAGE]
-                .help
-                .contains(crate::rules::FEE_FOR_SERVICE_PHONE)
-        );
-    }
-
-    #[test]
-    fn the_registration_fields_split_into_registrant_and_provider() {
-        assert_eq!(REGISTRANT_FIELDS.last().unwrap().header, "Organization");
-        assert_eq!(PROVIDER_FIELDS.first().unwrap().header, "Provider Name");
-        let registrant_headers = [
-            (registrant::FIRST_NAME, "Registrant First Name"),
-            (registrant::LAST_NAME, "Registrant Last Name"),
-            (registrant::EMAIL, "Registrant Email"),
-            (registrant::PHONE, "Registrant Phone"),
-            (registrant::ROLE, "Role"),
-            (registrant::ORGANIZATION, "Organization"),
-        ];
-        for (index, header) in registrant_headers {
-            assert_eq!(REGISTRANT_FIELDS[index].header, header);
-        }
-        assert_eq!(PROVIDER_FIELDS[provider::NAME].header, "Provider Name");
-        assert_eq!(PROVIDER_FIELDS[provider::NPI].header, "Provider NPI");
-        assert_eq!(
-            PROVIDER_FIELDS[provider::MEDICAID_ID].header,
-            "Provider Medicaid ID"
-        );
-        let providers: Vec<&str> = PROVIDER_FIELDS.iter().map(|f| f.header).collect();
-        assert_eq!(
-            providers,
-            [
-                "Provider Name",
-                "Provider NPI",
-                "Provider Medicaid ID",
-                "Street Address",
-                "City",
-                "State",
-                "ZIP"
-            ]
-        );
-    }
-
-    #[test]
-    fn the_filing_date_help_gives_the_configured_window() {
-        let mut rules = crate::config::Config::embedded().rules;
-        rules.window_min_days = 31;
-        rules.window_max_days = 75;
-        let help = COMPLAINT[claim::FILED_WITH_MCO].help_for(&rules);
-        assert!(help.contains("from 31 to 75 calendar days"), "{help}");
-        assert!(!help.contains('{'), "{help}");
-    }
-
-    #[test]
-    fn help_fits_an_excel_input_message() {
-        let rules = crate::config::Config::embedded().rules;
-        for field in COMPLAINT.iter().chain(REGISTRATION.iter()) {
-            // "Required. " goes before it; the window's numbers may take 4 digits.
-            assert!(
-                field.help_for(&rules).len() + "Required. ".len() + 4 <= 255,
-                "{}",
-                field.header
-            );
-            assert!(field.header.len() <= 32, "{}", field.header);
-        }
-    }
-}
+mod tests;

@@ -2,11 +2,13 @@
 //! kind, mapping headers and labels, and reading each cell through its field's type
 //! (an empty required cell or a value of the wrong type is a problem: R2, R3, R7).
 //! The rules of each kind have a file of their own: `validate/complaint.rs`
-//! ([`validate_complaint`]: R1–R5, R8) and `validate/registration.rs`
-//! ([`validate_registration`]: R7). Every violation is collected, not just the first.
+//! ([`validate_complaint`]: R1–R5, R8), `validate/registration.rs`
+//! ([`validate_registration`]: R7) and `validate/response.rs` ([`validate_response`]:
+//! the MCO's returned workbook). Every violation is collected, not just the first.
 
 mod complaint;
 mod registration;
+mod response;
 
 use std::collections::BTreeMap;
 
@@ -17,13 +19,14 @@ use super::read::{Cell, Sheet, Typing, Workbook};
 use super::report::{Problem, Reason};
 use super::schema::{
     COMPLAINT, Field, Kind, Layout, MARKER_SHEET, MARKER_TAG, PROVIDER_FIELDS, REGISTRANT_FIELDS,
-    REGISTRATION, SheetSchema,
+    REGISTRATION, RESPONSE, SheetSchema, response as response_columns,
 };
 use crate::config::Mco;
 use crate::rules::Window;
 
 pub use complaint::{Complaint, validate_complaint};
 pub use registration::{Registration, validate_registration};
+pub use response::{ResponseContext, ResponseReport, ResponseRow, ticket_of, validate_response};
 
 /// What the checks need besides the workbook: the rules' numbers, the MCOs and the day
 /// HFS received the mail.
@@ -81,7 +84,8 @@ impl Record {
 }
 
 /// Tells which spreadsheet a workbook is: by the marker sheet first, then by its
-/// header row or labels.
+/// header row or labels. A sheet with the `Ticket`, `Row` and `MCO Decision` headers is
+/// an MCO's response, though it also has the complaint's headers.
 pub fn identify(workbook: &Workbook) -> Option<Kind> {
     if let Some(marker) = workbook.sheet(MARKER_SHEET) {
         let tagged = marker
@@ -111,6 +115,14 @@ pub fn identify(workbook: &Workbook) -> Option<Kind> {
             .filter(|row| row.is_some())
             .count()
     };
+    let response_fields = [
+        RESPONSE[response_columns::TICKET],
+        RESPONSE[response_columns::ROW],
+        RESPONSE[response_columns::DECISION],
+    ];
+    if data_sheets().any(|sheet| header_hits(sheet, &response_fields) == response_fields.len()) {
+        return Some(Kind::McoResponse);
+    }
     if data_sheets().any(|sheet| header_hits(sheet, &COMPLAINT) >= COMPLAINT.len() / 2) {
         return Some(Kind::Complaint);
     }
@@ -240,6 +252,19 @@ impl Problems {
             problem.value = cell.map(cells::cell_text).filter(|text| !text.is_empty());
         }
     }
+}
+
+/// Whole-sheet problems first, then by row, then in the schema's column order.
+fn in_report_order(mut problems: Vec<Problem>, schema: &SheetSchema) -> Vec<Problem> {
+    let column_order = |problem: &Problem| {
+        problem
+            .column
+            .as_deref()
+            .and_then(|column| schema.field(column))
+            .unwrap_or(usize::MAX)
+    };
+    problems.sort_by_key(|problem| (problem.row.is_some(), problem.row, column_order(problem)));
+    problems
 }
 
 /// Reads a table sheet: the header row, then one record per non-empty row.
@@ -383,6 +408,39 @@ fn read_value(
             None
         }
     }
+}
+
+/// Each claim row of a complaint workbook with its Provider NPI and MCO Tracking
+/// Number as typed (the cell's text, trimmed; `None` when empty), nothing validated:
+/// what a ticket's lines keep for staff to find them by, read again from the kept
+/// mail for tickets filed before lines kept it. Rows are the spreadsheet's 1-based
+/// numbers, as [`Record::row`]; a row holding neither is left out.
+pub fn claim_cells(workbook: &Workbook) -> Vec<(u32, Option<String>, Option<String>)> {
+    use super::schema::claim;
+    let schema = &super::schema::sheets(Kind::Complaint)[0];
+    let Some(sheet) = find_sheet(workbook, schema) else {
+        return Vec::new();
+    };
+    let columns = header_map(sheet, schema.fields);
+    let text = |row: u32, field: usize| {
+        columns[field]
+            .and_then(|column| sheet.get(row, column))
+            .map(cells::cell_text)
+            .filter(|text| !text.is_empty())
+    };
+    let rows: std::collections::BTreeSet<u32> = sheet
+        .cells
+        .range((1, 0)..)
+        .map(|(&(row, _), _)| row)
+        .collect();
+    rows.into_iter()
+        .map(|row| {
+            let npi = text(row, claim::PROVIDER_NPI);
+            let tracking = text(row, claim::TRACKING_NUMBER);
+            (row + 1, npi, tracking)
+        })
+        .filter(|(_, npi, tracking)| npi.is_some() || tracking.is_some())
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,18 +1,20 @@
-//! The downloads, laid out from the schemas with rust_xlsxwriter: a frozen bold header,
+//! The workbooks, laid out from the schemas with rust_xlsxwriter: a frozen bold header,
 //! widths, text-formatted ID columns (leading zeros survive), date-formatted date
 //! columns, drop-down lists, input help, the line limit in the validation ranges, an
 //! `Instructions` sheet written from the help text, and the hidden marker sheet that
-//! tells the reader the kind and schema version after any re-save.
+//! tells the reader the kind and schema version after any re-save. Besides the three
+//! downloads, the MCO's response workbook that goes with a forward ([`mco_response`]).
 
 use rust_xlsxwriter::{
     DataValidation, DataValidationErrorStyle, DataValidationRule, DocProperties, ExcelDateTime,
-    Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+    Format, FormatAlign, FormatBorder, ProtectionOptions, Workbook, Worksheet, XlsxError,
 };
 
 use super::cells::Value;
+use super::report::McoDecision;
 use super::schema::{
-    self, Field, INSTRUCTIONS_SHEET, Kind, Layout, MARKER_SHEET, MARKER_TAG, SCHEMA_VERSION,
-    SheetSchema, ValueType,
+    self, COMPLAINT, Field, INSTRUCTIONS_SHEET, Kind, Layout, MARKER_SHEET, MARKER_TAG, RESPONSE,
+    SCHEMA_VERSION, SheetSchema, ValueType, response,
 };
 use super::validate::Record;
 use crate::config::{Mco, Rules};
@@ -26,6 +28,8 @@ struct Styles {
     money: Format,
     wrap: Format,
     title: Format,
+    /// The MCO's answer cells: text, and open to typing in a protected sheet.
+    answer: Format,
 }
 
 impl Styles {
@@ -44,6 +48,7 @@ impl Styles {
             money: Format::new().set_num_format("#,##0.00"),
             wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             title: Format::new().set_bold().set_font_size(14),
+            answer: Format::new().set_num_format("@").set_unlocked(),
         }
     }
 
@@ -72,15 +77,66 @@ pub fn registration_form_with(
     build(Kind::RegistrationForm, mcos, rules, &[], Some(values))
 }
 
-/// A complaint template holding `lines` (values by [`schema::claim`] index): what an
-/// MCO receives with a forwarded ticket. Text is always written as text, never as a
-/// formula.
+/// A complaint template holding `lines` (values by [`schema::claim`] index), as a
+/// provider sends it (the demo's and the tests' submissions). Text is always written
+/// as text, never as a formula.
 pub fn complaint_with_lines(
     mcos: &[Mco],
     rules: &Rules,
     lines: &[Record],
 ) -> Result<Vec<u8>, XlsxError> {
     build(Kind::Complaint, mcos, rules, lines, None)
+}
+
+/// The workbook attached to a forward of `ticket`: one row per accepted line (values
+/// by [`schema::claim`] index, `row` the line's row in the provider's own template),
+/// each with the ticket id, that row number and the complaint's cells as read, and the
+/// `MCO Decision` and `MCO Comment` cells empty. Only those two columns are open to
+/// typing; the sheet is protected without a password, against changes by accident.
+pub fn mco_response(
+    ticket: &str,
+    mcos: &[Mco],
+    rules: &Rules,
+    lines: &[Record],
+) -> Result<Vec<u8>, XlsxError> {
+    mco_response_answered(ticket, mcos, rules, lines, &[])
+}
+
+/// One row's answer in a returned response workbook: the provider's row, the MCO's
+/// decision and its comment.
+pub type Answer<'a> = (u32, McoDecision, &'a str);
+
+/// The response workbook as an MCO returns it, `answers` filled into `MCO Decision`
+/// and `MCO Comment` of their rows: what the demo's MCO and the tests mail back.
+pub fn mco_response_answered(
+    ticket: &str,
+    mcos: &[Mco],
+    rules: &Rules,
+    lines: &[Record],
+    answers: &[Answer<'_>],
+) -> Result<Vec<u8>, XlsxError> {
+    let rows: Vec<Record> = lines
+        .iter()
+        .map(|line| {
+            let mut values = vec![None; RESPONSE.len()];
+            values[response::TICKET] = Some(Value::Text(ticket.to_owned()));
+            values[response::ROW] = Some(Value::Text(line.row.to_string()));
+            for (index, value) in line.values.iter().take(COMPLAINT.len()).enumerate() {
+                values[response::COMPLAINT_START + index] = value.clone();
+            }
+            if let Some((_, decision, comment)) = answers.iter().find(|(row, ..)| *row == line.row)
+            {
+                values[response::DECISION] = Some(Value::Text(decision.label().to_owned()));
+                values[response::COMMENT] =
+                    Some(Value::Text((*comment).to_owned())).filter(|_| !comment.is_empty());
+            }
+            Record {
+                row: line.row,
+                values,
+            }
+        })
+        .collect();
+    build(Kind::McoResponse, mcos, rules, &rows, None)
 }
 
 fn build(
@@ -106,8 +162,15 @@ fn build(
             Layout::Table => write_table(worksheet, sheet, mcos, rules, records, &styles)?,
             Layout::Form => write_form(worksheet, sheet, mcos, rules, form, &styles)?,
         }
+        if kind == Kind::McoResponse {
+            open_only_the_answer(worksheet, &styles)?;
+        }
     }
-    write_instructions(workbook.add_worksheet(), kind, mcos, rules, &styles)?;
+    let ticket = records
+        .first()
+        .filter(|_| kind == Kind::McoResponse)
+        .and_then(|record| record.text(response::TICKET));
+    write_instructions(workbook.add_worksheet(), kind, ticket, mcos, rules, &styles)?;
     let marker = workbook.add_worksheet();
     marker.set_name(MARKER_SHEET)?;
     marker.write_string(0, 0, MARKER_TAG)?;
@@ -153,6 +216,22 @@ fn write_table(
             )?;
         }
     }
+    Ok(())
+}
+
+/// The response sheet: the MCO's two columns open to typing, everything else locked
+/// (no password: an MCO who must can lift it, and the validator says what changed).
+fn open_only_the_answer(worksheet: &mut Worksheet, styles: &Styles) -> Result<(), XlsxError> {
+    for column in [response::DECISION, response::COMMENT] {
+        worksheet.set_column_format(column as u16, &styles.answer)?;
+    }
+    let options = ProtectionOptions {
+        format_columns: true,
+        format_rows: true,
+        use_autofilter: true,
+        ..ProtectionOptions::default()
+    };
+    worksheet.protect_with_options(&options);
     Ok(())
 }
 
@@ -291,9 +370,11 @@ fn value_validation(
     Ok(Some(validation))
 }
 
+/// The Instructions sheet; `ticket` is the id a response workbook is about.
 fn write_instructions(
     worksheet: &mut Worksheet,
     kind: Kind,
+    ticket: Option<&str>,
     mcos: &[Mco],
     rules: &Rules,
     styles: &Styles,
@@ -319,10 +400,11 @@ fn write_instructions(
              one per row from row 2 (at most {max_lines}). Email it from the Registrant Email address. \
              Incomplete requests are denied. Never send a password by mail."
         ),
+        Kind::McoResponse => response_intro(ticket, rules),
     };
     worksheet.write_string_with_format(1, 0, &intro, &styles.wrap)?;
     worksheet.merge_range(1, 0, 1, 2, &intro, &styles.wrap)?;
-    worksheet.set_row_height(1, 60)?;
+    worksheet.set_row_height(1, if kind == Kind::McoResponse { 150 } else { 60 })?;
     let mut row = 3;
     for sheet in schema::sheets(kind) {
         worksheet.write_string_with_format(
@@ -334,7 +416,26 @@ fn write_instructions(
         worksheet.write_string_with_format(row, 1, "Required", &styles.header)?;
         worksheet.write_string_with_format(row, 2, "What to enter", &styles.header)?;
         row += 1;
-        for field in sheet.fields {
+        for (index, field) in sheet.fields.iter().enumerate() {
+            if kind == Kind::McoResponse && index >= response::COMPLAINT_START {
+                // The complaint's own columns, said once: their help is the provider's.
+                if index == response::COMPLAINT_START {
+                    let first = COMPLAINT[0].header;
+                    let last = COMPLAINT[COMPLAINT.len() - 1].header;
+                    worksheet.write_string(row, 0, format!("{first} … {last}"))?;
+                    worksheet.write_string(row, 1, "—")?;
+                    worksheet.write_string_with_format(
+                        row,
+                        2,
+                        "The claim line as the provider sent it and HFS accepted it. Leave these cells as they are.",
+                        &styles.wrap,
+                    )?;
+                    row += 1;
+                }
+                if index < response::DECISION {
+                    continue;
+                }
+            }
             worksheet.write_string(row, 0, field.header)?;
             worksheet.write_string(row, 1, if field.required { "Yes" } else { "No" })?;
             let mut help = field.help_for(rules);
@@ -351,4 +452,22 @@ fn write_instructions(
         row += 1;
     }
     Ok(())
+}
+
+/// How an MCO answers with the response workbook.
+fn response_intro(ticket: Option<&str>, rules: &Rules) -> String {
+    let id = ticket.unwrap_or("PRP-…");
+    let extension_days = rules.extension_days;
+    let decisions = schema::MCO_DECISIONS.join(", ");
+    format!(
+        "Illinois HFS forwards this provider complaint, ticket {id}, under 89 Ill. Adm. Code 140.75. \
+         The Claims sheet holds one row per claim line HFS accepted: Ticket and Row name the line \
+         (Row is its row in the provider's own template), the columns after them are the claim as the \
+         provider sent it.\n\
+         To answer: on every row, pick your decision in MCO Decision ({decisions}); MCO Comment is \
+         optional. Do not add, remove or change \
+         rows. Then reply to HFS's message, keeping [{id}] in the subject, with this workbook attached.\n\
+         To ask for the one extension of {extension_days} days, put the word \"extension\" in the \
+         subject of your reply."
+    )
 }

@@ -210,6 +210,7 @@ fn record_of(
         attachments: message.attachments.clone(),
         released: false,
         read: None,
+        raw_removed: None,
     }
 }
 

@@ -14,6 +14,8 @@
 //! - [`dedupe`]: whether a message was handled before (R12).
 //! - [`sheets`]: the spreadsheets found among a message's attachments.
 //! - [`notices`]: queuing notices in the outbox and delivering them.
+//! - [`daily`]: the first pass of each Illinois day's work after the mailboxes:
+//!   overdue reminders and the staff digest.
 //! - [`state`]: the bookkeeping a pass shares between its messages.
 //!
 //! The router imports the routes; the routes import `context`, `sheets` and
@@ -21,6 +23,7 @@
 
 mod context;
 mod correspondence;
+mod daily;
 mod dedupe;
 mod extension;
 mod help;
@@ -74,6 +77,11 @@ pub struct PassReport {
     pub notices_failed: usize,
     /// Unsolicited answers held back by the daily limit (R12).
     pub notices_suppressed: usize,
+    /// Overdue reminders queued to MCOs by the day's work (its first pass only).
+    pub reminders: usize,
+    /// The staff digest was queued by the day's work (and sent with the pass's
+    /// notices).
+    pub digest_sent: bool,
 }
 
 /// Everything a pass works with.

@@ -8,6 +8,9 @@
 //! **flush** (once per batch) → **send** each notice → **mark** it sent (flushed
 //! before the next goes out) → **move** the batch out of the inbox.
 //!
+//! After the mailboxes, the first pass of each Illinois day does the day's work
+//! (`daily.rs`: overdue reminders, the staff digest) and sends what it queued.
+//!
 //! A notice recorded but not marked sent is sent again, so a crash can send one
 //! notice twice at most; a message recorded but not moved is only moved by the next
 //! pass. A message that cannot be handled is quarantined, never allowed to stop the
@@ -18,6 +21,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 
 use super::context::{Handled, Incoming};
+use super::daily::{Daily, daily};
 use super::dedupe::{redelivery_of, same_bytes};
 use super::notices::{Backoff, deliver_pending};
 use super::{
@@ -62,6 +66,10 @@ impl Intake<'_> {
                 self.batch(*mailbox, &mut **source, batch, &mut state, &mut report, now)?;
             }
         }
+        // The day's work sees this pass's mail; a pass told to stop leaves it to the next.
+        if !self.stopping() {
+            self.daily_work(&mut report, now)?;
+        }
         report.notices_waiting = self.store.pending_count();
         tracing::info!(
             messages = report.messages as u64,
@@ -69,9 +77,23 @@ impl Intake<'_> {
             quarantined = report.quarantined as u64,
             notices_sent = report.notices_sent as u64,
             notices_waiting = report.notices_waiting as u64,
+            reminders = report.reminders as u64,
+            digest_sent = report.digest_sent,
             "pass finished"
         );
         Ok(report)
+    }
+
+    /// The day's work, on the day's first pass: recorded (the day marked done with
+    /// it), then sent like every notice.
+    fn daily_work(&self, report: &mut PassReport, now: DateTime<Utc>) -> Result<()> {
+        let daily = daily(self, illinois_day(now), now)?;
+        report.reminders = daily.reminders;
+        report.digest_sent = daily.digest;
+        if daily != Daily::default() {
+            deliver_pending(self, report, now, Backoff::Respect)?;
+        }
+        Ok(())
     }
 
     /// One batch: fetched, each message deduped or handled and recorded, one flush,

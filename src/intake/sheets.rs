@@ -23,7 +23,8 @@ pub(crate) struct Found {
 }
 
 impl Found {
-    /// One of the portal's own workbooks (complaint template or registration form).
+    /// One of the portal's own workbooks (complaint template, registration form, or
+    /// an MCO's response workbook).
     pub fn is_portal_workbook(&self) -> bool {
         matches!(self.sheet, Sheet::Known(..))
     }
@@ -34,6 +35,13 @@ impl Found {
             self.sheet,
             Sheet::Known(Kind::RegistrationForm | Kind::MultipleRegistration, _)
         )
+    }
+
+    /// The response workbook HFS sends an MCO with a forward, as it comes back: the
+    /// router tells an MCO's answer by it.
+    #[allow(dead_code, reason = "the routing of mail from an MCO is its caller")]
+    pub fn is_response(&self) -> bool {
+        matches!(self.sheet, Sheet::Known(Kind::McoResponse, _))
     }
 }
 

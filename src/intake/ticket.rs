@@ -11,9 +11,9 @@ use super::context::{Ctx, Reply};
 use super::notices::NoticeRequest;
 use super::sheets::{Found, Sheet};
 use crate::config::Mco;
-use crate::forms::schema::claim;
+use crate::forms::schema::{MCO_DECISIONS, claim};
 use crate::forms::{
-    self, Complaint, ComplaintReport, LineOutcome, Problem, Reason, Record, Status,
+    self, Complaint, ComplaintReport, Kind, LineOutcome, Problem, Reason, Record, Status, Unusable,
     is_safe_tracking_number,
 };
 use crate::ids::TicketId;
@@ -77,11 +77,16 @@ fn file(
 }
 
 /// The template's validation report and its typed lines; an attachment that is no
-/// known workbook is a ticket closed as `unknown_template`.
+/// known workbook, or an MCO's response workbook mailed in as a complaint, is a ticket
+/// closed as `unknown_template`.
 fn validate(ctx: &Ctx<'_>, sheet: Sheet) -> Complaint {
     let config = ctx.intake.config;
     let received_on = ctx.message.received_on;
     match sheet {
+        Sheet::Known(Kind::McoResponse, _) => Complaint {
+            report: Unusable::McoResponse.report(received_on),
+            lines: Vec::new(),
+        },
         Sheet::Known(_, workbook) => {
             let context = forms::Context {
                 received_on,
@@ -304,7 +309,9 @@ fn answer(
     Ok(())
 }
 
-/// R9: the accepted lines go to the MCO's dispute mailbox as a workbook.
+/// R9: the accepted lines go to the MCO's dispute mailbox as its response workbook
+/// (each line under its row in the provider's template, with a decision to fill in),
+/// and the mail says how and by when to answer.
 fn forward(
     ctx: &mut Ctx<'_>,
     id: TicketId,
@@ -313,9 +320,11 @@ fn forward(
     view: serde_json::Value,
 ) -> Result<()> {
     let config = ctx.intake.config;
-    let workbook = forms::write::complaint_with_lines(&config.mcos, &config.rules, accepted)
-        .map_err(|error| anyhow!("cannot write the MCO's workbook: {error}"))?;
+    let workbook =
+        forms::write::mco_response(&id.to_string(), &config.mcos, &config.rules, accepted)
+            .map_err(|error| anyhow!("cannot write the MCO's workbook: {error}"))?;
     let count = accepted.len();
+    let name = format!("{id}.xlsx");
     ctx.notify(NoticeRequest {
         kind: NoticeKind::McoForward,
         to: &mco.dispute_address,
@@ -327,8 +336,8 @@ fn forward(
         is_reply: false,
         in_reply_to: None,
         references: &[],
-        context: json!({ "ticket": view }),
-        attachment: Some((format!("{id}.xlsx"), workbook, XLSX_MIME)),
+        context: json!({ "ticket": view, "workbook": name, "decisions": MCO_DECISIONS }),
+        attachment: Some((name, workbook, XLSX_MIME)),
     })?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::markdown::Rendered;
 use super::{Assets, BuildOptions, Page};
 use crate::config::Config;
+use crate::forms::McoDecision;
 use crate::forms::schema::{self, Field, Kind, SCHEMA_VERSION, ValueType};
 use crate::forms::write;
 use crate::rules::FEE_FOR_SERVICE_PHONE;
@@ -31,7 +32,7 @@ pub struct Download {
 /// Writes the three workbooks into `dir`.
 pub fn write_downloads(config: &Config, dir: &Path) -> Result<Vec<Download>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Kind::ALL
+    Kind::DOWNLOADS
         .into_iter()
         .map(|kind| {
             let bytes = write::blank(kind, &config.mcos, &config.rules)
@@ -188,6 +189,7 @@ pub fn shared(
             "providers": fields(schema::PROVIDER_FIELDS, config),
         },
         "coverage": schema::COVERAGE,
+        "mco_decisions": McoDecision::ALL.iter().map(|decision| decision.label()).collect::<Vec<_>>(),
         "issue_categories": schema::ISSUE_CATEGORIES,
         "roles": schema::ROLES,
         "downloads": {

@@ -3,6 +3,7 @@
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 
+use super::refused;
 use crate::config::{Config, MailboxKind};
 use crate::mail::maildir::Maildir;
 use crate::mail::{Folder, MailSource as _};
@@ -17,6 +18,8 @@ pub struct Released {
 }
 
 /// The one processed message whose hash starts with `prefix` (from `messages list`).
+/// No such message, or several, is [`super::Refused`]; a prefix that is no hash at
+/// all is a usage error.
 pub fn find_message(store: &Store, prefix: &str) -> Result<MessageRecord> {
     let prefix = prefix.trim().to_ascii_lowercase();
     if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -28,9 +31,13 @@ pub fn find_message(store: &Store, prefix: &str) -> Result<MessageRecord> {
         .filter(|record| record.hash.starts_with(&prefix))
         .collect();
     match matches.len() {
-        0 => bail!("there is no processed message whose hash starts with {prefix}"),
+        0 => Err(refused(format!(
+            "there is no processed message whose hash starts with {prefix}"
+        ))),
         1 => matches.pop().context("one match"),
-        n => bail!("{n} messages have hashes starting with {prefix}; give more of the hash"),
+        n => Err(refused(format!(
+            "{n} messages have hashes starting with {prefix}; give more of the hash"
+        ))),
     }
 }
 
@@ -71,10 +78,10 @@ pub fn release(
         }
     }
     if moved_from.is_none() && !maildir.ids(None)?.contains(&id) {
-        bail!(
+        return Err(refused(format!(
             "message {short} ({id}) is in neither Quarantine, Processed nor the inbox of {}",
             path.display()
-        );
+        )));
     }
     if !record.released {
         record.released = true;

@@ -1,12 +1,14 @@
 //! Staff decisions on registrations (R7): approve or deny a pending request, revoke
 //! an active one.
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::send::record_and_send;
+use super::{refused, staff_name};
 use crate::ids::RegistrationId;
-use crate::intake::{Intake, NoticeRequest, PassReport, deliver, queue_notice};
+use crate::intake::{Intake, NoticeRequest};
 use crate::mail::notice::NoticeKind;
 use crate::store::{Delivery, Registration, RegistrationStatus, Tree, Writes};
 
@@ -68,26 +70,23 @@ pub fn decide(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Decided> {
-    let by = by.trim();
-    if by.is_empty() {
-        bail!("--by must name the staff member deciding");
-    }
+    let by = staff_name(by)?;
     let reason = reason.map(str::trim).filter(|reason| !reason.is_empty());
     if decision != Decision::Approve && reason.is_none() {
-        bail!(
+        return Err(refused(format!(
             "--reason is required to {decision} a registration (it is recorded and told to the registrant)"
-        );
+        )));
     }
     let store = intake.store;
     let Some(mut registration) = store.record::<Registration>(id)? else {
-        bail!("there is no registration {id}");
+        return Err(refused(format!("there is no registration {id}")));
     };
     if registration.status != decision.required_status() {
-        bail!(
+        return Err(refused(format!(
             "registration {id} is {}; it cannot be {}",
             registration.status,
             decision.resulting_status().past_tense()
-        );
+        )));
     }
     registration.status = decision.resulting_status();
     registration.decided_by = Some(by.to_owned());
@@ -115,16 +114,10 @@ pub fn decide(
         }}),
         attachment: None,
     };
-    // Never held back: a decision's notice is not an unsolicited answer.
-    let queued = queue_notice(intake, &mut writes, &mut Default::default(), request, now)?.id;
-    store.apply(writes)?;
-    store.flush().context("cannot record the decision")?;
-    let notice = store
-        .notice(queued)?
-        .context("the decision's notice was just recorded")?;
-    deliver(intake, vec![notice], &mut PassReport::default(), now)?;
-    let delivery = store
-        .notice(queued)?
+    let sent = record_and_send(intake, writes, vec![request], now)?;
+    let delivery = sent
+        .into_iter()
+        .next()
         .context("the decision's notice was just recorded")?
         .delivery;
     Ok(Decided {

@@ -143,10 +143,13 @@ pub struct MessageView<'a> {
     /// The notices the daily limit held back (R12).
     pub suppressed: &'a [u64],
     pub released: bool,
+    /// Whether the raw bytes are still kept (retention removes them).
+    pub raw: bool,
 }
 
-impl<'a> From<&'a MessageRecord> for MessageView<'a> {
-    fn from(record: &'a MessageRecord) -> Self {
+impl<'a> MessageView<'a> {
+    /// The view of a record whose raw bytes are kept (`raw`) or not.
+    pub fn new(record: &'a MessageRecord, raw: bool) -> Self {
         MessageView {
             hash: &record.hash,
             message_id: record.message_id.as_deref(),
@@ -158,6 +161,7 @@ impl<'a> From<&'a MessageRecord> for MessageView<'a> {
             notices: &record.notices,
             suppressed: &record.suppressed,
             released: record.released,
+            raw,
         }
     }
 }

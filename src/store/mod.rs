@@ -13,6 +13,7 @@
 
 mod open;
 pub mod records;
+mod upgrade;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -132,6 +132,8 @@ impl Store {
         store.write_pid_file()?;
         // Files sled made with the default mode become 0600 too.
         make_private(path)?;
+        // A store an earlier version wrote is brought up to date (never failing here).
+        store.upgrade();
         Ok(store)
     }
 

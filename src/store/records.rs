@@ -465,6 +465,10 @@ pub struct MessageRecord {
     /// Marked read by staff (correspondence): no longer in the digest.
     #[serde(default)]
     pub read: Option<ReadMark>,
+    /// When retention removed its raw bytes (`None`: kept), so listing messages never
+    /// reads the bytes to tell.
+    #[serde(default)]
+    pub raw_removed: Option<DateTime<Utc>>,
 }
 
 /// A notice's delivery state.

@@ -6,12 +6,12 @@
 
 use chrono::NaiveDate;
 
-use super::{Context, Problems, Record, find_sheet, read_table};
+use super::{Context, Problems, Record, find_sheet, in_report_order, read_table};
 use crate::config::Mco;
 use crate::forms::read::Workbook;
 use crate::forms::report::{ComplaintReport, LineOutcome, Problem, Reason, Status};
 use crate::forms::schema::{
-    self, COMPLAINT, COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, Kind, SheetSchema, claim,
+    self, COMPLAINT, COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, Kind, claim,
 };
 use crate::rules::{FEE_FOR_SERVICE_PHONE, WindowCheck};
 
@@ -207,19 +207,6 @@ fn check_coverage(line: &Record, problems: &mut Problems) {
 /// The header of a claim column, as a problem names it.
 fn column(index: usize) -> Option<&'static str> {
     Some(COMPLAINT[index].header)
-}
-
-/// Whole-template problems first, then by row, then in column order.
-fn in_report_order(mut problems: Vec<Problem>, schema: &SheetSchema) -> Vec<Problem> {
-    let column_order = |problem: &Problem| {
-        problem
-            .column
-            .as_deref()
-            .and_then(|column| schema.field(column))
-            .unwrap_or(usize::MAX)
-    };
-    problems.sort_by_key(|problem| (problem.row.is_some(), problem.row, column_order(problem)));
-    problems
 }
 
 /// R3, R4: the reason that closes the whole ticket, if any, the gravest first.
