@@ -1,19 +1,22 @@
 //! After the forward, on a local Maildir and the file transport: mail from an MCO's
 //! addresses (never `not_registered`), its proposals (responded, late, the provider
-//! told), mail that names no ticket of that MCO (`mco_id_missing`, once a day), the
-//! one extension from either party, and the ticket's own parties only (R13).
+//! told), the returned workbook (decisions by row, missing decisions, an altered
+//! workbook, the comment kept in the store only), mail that names no ticket of that
+//! MCO (`mco_id_missing`, once a day), the one extension from either party, and the
+//! ticket's own parties only (R13).
 
 use std::time::{Duration, SystemTime};
 
 use chrono::Days;
-use portal::forms::Status;
 use portal::forms::samples::{SAMPLE_NPI, Sample};
+use portal::forms::schema::{RESPONSE, response};
+use portal::forms::{McoDecision, Status};
 use portal::ids::TicketId;
 use portal::store::{
     EventKind, ExtensionStatus, MessageRecord, Outcome, Party, Store, Ticket, Tree, Writes,
 };
 
-use crate::common::{Mailroom, PROVIDER, Sent, complaint, message};
+use crate::common::{Mailroom, PROVIDER, Sent, complaint, csv_cell, message};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const MOLINA: &str = "disputes@molina.example";
@@ -90,6 +93,48 @@ fn forwarded_days_ago(room: &Mailroom, days_ago: u64) -> TicketId {
     assert_eq!(ticket.status, Status::Forwarded);
     assert_eq!(ticket.received_on, received_on);
     id
+}
+
+/// The workbook the forward of a [`forwarded`] ticket carried, returned with
+/// `answers` (row, decision, comment) filled in, as an MCO mails it back.
+fn returned(id: TicketId, answers: &[(u32, McoDecision, &str)]) -> Vec<u8> {
+    let config = crate::common::config();
+    let today = portal::today::today_in_illinois();
+    let lines = portal::forms::samples::complaint_lines(Sample::Good, today, 4, 3);
+    portal::forms::write::mco_response_answered(
+        &id.to_string(),
+        &config.mcos,
+        &config.rules,
+        &lines,
+        answers,
+    )
+    .unwrap()
+}
+
+/// A returned workbook as CSV, one line per `(Ticket, Row, MCO Decision)`; the
+/// complaint's cells left empty (they are not read back).
+fn returned_csv(lines: &[(&str, &str, &str)]) -> Vec<u8> {
+    let mut text: Vec<String> = vec![
+        RESPONSE
+            .iter()
+            .map(|field| csv_cell(field.header))
+            .collect::<Vec<_>>()
+            .join(","),
+    ];
+    for (ticket, row, decision) in lines {
+        let mut cells = vec![String::new(); RESPONSE.len()];
+        cells[response::TICKET] = (*ticket).to_owned();
+        cells[response::ROW] = (*row).to_owned();
+        cells[response::DECISION] = (*decision).to_owned();
+        text.push(
+            cells
+                .iter()
+                .map(|cell| csv_cell(cell))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    (text.join("\n") + "\n").into_bytes()
 }
 
 fn ticket(room: &Mailroom, id: TicketId) -> Ticket {
@@ -515,4 +560,186 @@ fn a_resolved_ticket_takes_mail_as_correspondence_and_stays_resolved() {
     assert!(with_subject(&room.outbox(), ANSWERED).is_empty());
     assert!(with_subject(&room.outbox(), "more time").is_empty());
     assert!(with_subject(&room.outbox(), "More time").is_empty());
+}
+
+/// A comment no notice may repeat: it stays in the store (R10).
+const COMMENT: &str = "Zebra-7781 recoupment note for the patient";
+
+#[test]
+fn a_returned_workbook_records_each_decision_and_asks_for_the_missing_one() {
+    let room = room();
+    let id = forwarded(&room);
+    let workbook = returned(
+        id,
+        &[
+            (2, McoDecision::PaidInFull, COMMENT),
+            (3, McoDecision::DenialUpheld, ""),
+        ],
+    );
+    room.deliver(&message(
+        MOLINA,
+        INTAKE,
+        &format!("Re: [{id}] Provider complaint forwarded by Illinois HFS (3 lines)"),
+        "Our proposal is attached.",
+        &[(&format!("{id}.xlsx"), workbook)],
+    ));
+    room.pass();
+    assert_eq!(outcomes_from(&room, MOLINA), [Outcome::Proposal { id }]);
+    let after = ticket(&room, id);
+    assert_eq!(after.status, Status::Responded);
+    let decided: Vec<_> = after
+        .lines
+        .iter()
+        .map(|line| (line.row, line.decision, line.comment.as_deref()))
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            (2, Some(McoDecision::PaidInFull), Some(COMMENT)),
+            (3, Some(McoDecision::DenialUpheld), None),
+            (4, None, None),
+        ]
+    );
+    assert_eq!(
+        events(&after)[3..],
+        [EventKind::Proposal, EventKind::Decisions]
+    );
+    let view = shown(&room, id);
+    let words: Vec<Option<&str>> = view["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["decision"].as_str())
+        .collect();
+    assert_eq!(words, [Some("paid_in_full"), Some("denial_upheld"), None]);
+    let lines = view["lines"].as_array().unwrap();
+    assert!(lines[2]["decision"].is_null(), "{view:#}");
+    assert!(
+        !view.to_string().contains("Zebra"),
+        "no view shows the comment"
+    );
+
+    let sent = room.outbox();
+    let missing = with_subject(&sent, "Decision missing");
+    assert_eq!(missing.len(), 1);
+    assert_eq!(
+        missing[0].subject,
+        format!("[{id}] Decision missing for rows 4")
+    );
+    assert_eq!(missing[0].to, MOLINA);
+    assert!(with_subject(&sent, "needs correcting").is_empty());
+    let told = with_subject(&sent, ANSWERED);
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].text.contains("Row 2: Paid in full"),
+        "{}",
+        told[0].text
+    );
+    assert!(
+        told[0].text.contains("Row 3: Denial upheld"),
+        "{}",
+        told[0].text
+    );
+    for notice in &sent {
+        let raw = String::from_utf8_lossy(&notice.raw);
+        assert!(
+            !notice.text.contains("Zebra"),
+            "{}: {}",
+            notice.subject,
+            notice.text
+        );
+        assert!(!raw.contains("Zebra"), "{}", notice.subject);
+    }
+
+    // The last decision comes in a workbook whose mail lost the id: the workbook's
+    // Ticket column names the ticket. Nothing is missing now.
+    room.deliver(&message(
+        MOLINA_APPEALS,
+        INTAKE,
+        "Our last decision",
+        "Attached.",
+        &[(
+            "answer.xlsx",
+            returned(id, &[(4, McoDecision::Reprocessing, "")]),
+        )],
+    ));
+    room.pass();
+    assert_eq!(
+        outcomes_from(&room, MOLINA_APPEALS),
+        [Outcome::Proposal { id }]
+    );
+    let last = ticket(&room, id);
+    assert_eq!(last.responded_on, after.responded_on);
+    assert_eq!(
+        last.line(2).unwrap().decision,
+        Some(McoDecision::PaidInFull)
+    );
+    assert_eq!(
+        last.line(4).unwrap().decision,
+        Some(McoDecision::Reprocessing)
+    );
+    let sent = room.outbox();
+    assert_eq!(with_subject(&sent, "Decision missing").len(), 1);
+    assert!(with_subject(&sent, ID_MISSING).is_empty());
+    let told = with_subject(&sent, ANSWERED);
+    assert_eq!(told.len(), 2);
+    assert!(
+        told.iter()
+            .any(|notice| notice.text.contains("Row 4: Reprocessing")),
+        "{told:?}"
+    );
+}
+
+#[test]
+fn an_altered_workbook_is_answered_with_every_problem_by_row_and_column() {
+    let room = room();
+    let id = forwarded(&room);
+    let own = id.to_string();
+    let csv = returned_csv(&[
+        (&own, "2", "Paid in full"),
+        ("PRP-2026-999999", "3", "Paid in full"),
+        (&own, "4", "Will pay Tuesday"),
+        (&own, "9", "Other"),
+    ]);
+    room.deliver(&message(
+        MOLINA,
+        INTAKE,
+        &format!("[{id}] our answer"),
+        "Attached.",
+        &[("answer.csv", csv)],
+    ));
+    room.pass();
+    assert_eq!(outcomes_from(&room, MOLINA), [Outcome::Proposal { id }]);
+    let after = ticket(&room, id);
+    let decided: Vec<_> = after.lines.iter().map(|line| line.decision).collect();
+    assert_eq!(decided, [Some(McoDecision::PaidInFull), None, None]);
+    let sent = room.outbox();
+    let problems = with_subject(&sent, "Returned workbook needs correcting");
+    assert_eq!(problems.len(), 1, "{sent:?}");
+    assert_eq!(
+        problems[0].subject,
+        format!("[{id}] Returned workbook needs correcting")
+    );
+    assert_eq!(problems[0].to, MOLINA);
+    let text = &problems[0].text;
+    for place in ["Row 3, Ticket:", "Row 4, MCO Decision:", "Row 5, Row:"] {
+        assert!(text.contains(place), "{place} in {text}");
+    }
+    assert!(!text.contains("Row 2,"), "{text}");
+    let missing = with_subject(&sent, "Decision missing");
+    assert_eq!(missing.len(), 1);
+    assert_eq!(
+        missing[0].subject,
+        format!("[{id}] Decision missing for rows 3, 4")
+    );
+    for notice in &sent {
+        assert!(!notice.text.contains("Tuesday"), "{}", notice.text);
+    }
+    let told = with_subject(&sent, ANSWERED);
+    assert_eq!(told.len(), 1);
+    assert!(
+        told[0].text.contains("Row 2: Paid in full"),
+        "{}",
+        told[0].text
+    );
 }

@@ -12,8 +12,11 @@ use serde_json::json;
 use super::context::{Ctx, Reply};
 use super::illinois_day;
 use super::notices::NoticeRequest;
-use super::sheets::Found;
+use super::sheets::{Found, Sheet};
 use crate::config::Mco;
+use crate::forms::validate::{
+    ResponseContext, ResponseReport, ResponseRow, ticket_of, validate_response,
+};
 use crate::forms::{McoDecision, Problem, Status};
 use crate::ids::{RecordId, TicketId};
 use crate::mail::classify::Parsed;
@@ -22,27 +25,10 @@ use crate::store::{
     Correspondence, EventKind, Outcome, Store, StoreResult, Ticket, Tree, sender_key,
 };
 
-/// A returned workbook, checked against its ticket: the rows that count and every
-/// problem found (R10: described, never quoted).
-#[derive(Debug, Default)]
-pub(crate) struct Returned {
-    pub rows: Vec<Decided>,
-    pub problems: Vec<Problem>,
-}
-
-/// One valid row of a returned workbook: the provider's row number, the decision
-/// (none when its cell was empty) and the MCO's comment (store only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Decided {
-    pub row: u32,
-    pub decision: Option<McoDecision>,
-    pub comment: Option<String>,
-}
-
 /// The ticket an MCO's mail is about: the first `[PRP-…]` id of its subject, else
 /// the ticket its returned workbook names, that exists and was forwarded to this MCO.
 /// Any other id counts for nothing (R13).
-pub(crate) fn ticket_of(
+pub(crate) fn its_ticket(
     store: &Store,
     mco: &Mco,
     parsed: &Parsed,
@@ -71,24 +57,36 @@ fn forwarded_to(ticket: &Ticket, mco: &Mco) -> bool {
 
 /// The returned workbook among the spreadsheets of an MCO's mail, if any.
 pub(crate) fn returned_workbook(sheets: Vec<Found>) -> Option<Found> {
-    sheets.into_iter().find(is_returned)
-}
-
-// Filled in once the returned workbook is a kind of its own.
-fn is_returned(_found: &Found) -> bool {
-    false
+    sheets.into_iter().find(Found::is_response)
 }
 
 /// The ticket a returned workbook names in its `Ticket` column.
-// Filled in once the returned workbook is a kind of its own.
-fn returned_ticket(_found: &Found) -> Option<TicketId> {
-    None
+fn returned_ticket(found: &Found) -> Option<TicketId> {
+    match &found.sheet {
+        Sheet::Known(_, workbook) => ticket_of(workbook)?.parse().ok(),
+        Sheet::Unusable(_) => None,
+    }
 }
 
-/// The returned workbook checked against the ticket's forwarded rows.
-// Filled in once the returned workbook is a kind of its own.
-fn check_returned(_ticket: &Ticket, _found: &Found) -> Returned {
-    Returned::default()
+/// The returned workbook checked against the ticket's forwarded rows; its problems
+/// without the cells' text (R10).
+fn check_returned(ticket: &Ticket, found: &Found) -> ResponseReport {
+    let Sheet::Known(_, workbook) = &found.sheet else {
+        return ResponseReport {
+            ticket: None,
+            rows: Vec::new(),
+            problems: Vec::new(),
+        };
+    };
+    let id = ticket.id.to_string();
+    let forwarded_rows = ticket.forwarded_rows();
+    let context = ResponseContext {
+        ticket: Some(&id),
+        forwarded_rows: &forwarded_rows,
+    };
+    let mut report = validate_response(workbook, &context);
+    report.problems = Problem::without_values(report.problems);
+    report
 }
 
 /// A proposal on an open ticket of this MCO: recorded, its decisions applied, the
@@ -136,7 +134,7 @@ pub(crate) fn proposal(
 
 /// Sets each valid row's decision and comment on its line (an empty cell leaves an
 /// earlier decision as it was). True when any decision was set.
-fn decide(ticket: &mut Ticket, rows: &[Decided]) -> bool {
+fn decide(ticket: &mut Ticket, rows: &[ResponseRow]) -> bool {
     let mut decided = false;
     for row in rows {
         let Some(line) = ticket
@@ -334,8 +332,8 @@ mod tests {
         }
     }
 
-    fn decided(row: u32, decision: Option<McoDecision>, comment: Option<&str>) -> Decided {
-        Decided {
+    fn decided(row: u32, decision: Option<McoDecision>, comment: Option<&str>) -> ResponseRow {
+        ResponseRow {
             row,
             decision,
             comment: comment.map(str::to_owned),

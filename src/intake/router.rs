@@ -292,7 +292,7 @@ fn from_mco(
 ) -> Result<Route> {
     let mco = mco.clone();
     let response = mco::returned_workbook(sheets);
-    let Some(ticket) = mco::ticket_of(intake.store, &mco, parsed, response.as_ref())? else {
+    let Some(ticket) = mco::its_ticket(intake.store, &mco, parsed, response.as_ref())? else {
         return Ok(Route::McoWithoutTicket { reply, mco });
     };
     let open = ticket.status.is_open();

@@ -39,7 +39,6 @@ impl Found {
 
     /// The response workbook HFS sends an MCO with a forward, as it comes back: the
     /// router tells an MCO's answer by it.
-    #[allow(dead_code, reason = "the routing of mail from an MCO is its caller")]
     pub fn is_response(&self) -> bool {
         matches!(self.sheet, Sheet::Known(Kind::McoResponse, _))
     }
