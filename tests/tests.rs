@@ -6,6 +6,7 @@ mod common;
 mod daily;
 mod demo;
 mod e2e;
+mod e2e_after;
 mod exactly_once;
 mod fixtures;
 mod hostile;

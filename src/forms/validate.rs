@@ -455,6 +455,7 @@ mod tests {
     use crate::forms::schema::{
         COVERAGE_FEE_FOR_SERVICE, COVERAGE_MEDICARE_ONLY, ValueType, claim,
     };
+    use crate::rules::Money;
 
     /// The fixed day HFS received every template here (a Monday).
     fn received() -> NaiveDate {
@@ -1124,6 +1125,21 @@ mod tests {
     /// A problem's message ends in one full stop, and `value` is the text of the very
     /// cell at fault — in a table by its row and column, in a form by its label's row
     /// (for `portal check --json` only).
+    #[test]
+    fn a_validated_line_reads_its_amounts_as_money_and_nothing_else_as_money() {
+        let mut lines = good_lines(1);
+        lines[0].values[claim::BILLED] = Some(Value::Money(Money { cents: 125_050 }));
+        lines[0].values[claim::PAID] = None;
+        let complaint = validate_lines(&lines);
+        let [line] = complaint.lines.as_slice() else {
+            panic!("{:?}", complaint.report)
+        };
+        assert_eq!(line.money(claim::BILLED), Some(Money { cents: 125_050 }));
+        assert_eq!(line.money(claim::PAID), None, "an empty optional amount");
+        assert_eq!(line.money(claim::TRACKING_NUMBER), None, "text is no money");
+        assert_eq!(line.money(usize::MAX), None, "no such column");
+    }
+
     #[test]
     fn a_problem_names_its_cell_and_carries_that_cell_as_value() {
         let mut lines = good_lines(2);
