@@ -743,3 +743,40 @@ fn an_altered_workbook_is_answered_with_every_problem_by_row_and_column() {
         told[0].text
     );
 }
+
+#[test]
+fn mcos_sharing_a_mailbox_each_answer_their_own_tickets() {
+    // Aetna comes first and shares Molina's mailbox: the mail is Molina's answer on
+    // Molina's ticket all the same.
+    let room = Mailroom::new(
+        r#"
+[[mco]]
+code = "AETNA"
+name = "Aetna Better Health of Illinois"
+dispute_address = "disputes@plans.example"
+
+[[mco]]
+code = "MOLINA"
+name = "Molina Healthcare of Illinois"
+dispute_address = "disputes@plans.example"
+"#,
+    );
+    room.register(PROVIDER, SAMPLE_NPI);
+    let id = forwarded(&room);
+    room.deliver(&message(
+        "disputes@plans.example",
+        INTAKE,
+        &format!("Re: [{id}] our answer"),
+        "Answer.",
+        &[],
+    ));
+    room.pass();
+    assert_eq!(
+        outcomes_from(&room, "disputes@plans.example"),
+        [Outcome::Proposal { id }]
+    );
+    assert_eq!(ticket(&room, id).status, Status::Responded);
+    let told = with_subject(&room.outbox(), ANSWERED);
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].subject, format!("[{id}] {ANSWERED}"));
+}

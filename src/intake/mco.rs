@@ -25,24 +25,25 @@ use crate::store::{
     Correspondence, EventKind, Outcome, Store, StoreResult, Ticket, Tree, sender_key,
 };
 
-/// The ticket an MCO's mail is about: the first `[PRP-…]` id of its subject, else
-/// the ticket its returned workbook names, that exists and was forwarded to this MCO.
-/// Any other id counts for nothing (R13).
-pub(crate) fn its_ticket(
+/// The ticket an MCO's mail is about, and the MCO it was forwarded to: the first
+/// `[PRP-…]` id of its subject, else the ticket its returned workbook names, that
+/// exists and was forwarded to one of `mcos` (those the sender's address belongs to;
+/// several MCOs may share one mailbox). Any other id counts for nothing (R13).
+pub(crate) fn its_ticket<'c>(
     store: &Store,
-    mco: &Mco,
+    mcos: &[&'c Mco],
     parsed: &Parsed,
     response: Option<&Found>,
-) -> StoreResult<Option<Ticket>> {
+) -> StoreResult<Option<(Ticket, &'c Mco)>> {
     let in_subject = parsed.tags.iter().filter_map(|tag| match tag {
         RecordId::TicketId(id) => Some(*id),
         RecordId::RegistrationId(_) | RecordId::InquiryId(_) => None,
     });
     for id in in_subject.chain(response.and_then(returned_ticket)) {
         if let Some(ticket) = store.record::<Ticket>(id)?
-            && forwarded_to(&ticket, mco)
+            && let Some(mco) = mcos.iter().find(|mco| forwarded_to(&ticket, mco))
         {
-            return Ok(Some(ticket));
+            return Ok(Some((ticket, mco)));
         }
     }
     Ok(None)
@@ -262,7 +263,7 @@ fn response_problems(
 /// without a ticket (staff see it in the digest), and the address told, at most once
 /// an Illinois day, to keep the ticket id in the subject. The answer is the same
 /// whatever id the mail named (R13).
-pub(crate) fn without_ticket(ctx: &mut Ctx<'_>, reply: &Reply, mco: &Mco) -> Result<Outcome> {
+pub(crate) fn without_ticket(ctx: &mut Ctx<'_>, reply: &Reply) -> Result<Outcome> {
     let day = illinois_day(ctx.message.now);
     let key = format!("mco_id_missing|{}", sender_key(&reply.to, day));
     if ctx
@@ -278,7 +279,7 @@ pub(crate) fn without_ticket(ctx: &mut Ctx<'_>, reply: &Reply, mco: &Mco) -> Res
             NoticeKind::McoIdMissing,
             "Please keep the ticket id in the subject".to_owned(),
             None,
-            json!({ "mco_name": mco.name }),
+            json!({}),
         )?;
     }
     let hash = ctx.message.short_hash().to_owned();

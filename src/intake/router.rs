@@ -61,7 +61,7 @@ pub(crate) enum Route {
         party: Party,
     },
     /// An MCO's mail that names no ticket forwarded to it.
-    McoWithoutTicket { reply: Reply, mco: Mco },
+    McoWithoutTicket { reply: Reply },
     /// No workbook and nothing it answers: how to send a complaint.
     Help { reply: Reply },
     /// Complaint templates from a sender without an active registration (R6).
@@ -148,8 +148,8 @@ pub(crate) fn handle(
             let outcome = extension::request(&mut ctx, &reply, *ticket, party)?;
             (reply.to, outcome)
         }
-        Route::McoWithoutTicket { reply, mco } => {
-            let outcome = mco::without_ticket(&mut ctx, &reply, &mco)?;
+        Route::McoWithoutTicket { reply } => {
+            let outcome = mco::without_ticket(&mut ctx, &reply)?;
             (reply.to, outcome)
         }
         Route::Help { reply } => {
@@ -220,8 +220,15 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     if parsed.attachments_cut || sheets.len() > MAX_WORKBOOKS {
         return Ok(Route::TooManyFiles { reply });
     }
-    if let Some(mco) = intake.config.mco_by_address(&reply.to) {
-        return from_mco(intake, parsed, reply, mco, sheets);
+    // Several MCOs may share a mailbox: the mail is from each of them.
+    let mcos: Vec<&Mco> = intake
+        .config
+        .mcos
+        .iter()
+        .filter(|mco| mco.is_address(&reply.to))
+        .collect();
+    if !mcos.is_empty() {
+        return from_mco(intake, parsed, reply, &mcos, sheets);
     }
     // A spreadsheet that is none of ours, beside one that is, is ignored and named
     // (R12); only when no attachment is a portal workbook is it a closed ticket. It is
@@ -280,21 +287,22 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     })
 }
 
-/// An MCO's mail (R13): on a ticket forwarded to it, a request for more time, a
-/// proposal while the ticket is open, or correspondence once it is resolved; naming
-/// no such ticket, mail without a ticket.
+/// An MCO's mail (R13): on a ticket forwarded to it (or to another MCO of the same
+/// mailbox), a request for more time, a proposal while the ticket is open, or
+/// correspondence once it is resolved; naming no such ticket, mail without a ticket.
 fn from_mco(
     intake: &Intake<'_>,
     parsed: &Parsed,
     reply: Reply,
-    mco: &Mco,
+    mcos: &[&Mco],
     sheets: Vec<Found>,
 ) -> Result<Route> {
-    let mco = mco.clone();
     let response = mco::returned_workbook(sheets);
-    let Some(ticket) = mco::its_ticket(intake.store, &mco, parsed, response.as_ref())? else {
-        return Ok(Route::McoWithoutTicket { reply, mco });
+    let Some((ticket, mco)) = mco::its_ticket(intake.store, mcos, parsed, response.as_ref())?
+    else {
+        return Ok(Route::McoWithoutTicket { reply });
     };
+    let mco = mco.clone();
     let open = ticket.status.is_open();
     Ok(if open && extension::asks_for_extension(&parsed.subject) {
         Route::ExtensionRequest {
