@@ -139,7 +139,7 @@ fn request_extension(room: &Mailroom, id: TicketId, party: Party) {
             status: ExtensionStatus::Requested,
             by: None,
             reason: None,
-            message: None,
+            message: Some("0".repeat(64)),
         });
     });
 }
@@ -216,6 +216,17 @@ fn extend_grants_the_one_extension_and_tells_both_parties() {
     assert_eq!(view["extension"]["status"], "granted");
     assert_eq!(view["extension"]["by"], "Dana");
     assert_eq!(view["extension"]["requested_by"], "mco");
+    let keys: Vec<&str> = view["extension"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["by", "reason", "requested_by", "requested_on", "status"],
+        "PRODUCT.md's extension object, nothing more"
+    );
     assert_eq!(view["status"], "forwarded");
     assert_eq!(
         events(&view).last().unwrap(),

@@ -8,8 +8,8 @@ use serde::Serialize;
 use crate::forms::{McoDecision, Problem, Reason, Status};
 use crate::ids::{InquiryId, RegistrationId, TicketId};
 use crate::store::{
-    Event, Extension, Inquiry, Mailbox, MessageRecord, Outcome, Registration, RegistrationStatus,
-    Resolution, Ticket,
+    Event, Extension, ExtensionStatus, Inquiry, Mailbox, MessageRecord, Outcome, Party,
+    Registration, RegistrationStatus, Resolution, Ticket,
 };
 
 /// A ticket as `tickets list|show --json` print it: every key present, null where it
@@ -29,7 +29,7 @@ pub struct TicketView<'a> {
     /// Null for a ticket that never went to an MCO.
     pub late: Option<bool>,
     pub overdue: bool,
-    pub extension: Option<&'a Extension>,
+    pub extension: Option<ExtensionView<'a>>,
     pub resolution: Option<&'a Resolution>,
     pub events: Vec<Event>,
     pub lines: Vec<LineView<'a>>,
@@ -48,6 +48,28 @@ pub struct LineView<'a> {
     pub decision: Option<McoDecision>,
 }
 
+/// The one extension as PRODUCT.md shows it (the request's message stays in the store).
+#[derive(Debug, Serialize)]
+pub struct ExtensionView<'a> {
+    pub requested_by: Party,
+    pub requested_on: NaiveDate,
+    pub status: ExtensionStatus,
+    pub by: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> From<&'a Extension> for ExtensionView<'a> {
+    fn from(extension: &'a Extension) -> Self {
+        ExtensionView {
+            requested_by: extension.requested_by,
+            requested_on: extension.requested_on,
+            status: extension.status,
+            by: extension.by.as_deref(),
+            reason: extension.reason.as_deref(),
+        }
+    }
+}
+
 impl<'a> TicketView<'a> {
     /// The view as of `today` (the Illinois day), which decides `overdue`.
     pub fn new(ticket: &'a Ticket, today: NaiveDate) -> Self {
@@ -64,7 +86,7 @@ impl<'a> TicketView<'a> {
             responded_on: ticket.responded_on,
             late: ticket.response_due.map(|_| ticket.late),
             overdue: ticket.is_overdue(today),
-            extension: ticket.extension.as_ref(),
+            extension: ticket.extension.as_ref().map(ExtensionView::from),
             resolution: ticket.resolution.as_ref(),
             events: ticket.timeline(),
             lines: ticket
