@@ -259,11 +259,6 @@ impl Config {
         self.mcos.iter().find(|mco| mco.code == code)
     }
 
-    /// The MCO one of whose addresses this is (R13: its mail is never `not_registered`).
-    pub fn mco_by_address(&self, address: &str) -> Option<&Mco> {
-        self.mcos.iter().find(|mco| mco.is_address(address))
-    }
-
     /// Parses and checks a configuration from its text.
     pub fn parse(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text)?;

@@ -8,7 +8,9 @@
 //! - [`router`]: parses a message once and tells which [`router::Route`] it takes.
 //! - one file per route: [`refused`] (too large, too many files, not a message, no
 //!   sender, automatic mail), [`inquiry`], [`registration`], [`ticket`],
-//!   [`correspondence`], [`help`] (how to submit; please register first).
+//!   [`correspondence`], [`help`] (how to submit; please register first), [`mco`]
+//!   (mail from an MCO: a proposal, or mail without a ticket), [`extension`] (a
+//!   request for the one extension, from the provider or the MCO).
 //! - [`context`]: what every route works with — the message, its reply address, the
 //!   changes being built — and the one helper that answers a sender.
 //! - [`dedupe`]: whether a message was handled before (R12).
