@@ -389,15 +389,21 @@ fn summary(store: &Store, config: &Config, outbox: &Path, out: &mut dyn Write) -
                     reasons.join(", ")
                 )
             }
-            None => format!(
-                "{} lines to {}, response due {}",
-                ticket.lines.len(),
-                ticket.mco.as_deref().unwrap_or("?"),
-                ticket
+            None => {
+                let due = ticket
                     .response_due
                     .map(|d| d.to_string())
-                    .unwrap_or_default()
-            ),
+                    .unwrap_or_default();
+                let answer = match ticket.responded_on {
+                    Some(on) => format!("answered {on} (due {due})"),
+                    None => format!("response due {due}"),
+                };
+                format!(
+                    "{} lines to {}, {answer}",
+                    ticket.lines.len(),
+                    ticket.mco.as_deref().unwrap_or("?"),
+                )
+            }
         };
         writeln!(
             out,
