@@ -1,6 +1,7 @@
 //! Integration tests: one binary, one module per area. Fixtures are real files under
 //! `tests/fixtures/`.
 
+mod after_forward;
 mod common;
 mod daily;
 mod demo;

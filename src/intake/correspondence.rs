@@ -1,6 +1,7 @@
-//! A reply without a workbook to one of our notices: kept with the ticket,
-//! registration or inquiry it answers. A reply about a closed ticket learns that a
-//! new submission is needed (R3); nothing is ever reopened.
+//! A reply without a workbook to one of our notices, or an MCO's mail on a ticket of
+//! its own that is no longer open: kept with the ticket, registration or inquiry it
+//! answers, and on a ticket's timeline. A reply about a closed ticket learns that a
+//! new submission is needed (R3); nothing is ever reopened, a resolved ticket neither.
 
 use anyhow::Result;
 use serde_json::json;
@@ -10,9 +11,11 @@ use crate::forms::Status;
 use crate::ids::RecordId;
 use crate::mail::notice::NoticeKind;
 use crate::store::{
-    Correspondence, Inquiry, Outcome, Registration, Store, StoreResult, Ticket, Tree,
+    Correspondence, EventKind, Inquiry, Outcome, Registration, Store, StoreResult, Ticket, Tree,
 };
 
+/// Keeps the message with what it answers (a ticket's timeline shows it); a closed
+/// ticket's sender is told a new submission is needed.
 pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, about: RecordId) -> Result<Outcome> {
     if let RecordId::TicketId(id) = about
         && let Some(mut ticket) = ctx.intake.store.record::<Ticket>(id)?
@@ -21,6 +24,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, about: RecordId) -> Resul
             at: ctx.message.now,
             message: ctx.message.digest.to_owned(),
         });
+        ticket.event(ctx.message.received_on, EventKind::Correspondence, None);
         ctx.writes.put(Tree::Tickets, id.to_string(), &ticket)?;
         if ticket.status == Status::Closed {
             ctx.answer(

@@ -1,7 +1,8 @@
 //! The router: a message is parsed once and classified into the one [`Route`] it
 //! takes, then handed with one [`Ctx`] to that route's function. The order of the
 //! checks in [`classify`] is the portal's precedence: size before content, machines
-//! before people, the inquiries mailbox before attachments, registration forms
+//! before people, the inquiries mailbox before attachments, an MCO's mail (never
+//! `not_registered`, R6) before anything a provider sends, registration forms
 //! (anyone may send one, R7) before complaints, and complaints only from a
 //! registered sender (R6).
 
@@ -10,11 +11,12 @@ use anyhow::Result;
 use super::context::{Ctx, Handled, Incoming, Reply};
 use super::sheets::{Found, MAX_WORKBOOKS, Sheet, spreadsheets};
 use super::{Intake, Mailbox, PassState};
-use super::{correspondence, help, inquiry, refused, registration, ticket};
+use super::{correspondence, extension, help, inquiry, mco, refused, registration, ticket};
+use crate::config::Mco;
 use crate::forms::{Kind, Workbook};
 use crate::ids::RecordId;
 use crate::mail::classify::Parsed;
-use crate::store::{Outcome, Registration, Tree};
+use crate::store::{Outcome, Party, Registration, Ticket, Tree};
 
 /// What a message is, and so which route handles it.
 pub(crate) enum Route {
@@ -40,8 +42,26 @@ pub(crate) enum Route {
         active: Vec<Registration>,
         ignored: Vec<String>,
     },
-    /// A reply, without a workbook, to a notice about a ticket, registration or inquiry.
+    /// A reply, without a workbook, to a notice about a ticket, registration or
+    /// inquiry; or an MCO's mail on a ticket of its own that is no longer open.
     Correspondence { reply: Reply, about: RecordId },
+    /// An MCO's mail on an open ticket forwarded to it, not asking for more time,
+    /// with the returned workbook when one is attached.
+    Proposal {
+        reply: Reply,
+        mco: Mco,
+        ticket: Box<Ticket>,
+        response: Option<Box<Found>>,
+    },
+    /// `extension` in the subject of mail on an open ticket, from its sender or from
+    /// its MCO (R13).
+    ExtensionRequest {
+        reply: Reply,
+        ticket: Box<Ticket>,
+        party: Party,
+    },
+    /// An MCO's mail that names no ticket forwarded to it.
+    McoWithoutTicket { reply: Reply, mco: Mco },
     /// No workbook and nothing it answers: how to send a complaint.
     Help { reply: Reply },
     /// Complaint templates from a sender without an active registration (R6).
@@ -109,6 +129,27 @@ pub(crate) fn handle(
         }
         Route::Correspondence { reply, about } => {
             let outcome = correspondence::handle(&mut ctx, &reply, about)?;
+            (reply.to, outcome)
+        }
+        Route::Proposal {
+            reply,
+            mco,
+            ticket,
+            response,
+        } => {
+            let outcome = mco::proposal(&mut ctx, &reply, &mco, *ticket, response.as_deref())?;
+            (reply.to, outcome)
+        }
+        Route::ExtensionRequest {
+            reply,
+            ticket,
+            party,
+        } => {
+            let outcome = extension::request(&mut ctx, &reply, *ticket, party)?;
+            (reply.to, outcome)
+        }
+        Route::McoWithoutTicket { reply, mco } => {
+            let outcome = mco::without_ticket(&mut ctx, &reply, &mco)?;
             (reply.to, outcome)
         }
         Route::Help { reply } => {
@@ -179,6 +220,9 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     if parsed.attachments_cut || sheets.len() > MAX_WORKBOOKS {
         return Ok(Route::TooManyFiles { reply });
     }
+    if let Some(mco) = intake.config.mco_by_address(&reply.to) {
+        return from_mco(intake, parsed, reply, mco, sheets);
+    }
     // A spreadsheet that is none of ours, beside one that is, is ignored and named
     // (R12); only when no attachment is a portal workbook is it a closed ticket. It is
     // named by its place among the attachments, never by its file name: a person typed
@@ -220,7 +264,7 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
         // A reply to one of our notices is kept with what it answers (R3), when it
         // comes from a party of it (R13).
         return Ok(match answered(intake, parsed, &reply.to)? {
-            Some(about) => Route::Correspondence { reply, about },
+            Some(about) => from_party(intake, parsed, reply, about)?,
             None => Route::Help { reply },
         });
     }
@@ -234,6 +278,65 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
             ignored,
         }
     })
+}
+
+/// An MCO's mail (R13): on a ticket forwarded to it, a request for more time, a
+/// proposal while the ticket is open, or correspondence once it is resolved; naming
+/// no such ticket, mail without a ticket.
+fn from_mco(
+    intake: &Intake<'_>,
+    parsed: &Parsed,
+    reply: Reply,
+    mco: &Mco,
+    sheets: Vec<Found>,
+) -> Result<Route> {
+    let mco = mco.clone();
+    let response = mco::returned_workbook(sheets);
+    let Some(ticket) = mco::ticket_of(intake.store, &mco, parsed, response.as_ref())? else {
+        return Ok(Route::McoWithoutTicket { reply, mco });
+    };
+    let open = ticket.status.is_open();
+    Ok(if open && extension::asks_for_extension(&parsed.subject) {
+        Route::ExtensionRequest {
+            reply,
+            ticket: Box::new(ticket),
+            party: Party::Mco,
+        }
+    } else if open {
+        Route::Proposal {
+            reply,
+            mco,
+            ticket: Box::new(ticket),
+            response: response.map(Box::new),
+        }
+    } else {
+        Route::Correspondence {
+            reply,
+            about: ticket.id.into(),
+        }
+    })
+}
+
+/// A reply from a party of what it answers: on an open ticket with `extension` in
+/// the subject, a request for more time; else correspondence.
+fn from_party(
+    intake: &Intake<'_>,
+    parsed: &Parsed,
+    reply: Reply,
+    about: RecordId,
+) -> Result<Route> {
+    if let RecordId::TicketId(id) = about
+        && extension::asks_for_extension(&parsed.subject)
+        && let Some(ticket) = intake.store.record::<Ticket>(id)?
+        && ticket.status.is_open()
+    {
+        return Ok(Route::ExtensionRequest {
+            reply,
+            ticket: Box::new(ticket),
+            party: Party::Provider,
+        });
+    }
+    Ok(Route::Correspondence { reply, about })
 }
 
 /// One of our own addresses: never answered (no loops).
