@@ -566,3 +566,57 @@ impl XorShift {
         self.next() % bound.max(1)
     }
 }
+
+/// Noon in Illinois on `day`: an instant whose Illinois day is `day` whatever the
+/// hour a test runs at, and whatever daylight saving time does between.
+pub fn noon_in_illinois(day: NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone as _;
+    chrono_tz::America::Chicago
+        .from_local_datetime(&day.and_hms_opt(12, 0, 0).unwrap())
+        .single()
+        .expect("noon is one instant")
+        .with_timezone(&chrono::Utc)
+}
+
+/// Delivers a raw message into the intake Maildir as received at noon in Illinois on
+/// `day` (intake takes the file's time as when it came). Returns its id.
+pub fn deliver_on(room: &Mailroom, raw: &[u8], day: NaiveDate) -> String {
+    let id = room.deliver(raw);
+    std::fs::File::options()
+        .write(true)
+        .open(room.path("mail/intake/new").join(&id))
+        .unwrap()
+        .set_modified(noon_in_illinois(day).into())
+        .unwrap();
+    id
+}
+
+/// `portal ARGS` on the mailroom as if it were noon in Illinois on `day`, which must
+/// succeed: the process's clock moved with Debian's `faketime`, the Maildir's file
+/// times left real (`NO_FAKE_STAT=1`) so mail keeps the day it came, and the
+/// monotonic clock left alone. Returns its stdout.
+pub fn portal_on(room: &Mailroom, day: NaiveDate, args: &[&str]) -> String {
+    let offset = (noon_in_illinois(day) - chrono::Utc::now()).num_seconds();
+    let output = Command::new("faketime")
+        .arg("-f")
+        .arg(format!("{offset:+}"))
+        .arg(portal_bin())
+        .arg("--config")
+        .arg(&room.config_path)
+        .args(args)
+        .current_dir(room.dir.path())
+        .env("NO_FAKE_STAT", "1")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env_remove("PORTAL_FAILPOINTS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("faketime (the Debian package faketime) runs portal");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "portal {args:?} on {day}: {}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}

@@ -4,12 +4,16 @@
 //!
 //! One mixed mailbox (complaints good, too early and incomplete, a complaint from an
 //! unregistered sender, help, an auto-reply, a bounce, a message without a sender, a
-//! redelivered copy, a registration form, inquiries) is run once cleanly by the real
-//! `portal intake --once` for the expected outcome, itself checked against counts
-//! derived by hand. Then the same mailbox is run by a process that dies — aborted at
-//! every crash point (`--features failpoints`) or killed with SIGKILL at seeded random
-//! moments — and run again to completion; the store, the outbox and both Maildirs must
-//! end as the clean run left them, but for at most one notice sent twice per death.
+//! redelivered copy, a registration form, inquiries, an MCO's proposal with its
+//! returned workbook) is run once cleanly by the real `portal intake --once` for the
+//! expected outcome, itself checked against counts derived by hand. The run is also
+//! the first of its Illinois day: its daily work sends the MCO one overdue reminder
+//! for a complaint the setup filed 40 days before. Then the same mailbox is run by a
+//! process that dies — aborted at every crash point (`--features failpoints`) or
+//! killed with SIGKILL at seeded random moments — and run again to completion; the
+//! store (tickets with their proposals, timeline and reminders included), the outbox
+//! and both Maildirs must end as the clean run left them, but for at most one notice
+//! sent twice per death.
 //! Nothing here sleeps to wait: it waits on a condition (a file appears, a message
 //! leaves the inbox, the process exits) or on a random delay that is the moment itself.
 
@@ -21,12 +25,19 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use chrono::{Days, NaiveDate};
 use portal::forms::samples::{SAMPLE_NPI, Sample};
+use portal::forms::schema::claim;
+use portal::forms::{McoDecision, Record, Value};
 use portal::mail::Folder;
 use portal::mail::maildir::Maildir;
 use portal::store::{Delivery, Inquiry, MessageRecord, Notice, Registration, Store, Ticket, Tree};
+use serde_json::json;
 
-use crate::common::{self, Mailroom, PROVIDER, XorShift, message, portal_bin, registration_form};
+use crate::common::{
+    self, Mailroom, PROVIDER, XorShift, deliver_on, message, portal_bin, portal_on,
+    registration_form,
+};
 
 const INTAKE: &str = "intake@portal.example.gov";
 const INQUIRIES: &str = "HFS.Portalinquiries@illinois.gov";
@@ -74,6 +85,8 @@ enum Expect {
     Quarantined,
     Registration,
     Inquiry,
+    /// The MCO's proposal on the setup's ticket [`ANSWERED`]: that ticket responded.
+    Proposal,
     /// The same bytes as a message before it: only moved.
     Again,
 }
@@ -133,6 +146,7 @@ fn mixed_mailbox() -> &'static [Mail] {
         };
         let first = complaint(PROVIDER, "Complaint 1", Sample::Good, MCO_MOLINA, 1);
         let form = registration_form(NEWCOMER, SAMPLE_NPI);
+        let proposal = molina_answer(setup());
         vec![
             mail("good, 1 line, Molina", Intake, first.clone(), Forwarded),
             mail(
@@ -186,6 +200,12 @@ fn mixed_mailbox() -> &'static [Mail] {
                     ),
                 ),
                 Automatic,
+            ),
+            mail(
+                "Molina's proposal on the setup's ticket, with the returned workbook",
+                Intake,
+                proposal,
+                Proposal,
             ),
             mail(
                 "good, 2 lines, Aetna",
@@ -251,14 +271,19 @@ fn mixed_mailbox() -> &'static [Mail] {
     })
 }
 
-/// Notices a clean run of the mixed mailbox sends (kind, recipient, how many), derived
-/// by hand from the mailbox above; the registration helper's two notices included.
-const EXPECTED_NOTICES: &[(&str, &str, usize)] = &[
-    ("registration_received", PROVIDER, 1), // the helper's registration
+/// Notices the setup sent before the run (kind, recipient, how many).
+const SETUP_NOTICES: &[(&str, &str, usize)] = &[
+    ("registration_received", PROVIDER, 1), // the provider's registration
     ("registration_approved", PROVIDER, 1), // and its approval
-    ("accepted", PROVIDER, 2),              // good Molina 1 line, good Aetna
-    ("closed", PROVIDER, 4),                // too early ×2, incomplete, partly closed
-    ("mco_forward", MOLINA, 2),             // good 1 line, the 2 new lines of the 3
+    ("accepted", PROVIDER, 2),              // the overdue and the answered complaint
+    ("mco_forward", MOLINA, 2),             // both forwarded
+];
+/// Notices a clean run of the mixed mailbox sends (kind, recipient, how many), derived
+/// by hand from the mailbox above and the setup's overdue ticket.
+const EXPECTED_NOTICES: &[(&str, &str, usize)] = &[
+    ("accepted", PROVIDER, 2),  // good Molina 1 line, good Aetna
+    ("closed", PROVIDER, 4),    // too early ×2, incomplete, partly closed
+    ("mco_forward", MOLINA, 2), // good 1 line, the 2 new lines of the 3
     ("mco_forward", AETNA, 1),
     ("help", PROVIDER, 1),
     ("help", STRANGER, 1),
@@ -266,30 +291,85 @@ const EXPECTED_NOTICES: &[(&str, &str, usize)] = &[
     ("registration_received", NEWCOMER, 1),
     ("inquiry_answer", PROVIDER, 1),
     ("inquiry_answer", STRANGER, 1),
+    ("proposal_received", PROVIDER, 1), // Molina's proposal, every row decided
+    ("overdue_reminder", MOLINA, 1),    // the day's work: the setup's overdue ticket
 ];
-/// Tickets: good ×3 (one partly closed), too early ×2, incomplete.
-const EXPECTED_TICKETS: usize = 6;
-/// The helper's (active) and the newcomer's (pending).
+/// Tickets: good ×3 (one partly closed), too early ×2, incomplete; and the setup's two.
+const EXPECTED_TICKETS: usize = 8;
+/// The setup's (active) and the newcomer's (pending).
 const EXPECTED_REGISTRATIONS: usize = 2;
 const EXPECTED_INQUIRIES: usize = 2;
 
-/// A mailroom with the provider registered and the mixed mailbox delivered.
+/// A mailroom laid down from the setup, with the mixed mailbox delivered.
 struct Prepared {
     room: Mailroom,
     /// Delivered message ids and where each must end.
     delivered: Vec<(Inbox, String, Folder)>,
     /// What each delivered message is, by id (for failures).
     names: BTreeMap<String, &'static str>,
-    /// Ids already in the intake's Processed folder before (the registration).
+    /// Ids already in the intake's Processed folder before (the setup's mail).
     setup_processed: Vec<String>,
-    /// Hashes of the mailbox's messages; anything else in the store is setup.
-    hashes: BTreeSet<String>,
 }
 
-/// The folders `Mailroom::register` leaves (store, Maildirs, outbox) as files, made
-/// once and laid down in every new mailroom: each run starts from the same registered
-/// provider without paying for the registration again.
-fn registered() -> &'static [(PathBuf, Option<Vec<u8>>)] {
+/// Days before the run the setup's overdue complaint came in, and the provider
+/// registered: due 30 days after it came, so 10 days overdue on the run's day.
+const OVERDUE_AGE: u64 = 40;
+/// Days before the run the complaint Molina answers in the mailbox came in: due 10
+/// days after the run. The setup's last pass is on that day, before the overdue
+/// ticket's due date, so no pass has reminded anyone yet: the run's pass, the first
+/// of its day, does the day's work.
+const ANSWERED_AGE: u64 = 20;
+/// Molina's decision for each row of the answered complaint, in order.
+const DECISIONS: [McoDecision; 2] = [McoDecision::PaidInFull, McoDecision::DenialUpheld];
+
+/// The setup's messages, as the outcomes name them.
+const REGISTERED: &str = "setup: the provider's registration";
+const OVERDUE: &str = "setup: the complaint 40 days old, overdue";
+const ANSWERED: &str = "setup: the complaint 20 days old, answered by Molina";
+
+/// What every run starts from, made once: the provider registered and two complaints
+/// for Molina filed and forwarded on the days they came, each pass run with the clock
+/// of that day (Debian's `faketime`, as in tests/daily.rs; a missing one fails the
+/// setup). Kept as the files of the store, the Maildirs and the outbox, laid down in
+/// every new mailroom, so no run pays for the setup again.
+struct Setup {
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    /// The setup's messages by hash: [`REGISTERED`], [`OVERDUE`], [`ANSWERED`].
+    messages: BTreeMap<String, &'static str>,
+    /// The id of the ticket Molina answers, and the lines it forwarded.
+    answered: String,
+    answered_lines: Vec<Record>,
+    /// The overdue ticket's response due date.
+    overdue_due: NaiveDate,
+}
+
+/// `count` good sample lines for Molina received on `day`, numbered from `first` so
+/// that no claim is a duplicate of another complaint's (the mailbox's lines are
+/// numbered from 1000).
+fn setup_lines(day: NaiveDate, count: usize, first: usize) -> Vec<Record> {
+    let mut lines = portal::forms::samples::complaint_lines(Sample::Good, day, MCO_MOLINA, count);
+    for (index, line) in lines.iter_mut().enumerate() {
+        let number = first + index;
+        line.values[claim::TRACKING_NUMBER] = Some(Value::Text(format!("0TRK-{number:05}")));
+        line.values[claim::CLAIM_NUMBER] = Some(Value::Text(format!("CLM{number:07}")));
+    }
+    lines
+}
+
+fn setup_complaint(subject: &str, lines: &[Record]) -> Vec<u8> {
+    let config = common::config();
+    let file =
+        portal::forms::write::complaint_with_lines(&config.mcos, &config.rules, lines).unwrap();
+    message(
+        PROVIDER,
+        INTAKE,
+        subject,
+        "Complaint attached.",
+        &[("complaint.xlsx", file)],
+    )
+}
+
+fn setup() -> &'static Setup {
     fn walk(root: &Path, dir: &Path, files: &mut Vec<(PathBuf, Option<Vec<u8>>)>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -302,22 +382,121 @@ fn registered() -> &'static [(PathBuf, Option<Vec<u8>>)] {
             }
         }
     }
-    static REGISTERED: OnceLock<Vec<(PathBuf, Option<Vec<u8>>)>> = OnceLock::new();
-    REGISTERED.get_or_init(|| {
+    static SETUP: OnceLock<Setup> = OnceLock::new();
+    SETUP.get_or_init(|| {
         let room = Mailroom::new("");
-        room.register(PROVIDER, SAMPLE_NPI);
+        let today = portal::today::today_in_illinois();
+        let (long_ago, lately) = (
+            today - Days::new(OVERDUE_AGE),
+            today - Days::new(ANSWERED_AGE),
+        );
+        let once = ["intake", "--once"];
+        let form = message(
+            PROVIDER,
+            INTAKE,
+            "Registration",
+            "Form attached.",
+            &[(
+                "registration-form.xlsx",
+                registration_form(PROVIDER, SAMPLE_NPI),
+            )],
+        );
+        deliver_on(&room, &form, long_ago);
+        portal_on(&room, long_ago, &once);
+        let registration = only(&room, Tree::Registrations, |_: &Registration| true).id;
+        let registration = registration.to_string();
+        portal_on(
+            &room,
+            long_ago,
+            &["registrations", "approve", &registration, "--by", "tester"],
+        );
+        let overdue = setup_complaint("Complaint", &setup_lines(long_ago, 1, 7000));
+        deliver_on(&room, &overdue, long_ago);
+        portal_on(&room, long_ago, &once);
+        let answered_lines = setup_lines(lately, DECISIONS.len(), 8000);
+        let answered = setup_complaint("Another complaint", &answered_lines);
+        deliver_on(&room, &answered, lately);
+        portal_on(&room, lately, &once);
+
+        let hash = |raw: &[u8]| portal::intake::hash(raw);
+        let ticket_of = |raw: &[u8]| {
+            only(&room, Tree::Tickets, |ticket: &Ticket| {
+                ticket.message == hash(raw)
+            })
+        };
+        let overdue_due = ticket_of(&overdue).response_due.expect("forwarded");
+        assert_eq!(overdue_due, long_ago + Days::new(30));
+        let answered_ticket = ticket_of(&answered);
+        assert!(answered_ticket.response_due.is_some_and(|due| due > today));
+        let reminders = room
+            .outbox()
+            .into_iter()
+            .filter(|notice| notice.subject.ends_with("] Response overdue"))
+            .count();
+        assert_eq!(reminders, 0, "the setup reminds no one: the run does");
         let mut files = Vec::new();
         for folder in ["store", "mail", "outbox"] {
             files.push((PathBuf::from(folder), None));
             walk(room.dir.path(), &room.path(folder), &mut files);
         }
-        files
+        Setup {
+            files,
+            messages: BTreeMap::from([
+                (hash(&form), REGISTERED),
+                (hash(&overdue), OVERDUE),
+                (hash(&answered), ANSWERED),
+            ]),
+            answered: answered_ticket.id.to_string(),
+            answered_lines,
+            overdue_due,
+        }
     })
+}
+
+/// The one record of `tree` in the mailroom's store that `wanted` picks.
+fn only<T: serde::de::DeserializeOwned>(
+    room: &Mailroom,
+    tree: Tree,
+    wanted: impl Fn(&T) -> bool,
+) -> T {
+    let store = Store::open(&room.config.store.path).unwrap();
+    let mut found: Vec<T> = store.all::<T>(tree).unwrap();
+    found.retain(|record| wanted(record));
+    assert_eq!(found.len(), 1, "one record of {tree:?} is wanted");
+    found.pop().unwrap()
+}
+
+/// Molina's answer to the setup's [`ANSWERED`] ticket, from its dispute address: the
+/// returned workbook with a decision on every forwarded row.
+fn molina_answer(setup: &Setup) -> Vec<u8> {
+    let config = common::config();
+    let answers: Vec<portal::forms::write::Answer<'_>> = setup
+        .answered_lines
+        .iter()
+        .zip(DECISIONS)
+        .map(|(line, decision)| (line.row, decision, "Reviewed against the claim history."))
+        .collect();
+    let id = &setup.answered;
+    let workbook = portal::forms::write::mco_response_answered(
+        id,
+        &config.mcos,
+        &config.rules,
+        &setup.answered_lines,
+        &answers,
+    )
+    .unwrap();
+    message(
+        MOLINA,
+        INTAKE,
+        &format!("Re: [{id}] Provider complaint forwarded by Illinois HFS"),
+        "Our proposal is in the attached workbook.",
+        &[(&format!("{id}.xlsx"), workbook)],
+    )
 }
 
 fn prepared() -> Prepared {
     let room = Mailroom::new("");
-    for (relative, bytes) in registered() {
+    for (relative, bytes) in &setup().files {
         match bytes {
             None => std::fs::create_dir_all(room.dir.path().join(relative)).unwrap(),
             Some(bytes) => std::fs::write(room.dir.path().join(relative), bytes).unwrap(),
@@ -346,16 +525,11 @@ fn prepared() -> Prepared {
         names.insert(id.clone(), mail.what);
         delivered.push((mail.inbox, id, mail.folder));
     }
-    let hashes = mixed_mailbox()
-        .iter()
-        .map(|mail| portal::intake::hash(&mail.raw))
-        .collect();
     Prepared {
         room,
         delivered,
         names,
         setup_processed,
-        hashes,
     }
 }
 
@@ -446,9 +620,10 @@ fn without_ids(text: &str) -> String {
 /// Everything checked after a run, comparable between mailrooms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Outcome {
-    /// Per ticket: the message hash, its status and line outcomes.
-    tickets: Vec<(String, String)>,
-    /// Per registration: the message hash (`setup` for the helper's), email, status.
+    /// Per ticket: the message hash (or the setup's name for it), and what was made of
+    /// it after the forward ([`ticket_outcome`]).
+    tickets: Vec<(String, serde_json::Value)>,
+    /// Per registration: the message hash (or the setup's name), email, status.
     registrations: Vec<(String, String, String)>,
     /// Per inquiry: the message hash and sender.
     inquiries: Vec<(String, String)>,
@@ -480,25 +655,26 @@ fn notice_ids(prepared: &Prepared) -> BTreeSet<String> {
 fn outcome(prepared: &Prepared) -> Outcome {
     let store =
         Store::open(&prepared.room.config.store.path).expect("the store opens after the run");
+    let setup = setup();
     let known = |hash: &str| {
-        if prepared.hashes.contains(hash) {
-            hash.to_owned()
-        } else {
-            "setup".to_owned()
-        }
+        setup
+            .messages
+            .get(hash)
+            .map_or_else(|| hash.to_owned(), |name| (*name).to_owned())
     };
-    let mut tickets: Vec<(String, String)> = store
+    let today = portal::today::today_in_illinois();
+    let mut tickets: Vec<(String, serde_json::Value)> = store
         .all::<Ticket>(Tree::Tickets)
         .unwrap()
         .iter()
         .map(|ticket| {
             (
                 known(&ticket.message),
-                format!("{} {}", json(&ticket.status), json(&ticket.lines)),
+                ticket_outcome(ticket, &known, today),
             )
         })
         .collect();
-    tickets.sort();
+    tickets.sort_by_key(|(known, ticket)| (known.clone(), ticket.to_string()));
     let mut registrations: Vec<(String, String, String)> = store
         .all::<Registration>(Tree::Registrations)
         .unwrap()
@@ -557,6 +733,39 @@ fn outcome(prepared: &Prepared) -> Outcome {
         messages,
         notices,
     }
+}
+
+/// What a run made of a ticket: its status and lines (decisions and comments with
+/// them), its dates after the forward, each proposal by the hash of its message, its
+/// timeline and the due dates it was reminded of. A proposal or a reminder recorded
+/// twice shows here twice. The run's own day is written `today`, so a reference made
+/// before midnight in Illinois still compares with a run after it.
+fn ticket_outcome(
+    ticket: &Ticket,
+    known: &dyn Fn(&str) -> String,
+    today: NaiveDate,
+) -> serde_json::Value {
+    let proposals: Vec<String> = ticket
+        .proposals
+        .iter()
+        .map(|proposal| known(&proposal.message))
+        .collect();
+    let text = json!({
+        "status": ticket.status,
+        "lines": ticket.lines,
+        "presented_on": ticket.presented_on,
+        "response_due": ticket.response_due,
+        "responded_on": ticket.responded_on,
+        "late": ticket.late,
+        "extension": ticket.extension,
+        "resolution": ticket.resolution,
+        "proposals": proposals,
+        "events": ticket.events,
+        "reminded": ticket.reminded,
+    })
+    .to_string()
+    .replace(&format!("\"{today}\""), "\"today\"");
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A record's field as JSON text, to compare what has no `Display`.
@@ -635,17 +844,22 @@ fn reference() -> &'static Reference {
             let hash = portal::intake::hash(&mail.raw);
             let label = outcome.messages.iter().find(|(known, _, _)| *known == hash);
             let label = label.map_or("-", |(_, _, label)| label.as_str());
-            let tickets: Vec<&String> = outcome
+            let tickets: Vec<&serde_json::Value> = outcome
                 .tickets
                 .iter()
                 .filter(|(known, _)| *known == hash)
-                .map(|(_, text)| text)
+                .map(|(_, ticket)| ticket)
                 .collect();
             let ticket = |status: &str, closed_lines: bool| {
                 label == "ticket PRP-#"
                     && tickets.len() == 1
-                    && tickets[0].starts_with(&format!("\"{status}\""))
-                    && tickets[0].contains("\"closed\"") == closed_lines
+                    && tickets[0]["status"] == status
+                    && tickets[0]["lines"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|line| line["status"] == "closed")
+                        == closed_lines
             };
             let as_expected = match mail.expect {
                 Expect::Forwarded => ticket("forwarded", false),
@@ -667,6 +881,7 @@ fn reference() -> &'static Reference {
                     label == "inquiry INQ-#"
                         && outcome.inquiries.iter().any(|(known, _)| *known == hash)
                 }
+                Expect::Proposal => label == "proposal on PRP-#" && tickets.is_empty(),
                 Expect::Again => label == "ticket PRP-#" && tickets.len() == 1,
             };
             assert!(
@@ -675,6 +890,7 @@ fn reference() -> &'static Reference {
                 mail.what, mail.expect
             );
         }
+        check_setup_tickets(&outcome);
         assert_eq!(
             outcome.tickets.len(),
             EXPECTED_TICKETS,
@@ -684,7 +900,7 @@ fn reference() -> &'static Reference {
         assert_eq!(outcome.registrations.len(), EXPECTED_REGISTRATIONS);
         assert_eq!(outcome.inquiries.len(), EXPECTED_INQUIRIES);
         // One record per distinct message (the redelivered copy is the same message),
-        // plus the helper's registration.
+        // plus the setup's three.
         let distinct: BTreeSet<_> = mixed_mailbox()
             .iter()
             .map(|mail| portal::intake::hash(&mail.raw))
@@ -692,7 +908,7 @@ fn reference() -> &'static Reference {
         assert_eq!(distinct.len(), mixed_mailbox().len() - 1);
         assert_eq!(
             outcome.messages.len(),
-            distinct.len() + 1,
+            distinct.len() + setup().messages.len(),
             "{:#?}",
             outcome.messages
         );
@@ -701,10 +917,12 @@ fn reference() -> &'static Reference {
             assert_eq!(delivery, "sent", "every notice is sent: {kind} to {to}");
             *by_kind.entry((kind.clone(), to.clone())).or_default() += 1;
         }
-        let expected: BTreeMap<(String, String), usize> = EXPECTED_NOTICES
-            .iter()
-            .map(|(kind, to, count)| (((*kind).to_owned(), (*to).to_owned()), *count))
-            .collect();
+        let mut expected: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for (kind, to, count) in SETUP_NOTICES.iter().chain(EXPECTED_NOTICES) {
+            *expected
+                .entry(((*kind).to_owned(), (*to).to_owned()))
+                .or_default() += count;
+        }
         assert_eq!(by_kind, expected, "the notices of a clean run");
         let total: usize = sent.sent.values().sum();
         assert_eq!(
@@ -728,6 +946,86 @@ fn reference() -> &'static Reference {
             notices: total - before,
         }
     })
+}
+
+/// The setup's two tickets after the clean run, derived by hand: the answered one
+/// responded on time, once, by Molina's message (its decisions, when the returned
+/// workbook is read, the ones Molina chose); the overdue one still forwarded and
+/// reminded once, today, for its due date.
+fn check_setup_tickets(outcome: &Outcome) {
+    let setup = setup();
+    let ticket = |name: &str| {
+        let found: Vec<&serde_json::Value> = outcome
+            .tickets
+            .iter()
+            .filter(|(known, _)| known == name)
+            .map(|(_, ticket)| ticket)
+            .collect();
+        assert_eq!(found.len(), 1, "{name}: {:#?}", outcome.tickets);
+        found[0].clone()
+    };
+    let proposal = mixed_mailbox()
+        .iter()
+        .find(|mail| mail.expect == Expect::Proposal)
+        .map(|mail| portal::intake::hash(&mail.raw))
+        .expect("the mailbox holds Molina's proposal");
+    let answered = ticket(ANSWERED);
+    let events = |ticket: &serde_json::Value, what: &str| -> Vec<serde_json::Value> {
+        let events = ticket["events"].as_array().unwrap().iter();
+        events
+            .filter(|event| event["what"] == what)
+            .map(|event| event["on"].clone())
+            .collect()
+    };
+    assert_eq!(
+        (
+            &answered["status"],
+            &answered["responded_on"],
+            &answered["late"],
+            &answered["proposals"],
+        ),
+        (
+            &json!("responded"),
+            &json!("today"),
+            &json!(false),
+            &json!([proposal]),
+        ),
+        "{ANSWERED}: {answered:#}"
+    );
+    assert_eq!(
+        events(&answered, "proposal"),
+        [json!("today")],
+        "{answered:#}"
+    );
+    assert!(events(&answered, "reminder").is_empty(), "{answered:#}");
+    let lines = answered["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), DECISIONS.len(), "{answered:#}");
+    for (line, decision) in lines.iter().zip(DECISIONS) {
+        assert_eq!(line["status"], "forwarded", "{answered:#}");
+        assert!(
+            line["decision"].is_null() || line["decision"] == json!(decision),
+            "{ANSWERED}: a decision Molina did not choose: {answered:#}"
+        );
+    }
+    let overdue = ticket(OVERDUE);
+    assert_eq!(
+        (
+            &overdue["status"],
+            &overdue["responded_on"],
+            &overdue["reminded"],
+        ),
+        (
+            &json!("forwarded"),
+            &serde_json::Value::Null,
+            &json!([setup.overdue_due]),
+        ),
+        "{OVERDUE}: {overdue:#}"
+    );
+    assert_eq!(
+        events(&overdue, "reminder"),
+        [json!("today")],
+        "{overdue:#}"
+    );
 }
 
 /// Every message out of both inboxes, each in the folder it belongs in, none twice.
@@ -891,7 +1189,6 @@ fn a_clean_run_matches_the_hand_derived_outcome_and_a_second_run_changes_nothing
             .iter()
             .map(|(_, _, count)| count)
             .sum::<usize>()
-            - 2
     );
     // Running again over empty inboxes files nothing and sends nothing more.
     let prepared = prepared();
@@ -943,7 +1240,9 @@ mod crash_points {
     }
 
     /// Each point at its first and second hit, a middle one and its last one in the
-    /// crashing run (16 messages handled, 2 batches, 15 notices, 17 messages moved).
+    /// crashing run (17 messages handled, 2 batches, 18 messages moved); each send at
+    /// its first two, Molina's proposal's notice (the 9th), the last about the mail
+    /// (the 16th) and the day's reminder (the 17th, the last).
     fn every_hit_of(point: &str, hits: &[u32]) {
         for hit in hits {
             crash_then_recover(&[&format!("{point}@{hit}")]);
@@ -952,7 +1251,7 @@ mod crash_points {
 
     #[test]
     fn crash_after_record() {
-        every_hit_of("after_record", &[1, 2, 7, 16]);
+        every_hit_of("after_record", &[1, 2, 7, 17]);
     }
 
     #[test]
@@ -962,17 +1261,24 @@ mod crash_points {
 
     #[test]
     fn crash_after_send() {
-        every_hit_of("after_send", &[1, 2, 5, 13, 15]);
+        every_hit_of("after_send", &[1, 2, 9, 16, 17]);
     }
 
     #[test]
     fn crash_after_mark_sent() {
-        every_hit_of("after_mark_sent", &[1, 2, 5, 13, 15]);
+        every_hit_of("after_mark_sent", &[1, 2, 9, 16, 17]);
     }
 
     #[test]
     fn crash_after_move() {
-        every_hit_of("after_move", &[1, 2, 5, 14, 17]);
+        every_hit_of("after_move", &[1, 2, 5, 15, 18]);
+    }
+
+    /// The day's work recorded (the reminder queued, the day marked done), nothing of
+    /// it sent: the next pass sends the reminder once and does not do the day again.
+    #[test]
+    fn crash_after_daily_record() {
+        every_hit_of("after_daily_record", &[1]);
     }
 
     /// A crash, then another one in the run that recovers (the resend of the notice
@@ -983,6 +1289,8 @@ mod crash_points {
         crash_then_recover(&["after_send@4", "after_mark_sent@1"]);
         crash_then_recover(&["after_flush@1", "after_move@3"]);
         crash_then_recover(&["after_record@5", "after_record@2"]);
+        // The day recorded, then the run that sends its reminder dies after sending it.
+        crash_then_recover(&["after_daily_record@1", "after_send@1"]);
     }
 }
 
