@@ -949,8 +949,8 @@ fn reference() -> &'static Reference {
 }
 
 /// The setup's two tickets after the clean run, derived by hand: the answered one
-/// responded on time, once, by Molina's message (its decisions, when the returned
-/// workbook is read, the ones Molina chose); the overdue one still forwarded and
+/// responded on time, once, by Molina's message, each line with the decision Molina
+/// chose in the returned workbook; the overdue one still forwarded and
 /// reminded once, today, for its due date.
 fn check_setup_tickets(outcome: &Outcome) {
     let setup = setup();
@@ -1002,11 +1002,17 @@ fn check_setup_tickets(outcome: &Outcome) {
     assert_eq!(lines.len(), DECISIONS.len(), "{answered:#}");
     for (line, decision) in lines.iter().zip(DECISIONS) {
         assert_eq!(line["status"], "forwarded", "{answered:#}");
-        assert!(
-            line["decision"].is_null() || line["decision"] == json!(decision),
-            "{ANSWERED}: a decision Molina did not choose: {answered:#}"
+        assert_eq!(
+            line["decision"],
+            json!(decision),
+            "{ANSWERED}: the decision Molina chose: {answered:#}"
         );
     }
+    assert_eq!(
+        events(&answered, "decisions"),
+        [json!("today")],
+        "{answered:#}"
+    );
     let overdue = ticket(OVERDUE);
     assert_eq!(
         (
