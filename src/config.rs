@@ -219,6 +219,15 @@ pub struct SmtpServer {
     pub oauth2_token_command: Option<String>,
 }
 
+/// `localhost`, an address in 127.0.0.0/8, or ::1: a host on this machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
 /// One `[[mco]]` table.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -357,6 +366,32 @@ impl Config {
             && !is_plain_address(address)
         {
             bail!("mail.staff_address {address:?} is not an email address");
+        }
+        self.check_tls()
+    }
+
+    /// PHI only over TLS: mail to or from a host beyond this machine travels encrypted.
+    /// `tls = "none"` is for a server on loopback alone (a local relay, the tests).
+    fn check_tls(&self) -> Result<()> {
+        let mut servers: Vec<(&str, &str, Tls)> = Vec::new();
+        for (table, mailbox) in [
+            ("mail.intake", &self.mail.intake),
+            ("mail.inquiries", &self.mail.inquiries),
+        ] {
+            if let MailboxKind::Imap(server) = &mailbox.kind {
+                servers.push((table, &server.host, server.tls));
+            }
+        }
+        if let Smtp::Server(server) = &self.smtp {
+            servers.push(("smtp", &server.host, server.tls));
+        }
+        for (table, host, tls) in servers {
+            if tls == Tls::None && !is_loopback(host) {
+                bail!(
+                    "{table}.tls = \"none\" would carry protected health information unencrypted to {host:?}: \
+                     use \"implicit\" or \"starttls\" (tls = \"none\" is allowed only for localhost, 127.0.0.0/8 and ::1)"
+                );
+            }
         }
         Ok(())
     }
@@ -674,6 +709,51 @@ mod tests {
     /// The whole error chain of a refused configuration, as the binary prints it.
     fn refusal(text: &str) -> String {
         format!("{:#}", Config::parse(text).unwrap_err())
+    }
+
+    #[test]
+    fn mail_leaves_this_machine_only_over_tls() {
+        let imap = |table: &str, host: &str, tls: &str| {
+            format!(
+                "[mail.{table}]\naddress = \"in@portal.example.gov\"\nkind = \"imap\"\n\
+                 host = \"{host}\"\ntls = \"{tls}\"\nuser = \"portal\"\npassword_env = \"P\"\n"
+            )
+        };
+        let smtp = |host: &str, tls: &str| {
+            format!("[smtp]\nkind = \"smtp\"\nhost = \"{host}\"\ntls = \"{tls}\"\n")
+        };
+        for (text, key) in [
+            (
+                imap("intake", "imap.example.invalid", "none"),
+                "mail.intake.tls",
+            ),
+            (
+                imap("inquiries", "10.0.0.1.example.invalid", "none"),
+                "mail.inquiries.tls",
+            ),
+            (smtp("smtp.example.invalid", "none"), "smtp.tls"),
+            (smtp("128.0.0.1", "none"), "smtp.tls"),
+            (smtp("localhost.example.invalid", "none"), "smtp.tls"),
+        ] {
+            let error = refusal(&text);
+            assert!(error.contains(key), "{key}: {error}");
+            assert!(error.contains("unencrypted"), "{error}");
+        }
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.3.2.1",
+            "::1",
+            "[::1]",
+        ] {
+            Config::parse(&imap("intake", host, "none")).unwrap();
+            Config::parse(&smtp(host, "none")).unwrap();
+        }
+        for tls in ["implicit", "starttls"] {
+            Config::parse(&imap("intake", "imap.example.invalid", tls)).unwrap();
+            Config::parse(&smtp("smtp.example.invalid", tls)).unwrap();
+        }
     }
 
     #[test]
