@@ -102,6 +102,14 @@ pub struct Store {
     /// The sled store's folder. Default `var/store`.
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// Days the raw mail of a final record, and the body of a sent notice, are kept
+    /// before retention removes them (the records stay). At least 1. Default 2190
+    /// (six years).
+    #[serde(
+        default = "default_keep_raw_days",
+        deserialize_with = "at_least_one_day"
+    )]
+    pub keep_raw_days: u32,
 }
 
 /// `[mail]`
@@ -474,7 +482,18 @@ impl Default for Store {
     fn default() -> Self {
         Store {
             path: default_store_path(),
+            keep_raw_days: default_keep_raw_days(),
         }
+    }
+}
+
+/// Reads `[store] keep_raw_days`: a whole number of days, at least one.
+fn at_least_one_day<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    match u32::deserialize(deserializer)? {
+        0 => Err(D::Error::custom(
+            "store.keep_raw_days must be at least 1 (days the raw mail is kept)",
+        )),
+        days => Ok(days),
     }
 }
 
@@ -613,6 +632,9 @@ fn default_extension_days() -> u32 {
 fn default_store_path() -> PathBuf {
     PathBuf::from("var/store")
 }
+fn default_keep_raw_days() -> u32 {
+    2190
+}
 fn default_from() -> String {
     "Provider Resolution Portal <intake@portal.example.gov>".to_owned()
 }
@@ -677,7 +699,22 @@ mod tests {
         assert_eq!(config.rules.registration_business_days, 2);
         assert_eq!(config.mcos.len(), 6);
         assert_eq!(config.store.path, PathBuf::from("var/store"));
+        assert_eq!(config.store.keep_raw_days, 2190);
         assert_eq!(config.mail.notices_per_sender_per_day, 20);
+    }
+
+    #[test]
+    fn raw_mail_is_kept_at_least_a_day() {
+        let config = Config::parse("[store]\nkeep_raw_days = 30\n").unwrap();
+        assert_eq!(config.store.keep_raw_days, 30);
+        let error = format!(
+            "{:#}",
+            Config::parse("[store]\nkeep_raw_days = 0\n").unwrap_err()
+        );
+        assert!(
+            error.contains("store.keep_raw_days must be at least 1"),
+            "{error}"
+        );
     }
 
     #[test]

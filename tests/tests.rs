@@ -20,5 +20,6 @@ mod schedule;
 mod site;
 mod staff;
 mod staff_after;
+mod store_export;
 mod store_open;
 mod zipkit;

@@ -52,6 +52,12 @@ pub fn release(
 ) -> Result<Released> {
     let mut record = find_message(store, prefix)?;
     let short = record.hash.get(..12).unwrap_or(&record.hash).to_owned();
+    if let Some(removed) = record.raw_removed {
+        return Err(refused(format!(
+            "message {short} cannot be released: its raw bytes were removed on {}",
+            crate::intake::illinois_day(removed)
+        )));
+    }
     let mailbox = match record.mailbox {
         Mailbox::Intake => &config.mail.intake,
         Mailbox::Inquiries => &config.mail.inquiries,

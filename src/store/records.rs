@@ -526,9 +526,13 @@ pub struct Notice {
     pub message_id: String,
     pub created_at: DateTime<Utc>,
     pub delivery: Delivery,
-    /// The whole RFC 5322 message.
+    /// The whole RFC 5322 message; empty once retention removed it.
     #[serde(with = "base64_bytes")]
     pub raw: Vec<u8>,
+    /// When retention removed the body of this sent notice (`None`: kept). The
+    /// record and its summary stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_removed: Option<DateTime<Utc>>,
 }
 
 /// A notice without its body: what the outbox views list. Reading a stored
