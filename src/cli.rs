@@ -341,10 +341,19 @@ pub enum MessagesAction {
         by: String,
     },
     /// Put a quarantined (or processed) message back into its inbox, to be handled
-    /// afresh by the next pass.
+    /// afresh by the next pass (Maildir only). With --trust-sender, handle a message
+    /// held as `unauthenticated` at once as if its sender were authenticated: no mail
+    /// moves (IMAP or Maildir alike), its notices are sent, the audit trail names you.
     Release {
         /// The message's hash (or a unique prefix of it) from `messages list`.
         hash: String,
+        /// Vouch for the sender of an `unauthenticated` message: it is handled from its
+        /// stored bytes as authenticated mail (needs --by).
+        #[arg(long, requires = "by")]
+        trust_sender: bool,
+        /// The staff member vouching for the sender, recorded in the audit trail.
+        #[arg(long, value_name = "NAME", requires = "trust_sender")]
+        by: Option<String>,
         /// Print the message record as JSON afterwards.
         #[arg(long)]
         json: bool,

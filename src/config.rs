@@ -142,6 +142,31 @@ pub struct Mail {
     /// Where the daily staff digest goes. Default none: no digest.
     #[serde(default)]
     pub staff_address: Option<String>,
+    /// Sender authentication. Default off (every From address trusted, and each pass
+    /// says so in its log).
+    #[serde(default)]
+    pub authentication: Authentication,
+}
+
+/// `[mail.authentication]`: which `Authentication-Results` headers the portal
+/// believes (RFC 8601). The receiving mail server checks DKIM, SPF and DMARC and
+/// writes the header under its authserv-id; it must remove any header carrying that
+/// id which a sender put in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authentication {
+    /// The authserv-ids of the receiving servers whose headers count, compared
+    /// without case. Default none: authentication is off.
+    #[serde(default)]
+    pub trusted_authserv_ids: Vec<String>,
+}
+
+impl Authentication {
+    /// True when some authserv-id is trusted: mail to intake is acted on only when
+    /// its sender is authenticated.
+    pub fn is_on(&self) -> bool {
+        !self.trusted_authserv_ids.is_empty()
+    }
 }
 
 /// `[mail.intake]` and `[mail.inquiries]`: the address, and how the mailbox is
@@ -375,6 +400,13 @@ impl Config {
         {
             bail!("mail.staff_address {address:?} is not an email address");
         }
+        for id in &self.mail.authentication.trusted_authserv_ids {
+            if id.trim().is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!(
+                    "mail.authentication.trusted_authserv_ids: {id:?} is not an authserv-id (the host name the receiving mail server writes first in its Authentication-Results header)"
+                );
+            }
+        }
         self.check_tls()
     }
 
@@ -506,6 +538,7 @@ impl Default for Mail {
             intake: default_intake_mailbox(),
             inquiries: default_inquiries_mailbox(),
             staff_address: None,
+            authentication: Authentication::default(),
         }
     }
 }
@@ -979,6 +1012,35 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn authentication_is_off_by_default_and_on_with_a_trusted_id() {
+        let config = Config::parse("").unwrap();
+        assert!(!config.mail.authentication.is_on());
+        assert!(!common_config().mail.authentication.is_on());
+        let config = Config::parse(
+            "[mail.authentication]\ntrusted_authserv_ids = [\"mx.portal.example.gov\"]\n",
+        )
+        .unwrap();
+        assert!(config.mail.authentication.is_on());
+        assert_eq!(
+            config.mail.authentication.trusted_authserv_ids,
+            ["mx.portal.example.gov"]
+        );
+        for bad in ["\"\"", "\"  \"", "\"mx portal\""] {
+            let error = refusal(&format!(
+                "[mail.authentication]\ntrusted_authserv_ids = [{bad}]\n"
+            ));
+            assert!(error.contains("trusted_authserv_ids"), "{error}");
+        }
+        let error = refusal("[mail.authentication]\ntrusted_ids = [\"mx.example\"]\n");
+        assert!(error.contains("trusted_ids"), "{error}");
+    }
+
+    /// The shipped portal.toml.
+    fn common_config() -> Config {
+        Config::parse(include_str!("../portal.toml")).unwrap()
     }
 
     #[test]

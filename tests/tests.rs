@@ -2,6 +2,7 @@
 //! `tests/fixtures/`.
 
 mod after_forward;
+mod authentication;
 mod common;
 mod daily;
 mod demo;

@@ -554,6 +554,7 @@ mod tests {
                 at: morning(day("2026-12-02")),
             }),
             raw_removed: None,
+            trusted: None,
         }
     }
 
