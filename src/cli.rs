@@ -131,6 +131,17 @@ pub enum Command {
         action: OutboxAction,
     },
 
+    /// The store as one file of JSON lines: export it (the backup, and the way across a
+    /// sled upgrade) or import an export into a new store.
+    ///
+    /// Exit status: 0 done, 1 refused (an import into a path that is not missing or an
+    /// empty folder, or a file that is not a whole export: the line at fault is named and
+    /// nothing is imported), 2 could not run (config, store, files).
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+
     /// Show the portal at work on embedded defaults, in portal.toml's own paths: builds the
     /// site, mails a sample registration into the local Maildir, runs a pass, approves it,
     /// mails sample complaints dated relative to today (one good, one too early, one
@@ -330,13 +341,51 @@ pub enum MessagesAction {
         by: String,
     },
     /// Put a quarantined (or processed) message back into its inbox, to be handled
-    /// afresh by the next pass.
+    /// afresh by the next pass (Maildir only). With --trust-sender, handle a message
+    /// held as `unauthenticated` at once as if its sender were authenticated: no mail
+    /// moves (IMAP or Maildir alike), its notices are sent, the audit trail names you.
     Release {
         /// The message's hash (or a unique prefix of it) from `messages list`.
         hash: String,
+        /// Vouch for the sender of an `unauthenticated` message: it is handled from its
+        /// stored bytes as authenticated mail (needs --by).
+        #[arg(long, requires = "by")]
+        trust_sender: bool,
+        /// The staff member vouching for the sender, recorded in the audit trail.
+        #[arg(long, value_name = "NAME", requires = "trust_sender")]
+        by: Option<String>,
         /// Print the message record as JSON afterwards.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Write every record of the store — tickets, registrations, inquiries, messages with
+    /// their raw bytes, notices, the audit trail, counters — to FILE.
+    ///
+    /// The first line is the header {"format": "portal-store", "version": 1}, then one
+    /// JSON line per record, tree by tree in key order, and last {"records": N}; nothing in
+    /// it says when it was written, so an unchanged store exports to the same bytes. FILE
+    /// holds protected health information: it is written with mode 0600 under a temporary
+    /// name, synced, then renamed over FILE. `-` writes to standard output. While an
+    /// intake pass holds the store, export waits for it to finish, trying again for up to
+    /// 10 minutes.
+    Export {
+        /// The file to write (replaced whole), or `-` for standard output.
+        file: PathBuf,
+    },
+    /// Load an export into a new store at `[store] path`, which must be missing or an
+    /// empty folder; anything else there is refused (exit 1) and left alone.
+    ///
+    /// Every line is checked (the header's format and version, each record, their order,
+    /// the count at the end); a line at fault is refused by its number and nothing is left
+    /// behind: the store is built in a hidden folder beside the path and moved into place
+    /// once all of it has loaded and been flushed.
+    Import {
+        /// The export to load, or `-` for standard input.
+        file: PathBuf,
     },
 }
 

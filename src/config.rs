@@ -102,6 +102,14 @@ pub struct Store {
     /// The sled store's folder. Default `var/store`.
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// Days the raw mail of a final record, and the body of a sent notice, are kept
+    /// before retention removes them (the records stay). At least 1. Default 2190
+    /// (six years).
+    #[serde(
+        default = "default_keep_raw_days",
+        deserialize_with = "at_least_one_day"
+    )]
+    pub keep_raw_days: u32,
 }
 
 /// `[mail]`
@@ -134,6 +142,31 @@ pub struct Mail {
     /// Where the daily staff digest goes. Default none: no digest.
     #[serde(default)]
     pub staff_address: Option<String>,
+    /// Sender authentication. Default off (every From address trusted, and each pass
+    /// says so in its log).
+    #[serde(default)]
+    pub authentication: Authentication,
+}
+
+/// `[mail.authentication]`: which `Authentication-Results` headers the portal
+/// believes (RFC 8601). The receiving mail server checks DKIM, SPF and DMARC and
+/// writes the header under its authserv-id; it must remove any header carrying that
+/// id which a sender put in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authentication {
+    /// The authserv-ids of the receiving servers whose headers count, compared
+    /// without case. Default none: authentication is off.
+    #[serde(default)]
+    pub trusted_authserv_ids: Vec<String>,
+}
+
+impl Authentication {
+    /// True when some authserv-id is trusted: mail to intake is acted on only when
+    /// its sender is authenticated.
+    pub fn is_on(&self) -> bool {
+        !self.trusted_authserv_ids.is_empty()
+    }
 }
 
 /// `[mail.intake]` and `[mail.inquiries]`: the address, and how the mailbox is
@@ -367,6 +400,13 @@ impl Config {
         {
             bail!("mail.staff_address {address:?} is not an email address");
         }
+        for id in &self.mail.authentication.trusted_authserv_ids {
+            if id.trim().is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!(
+                    "mail.authentication.trusted_authserv_ids: {id:?} is not an authserv-id (the host name the receiving mail server writes first in its Authentication-Results header)"
+                );
+            }
+        }
         self.check_tls()
     }
 
@@ -474,7 +514,18 @@ impl Default for Store {
     fn default() -> Self {
         Store {
             path: default_store_path(),
+            keep_raw_days: default_keep_raw_days(),
         }
+    }
+}
+
+/// Reads `[store] keep_raw_days`: a whole number of days, at least one.
+fn at_least_one_day<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    match u32::deserialize(deserializer)? {
+        0 => Err(D::Error::custom(
+            "store.keep_raw_days must be at least 1 (days the raw mail is kept)",
+        )),
+        days => Ok(days),
     }
 }
 
@@ -487,6 +538,7 @@ impl Default for Mail {
             intake: default_intake_mailbox(),
             inquiries: default_inquiries_mailbox(),
             staff_address: None,
+            authentication: Authentication::default(),
         }
     }
 }
@@ -613,6 +665,9 @@ fn default_extension_days() -> u32 {
 fn default_store_path() -> PathBuf {
     PathBuf::from("var/store")
 }
+fn default_keep_raw_days() -> u32 {
+    2190
+}
 fn default_from() -> String {
     "Provider Resolution Portal <intake@portal.example.gov>".to_owned()
 }
@@ -677,7 +732,22 @@ mod tests {
         assert_eq!(config.rules.registration_business_days, 2);
         assert_eq!(config.mcos.len(), 6);
         assert_eq!(config.store.path, PathBuf::from("var/store"));
+        assert_eq!(config.store.keep_raw_days, 2190);
         assert_eq!(config.mail.notices_per_sender_per_day, 20);
+    }
+
+    #[test]
+    fn raw_mail_is_kept_at_least_a_day() {
+        let config = Config::parse("[store]\nkeep_raw_days = 30\n").unwrap();
+        assert_eq!(config.store.keep_raw_days, 30);
+        let error = format!(
+            "{:#}",
+            Config::parse("[store]\nkeep_raw_days = 0\n").unwrap_err()
+        );
+        assert!(
+            error.contains("store.keep_raw_days must be at least 1"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -942,6 +1012,35 @@ mod tests {
                 "{bad}: {error}"
             );
         }
+    }
+
+    #[test]
+    fn authentication_is_off_by_default_and_on_with_a_trusted_id() {
+        let config = Config::parse("").unwrap();
+        assert!(!config.mail.authentication.is_on());
+        assert!(!common_config().mail.authentication.is_on());
+        let config = Config::parse(
+            "[mail.authentication]\ntrusted_authserv_ids = [\"mx.portal.example.gov\"]\n",
+        )
+        .unwrap();
+        assert!(config.mail.authentication.is_on());
+        assert_eq!(
+            config.mail.authentication.trusted_authserv_ids,
+            ["mx.portal.example.gov"]
+        );
+        for bad in ["\"\"", "\"  \"", "\"mx portal\""] {
+            let error = refusal(&format!(
+                "[mail.authentication]\ntrusted_authserv_ids = [{bad}]\n"
+            ));
+            assert!(error.contains("trusted_authserv_ids"), "{error}");
+        }
+        let error = refusal("[mail.authentication]\ntrusted_ids = [\"mx.example\"]\n");
+        assert!(error.contains("trusted_ids"), "{error}");
+    }
+
+    /// The shipped portal.toml.
+    fn common_config() -> Config {
+        Config::parse(include_str!("../portal.toml")).unwrap()
     }
 
     #[test]

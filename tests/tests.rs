@@ -2,6 +2,7 @@
 //! `tests/fixtures/`.
 
 mod after_forward;
+mod authentication;
 mod common;
 mod daily;
 mod demo;
@@ -21,5 +22,6 @@ mod schedule;
 mod site;
 mod staff;
 mod staff_after;
+mod store_export;
 mod store_open;
 mod zipkit;

@@ -96,7 +96,7 @@ fn describe(report: &PassReport) -> String {
         String::new()
     };
     format!(
-        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} already handled; notices: {} sent, {} waiting, {} failed, {} suppressed by the daily limit{daily}",
+        "intake: {} message(s): {} ticket(s), {} registration(s), {} inquiry(ies), {} not registered, {} automatic, {} quarantined, {} unauthenticated, {} already handled; notices: {} sent, {} waiting, {} failed, {} suppressed by the daily limit{daily}",
         report.messages,
         report.tickets.len(),
         report.registrations.len(),
@@ -104,6 +104,7 @@ fn describe(report: &PassReport) -> String {
         report.not_registered,
         report.automatic,
         report.quarantined,
+        report.unauthenticated,
         report.already_processed,
         report.notices_sent,
         report.notices_waiting,

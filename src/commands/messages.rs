@@ -1,4 +1,4 @@
-//! `portal messages list|show|mark-read|release`.
+//! `portal messages list|show|mark-read|release [--trust-sender]`.
 
 use std::io::Write;
 
@@ -8,9 +8,10 @@ use chrono::Utc;
 use super::render::{self, Listing, plain, short_hash};
 use crate::cli::MessagesAction;
 use crate::config::Config;
+use crate::services::Services;
 use crate::staff::{
-    Marked, MessageView, Released, StoredMessage, StoredMessageView, mark_message_read, release,
-    stored_message,
+    Marked, MessageView, Released, StoredMessage, StoredMessageView, Trusted, mark_message_read,
+    release, stored_message, trust_sender,
 };
 use crate::store::{MessageRecord, Outcome, Store, Tree};
 
@@ -63,7 +64,24 @@ pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) 
             let what = format!("Message {}", short_hash(&record.hash));
             say_marked(&what, &marked, out)
         }
-        MessagesAction::Release { hash, json } => {
+        MessagesAction::Release {
+            hash,
+            trust_sender: true,
+            by,
+            json,
+        } => {
+            let services = Services::with_store(config, store)?;
+            let intake = services.intake(config, None);
+            let by = by.unwrap_or_default();
+            let trusted = trust_sender(&intake, &hash, &by, Utc::now())?;
+            if json {
+                let raw = trusted.record.raw_removed.is_none();
+                render::json(out, &MessageView::new(&trusted.record, raw))
+            } else {
+                say_trusted(&trusted, out)
+            }
+        }
+        MessagesAction::Release { hash, json, .. } => {
             let released = release(config, &store, &hash, Utc::now())?;
             if json {
                 let raw = released.record.raw_removed.is_none();
@@ -171,12 +189,12 @@ fn or_none(text: &str) -> &str {
 }
 
 fn outcome(record: &MessageRecord) -> String {
-    let mut outcome = match &record.outcome {
-        Outcome::Quarantined { why } => format!("quarantined ({why})"),
-        other => other.label(),
-    };
+    let mut outcome = outcome_of(record);
     if record.released {
         outcome.push_str(" [released]");
+    }
+    if let Some(mark) = &record.trusted {
+        outcome.push_str(&format!(" [sender trusted by {}]", plain(&mark.by)));
     }
     if record.read.is_some() {
         outcome.push_str(" [read]");
@@ -250,4 +268,32 @@ fn say_released(released: &Released, out: &mut dyn Write) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// What handling a message as authenticated made of it, and how each notice fared.
+fn say_trusted(trusted: &Trusted, out: &mut dyn Write) -> Result<()> {
+    let record = &trusted.record;
+    let by = record
+        .trusted
+        .as_ref()
+        .map_or_else(String::new, |mark| plain(&mark.by));
+    writeln!(
+        out,
+        "Message {} (from {}) handled as authenticated on the word of {by}: {}; recorded in the audit trail. It stays in Quarantine.",
+        short_hash(&record.hash),
+        plain(or_none(&record.from)),
+        plain(&outcome_of(record)),
+    )?;
+    for notice in &trusted.notices {
+        render::delivery(out, &notice.to, &notice.delivery)?;
+    }
+    Ok(())
+}
+
+/// The outcome alone, with a quarantined message's reason.
+fn outcome_of(record: &MessageRecord) -> String {
+    match &record.outcome {
+        Outcome::Quarantined { why } => format!("quarantined ({why})"),
+        other => other.label(),
+    }
 }

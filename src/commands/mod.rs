@@ -10,6 +10,7 @@ mod messages;
 mod outbox;
 mod registrations;
 mod render;
+mod store;
 mod tickets;
 
 use std::io::Write;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
         Command::Inquiries { action } => done(inquiries::run(&config, action, out)),
         Command::Messages { action } => done(messages::run(&config, action, out)),
         Command::Outbox { action } => done(outbox::run(&config, action, out)),
+        Command::Store { action } => done(store::run(&config, action, out)),
         Command::Demo => {
             crate::demo::run(&config, out)?;
             Ok(Outcome::Done)

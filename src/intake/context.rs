@@ -34,6 +34,9 @@ pub(crate) struct Incoming<'m> {
     pub received_on: NaiveDate,
     /// The pass's clock.
     pub now: DateTime<Utc>,
+    /// Staff vouched for its sender (`messages release --trust-sender`): handled as
+    /// authenticated, whatever its headers say.
+    pub sender_trusted: bool,
 }
 
 impl Incoming<'_> {
@@ -211,6 +214,7 @@ fn record_of(
         released: false,
         read: None,
         raw_removed: None,
+        trusted: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The daily work, done by the first pass of each Illinois day, with or without mail:
-//! one overdue reminder to the MCO per ticket and due date, and the staff digest.
+//! retention (`store::retention`), one overdue reminder to the MCO per ticket and due
+//! date, and the staff digest.
 //!
 //! Exactly once: the day is marked done in the store (`daily:last_day`) in the same
 //! transaction as the reminders and the digest it queues, and flushed before any of
@@ -46,6 +47,9 @@ pub(super) fn daily(intake: &Intake<'_>, today: NaiveDate, now: DateTime<Utc>) -
     if done.is_some_and(|done| done >= today) {
         return Ok(Daily::default());
     }
+    // Retention first, in transactions of its own: a day's work cut short does it
+    // again, and it finds nothing it removed before.
+    crate::store::retention::purge(store, intake.config.store.keep_raw_days, today, now)?;
     let mut writes = Writes::default();
     let overdue = overdue_tickets(store, today)?;
     let mut reminded: Vec<TicketId> = Vec::new();
@@ -550,6 +554,7 @@ mod tests {
                 at: morning(day("2026-12-02")),
             }),
             raw_removed: None,
+            trusted: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! A message to portal inquiries (R11): stored, and answered once (within the
 //! sender's daily limit) with an inquiry reference, the registration steps and the
-//! sender's own registration status when known.
+//! sender's own registration status when known — only to an authenticated sender: a
+//! forged From learns nothing about the address it borrowed.
 
 use anyhow::Result;
 use serde_json::json;
@@ -11,11 +12,20 @@ use crate::ids::InquiryId;
 use crate::mail::notice::NoticeKind;
 use crate::store::{Inquiry, Outcome, RECORD_VERSION, Tree};
 
-pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, subject: &str) -> Result<Outcome> {
+pub(crate) fn handle(
+    ctx: &mut Ctx<'_>,
+    reply: &Reply,
+    subject: &str,
+    authenticated: bool,
+) -> Result<Outcome> {
     let store = ctx.intake.store;
     let received_on = ctx.message.received_on;
     let id: InquiryId = store.allocate(received_on)?;
-    let latest = store.latest_registration(&reply.to)?;
+    let registration = if authenticated {
+        status_view(store.latest_registration(&reply.to)?.as_ref())
+    } else {
+        json!({ "status": "unverified" })
+    };
     let queued = ctx.answer(
         reply,
         NoticeKind::InquiryAnswer,
@@ -23,7 +33,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, subject: &str) -> Result<
         Some(id.into()),
         json!({
             "inquiry": { "id": id, "from": reply.to },
-            "registration": status_view(latest.as_ref()),
+            "registration": registration,
         }),
     )?;
     let record = Inquiry {

@@ -5,7 +5,8 @@
 //! The files, in the order a message meets them:
 //! - [`pass`]: the pass itself — list → fetch → dedupe → route → record → flush →
 //!   send → mark → move. The order is what makes a crash safe (see there).
-//! - [`router`]: parses a message once and tells which [`router::Route`] it takes.
+//! - [`router`]: parses a message once and tells which [`router::Route`] it takes,
+//!   sender authentication (`mail::auth`) deciding first whether intake acts on it.
 //! - one file per route: [`refused`] (too large, too many files, not a message, no
 //!   sender, automatic mail), [`inquiry`], [`registration`], [`ticket`],
 //!   [`correspondence`], [`help`] (how to submit; please register first), [`mco`]
@@ -74,6 +75,8 @@ pub struct PassReport {
     pub inquiries: Vec<InquiryId>,
     pub not_registered: usize,
     pub automatic: usize,
+    /// Mail to intake whose sender was not authenticated: quarantined, unanswered.
+    pub unauthenticated: usize,
     pub notices_sent: usize,
     pub notices_waiting: usize,
     pub notices_failed: usize,

@@ -132,6 +132,7 @@ pub fn queue_notice(
             }
         },
         raw: composed.raw,
+        body_removed: None,
     };
     crate::store::put_notice(writes, &notice)?;
     // A reply quoting this Message-ID is correspondence on what the notice is about.

@@ -11,6 +11,9 @@
 //! After the mailboxes, the first pass of each Illinois day does the day's work
 //! (`daily.rs`: overdue reminders, the staff digest) and sends what it queued.
 //!
+//! A message already recorded is routed again from its stored bytes, outside any
+//! pass, only when staff vouch for its unauthenticated sender ([`Intake::handle_stored`]).
+//!
 //! A notice recorded but not marked sent is sent again, so a crash can send one
 //! notice twice at most; a message recorded but not moved is only moved by the next
 //! pass. A message that cannot be handled is quarantined, never allowed to stop the
@@ -30,7 +33,7 @@ use super::{
 use crate::failpoint;
 use crate::mail::classify::{self, message_id_of};
 use crate::mail::{Folder, MailSource, SourceError, Waiting};
-use crate::store::{Outcome, StoreError, Tree};
+use crate::store::{MessageRecord, Outcome, StoreError, Tree};
 
 /// Messages recorded before one shared flush.
 const BATCH: usize = 32;
@@ -47,6 +50,12 @@ impl Intake<'_> {
     ) -> Result<PassReport> {
         let mut report = PassReport::default();
         let mut state = PassState::default();
+        if !self.config.mail.authentication.is_on() {
+            // Once a pass, so that no log of the intake hides it (R6).
+            tracing::warn!(
+                "sender authentication is off ([mail.authentication] trusted_authserv_ids is empty): every From address is trusted to be the sender"
+            );
+        }
         // Notices left from an earlier run go out first.
         deliver_pending(self, &mut report, now, Backoff::Respect)?;
         for (mailbox, source) in mailboxes.iter_mut() {
@@ -75,6 +84,7 @@ impl Intake<'_> {
             messages = report.messages as u64,
             tickets = report.tickets.len() as u64,
             quarantined = report.quarantined as u64,
+            unauthenticated = report.unauthenticated as u64,
             notices_sent = report.notices_sent as u64,
             notices_waiting = report.notices_waiting as u64,
             reminders = report.reminders as u64,
@@ -234,6 +244,7 @@ impl Intake<'_> {
             too_large,
             received_on: illinois_day(waiting.received_at),
             now,
+            sender_trusted: false,
         };
         let mut handled = match router::handle(self, &incoming, state) {
             Ok(handled) => {
@@ -276,6 +287,49 @@ impl Intake<'_> {
         self.store.apply(handled.writes)?;
         failpoint::hit("after_record");
         Ok(folder)
+    }
+}
+
+impl Intake<'_> {
+    /// Routes a message already recorded, from its stored bytes, as the pass did on
+    /// the day it came (its mailbox, the time its mailbox received it, read by its
+    /// header alone when it was too large) — with its sender taken as authenticated
+    /// when `trusted` (staff vouched for it). Returns the writes and the record that
+    /// replace its own; nothing is stored here, nothing is moved.
+    pub(crate) fn handle_stored(
+        &self,
+        record: &MessageRecord,
+        raw: &[u8],
+        trusted: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Handled> {
+        let waiting = Waiting {
+            id: record.source_id.clone(),
+            received_at: record.received_at,
+            size: raw.len() as u64,
+        };
+        let parsed = classify::parse(raw);
+        // A message read by its header alone (too large) was recorded without the
+        // digests of its attachments.
+        let too_large = record.attachments.is_none();
+        let attachments = parsed
+            .as_ref()
+            .filter(|_| !too_large)
+            .map(attachment_digests);
+        let incoming = Incoming {
+            mailbox: record.mailbox,
+            waiting: &waiting,
+            raw,
+            digest: &record.hash,
+            message_id: record.message_id.clone(),
+            parsed,
+            attachments,
+            too_large,
+            received_on: illinois_day(record.received_at),
+            now,
+            sender_trusted: trusted,
+        };
+        router::handle(self, &incoming, &mut PassState::default())
     }
 }
 
@@ -333,6 +387,7 @@ fn tally(report: &mut PassReport, outcome: &Outcome) {
         Outcome::NotRegistered => report.not_registered += 1,
         Outcome::Automatic => report.automatic += 1,
         Outcome::Quarantined { .. } => report.quarantined += 1,
+        Outcome::Unauthenticated => report.unauthenticated += 1,
         Outcome::Correspondence { .. }
         | Outcome::Proposal { .. }
         | Outcome::ExtensionRequest { .. }

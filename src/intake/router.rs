@@ -1,10 +1,12 @@
 //! The router: a message is parsed once and classified into the one [`Route`] it
 //! takes, then handed with one [`Ctx`] to that route's function. The order of the
 //! checks in [`classify`] is the portal's precedence: size before content, machines
-//! before people, the inquiries mailbox before attachments, an MCO's mail (never
-//! `not_registered`, R6) before anything a provider sends, registration forms
-//! (anyone may send one, R7) before complaints, and complaints only from a
-//! registered sender (R6).
+//! before people, the inquiries mailbox (answered either way) before sender
+//! authentication, which comes before everything intake acts on (a sender nobody
+//! vouched for is answered by nobody, so a forged From draws no backscatter), then
+//! attachments, an MCO's mail (never `not_registered`, R6) before anything a provider
+//! sends, registration forms (anyone may send one, R7) before complaints, and
+//! complaints only from a registered sender (R6).
 
 use anyhow::Result;
 
@@ -15,6 +17,7 @@ use super::{correspondence, extension, help, inquiry, mco, refused, registration
 use crate::config::Mco;
 use crate::forms::{Kind, Workbook};
 use crate::ids::RecordId;
+use crate::mail::auth;
 use crate::mail::classify::Parsed;
 use crate::store::{Outcome, Party, Registration, Ticket, Tree};
 
@@ -27,8 +30,16 @@ pub(crate) enum Route {
     Unreadable { why: &'static str },
     /// A bounce, an auto-reply, a list, or our own mail: never answered.
     Automatic { from: String },
-    /// A message to portal inquiries (R11).
-    Inquiry { reply: Reply, subject: String },
+    /// A message to portal inquiries (R11); the sender's registration status is told
+    /// only when it is `authenticated`.
+    Inquiry {
+        reply: Reply,
+        subject: String,
+        authenticated: bool,
+    },
+    /// Mail to intake from a sender that nothing trusted vouched for (authentication
+    /// on): quarantined, acted on for nobody, answered to nobody.
+    Unauthenticated { from: String },
     /// More files than the portal takes from one message.
     TooManyFiles { reply: Reply },
     /// A registration form or multiple registration template (R7), perhaps with
@@ -93,8 +104,13 @@ pub(crate) fn handle(
         }
         Route::Unreadable { why } => (String::new(), refused::unreadable(why)),
         Route::Automatic { from } => (from, Outcome::Automatic),
-        Route::Inquiry { reply, subject } => {
-            let outcome = inquiry::handle(&mut ctx, &reply, &subject)?;
+        Route::Unauthenticated { from } => (from, Outcome::Unauthenticated),
+        Route::Inquiry {
+            reply,
+            subject,
+            authenticated,
+        } => {
+            let outcome = inquiry::handle(&mut ctx, &reply, &subject, authenticated)?;
             (reply.to, outcome)
         }
         Route::TooManyFiles { reply } => {
@@ -178,11 +194,21 @@ pub(crate) fn handle(
 pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Route> {
     let parsed = message.parsed.as_ref();
     if message.too_large {
-        // Its header alone was read; a machine is never answered (R12), too large or not.
+        // Its header alone was read; a machine is never answered (R12), too large or
+        // not, and neither is a sender nobody vouched for.
         let from = parsed.and_then(|parsed| parsed.from.clone());
         let machine = parsed.is_some_and(|parsed| parsed.automatic.is_some());
+        let person = !machine && from.as_deref().is_some_and(|from| !is_own(intake, from));
+        let unauthenticated = person
+            && message.mailbox == Mailbox::Intake
+            && parsed.is_some_and(|parsed| !is_authenticated(intake, message, parsed));
+        if unauthenticated {
+            return Ok(Route::Unauthenticated {
+                from: from.unwrap_or_default(),
+            });
+        }
         return Ok(Route::TooLarge {
-            answer: !machine && from.as_deref().is_some_and(|from| !is_own(intake, from)),
+            answer: person,
             from,
         });
     }
@@ -204,11 +230,16 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
         in_reply_to: message.message_id.clone(),
         references: parsed.references.clone(),
     };
+    let authenticated = is_authenticated(intake, message, parsed);
     if message.mailbox == Mailbox::Inquiries {
         return Ok(Route::Inquiry {
             reply,
             subject: parsed.subject.clone(),
+            authenticated,
         });
+    }
+    if !authenticated {
+        return Ok(Route::Unauthenticated { from: reply.to });
     }
     // Too many files: refused before any is opened (reading up to 100 workbooks,
     // each up to its unpacking limit, only to refuse the message is wasted work).
@@ -345,6 +376,25 @@ fn from_party(
         });
     }
     Ok(Route::Correspondence { reply, about })
+}
+
+/// True when the message's From address counts as its sender: authentication is off
+/// (every pass logs that it is), staff vouched for the sender, or a header from a
+/// trusted authserv-id authenticates the From domain (`mail::auth`).
+fn is_authenticated(intake: &Intake<'_>, message: &Incoming<'_>, parsed: &Parsed) -> bool {
+    let authentication = &intake.config.mail.authentication;
+    if !authentication.is_on() || message.sender_trusted {
+        return true;
+    }
+    let Some(from) = parsed.from.as_deref() else {
+        return false;
+    };
+    let headers: Vec<&str> = parsed
+        .authentication_results
+        .iter()
+        .map(String::as_str)
+        .collect();
+    auth::is_authenticated(&headers, &authentication.trusted_authserv_ids, from)
 }
 
 /// One of our own addresses: never answered (no loops).

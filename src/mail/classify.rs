@@ -1,5 +1,6 @@
 //! Parsing one message (mail-parser) and telling what it is: its sender, its
-//! references to our notices, whether a machine sent it, and its attachments, found
+//! references to our notices, whether a machine sent it, the `Authentication-Results`
+//! the receiving servers wrote (read by [`super::auth`]), and its attachments, found
 //! through nested multiparts and forwarded `message/rfc822` parts.
 
 use mail_parser::{Message, MessageParser, MimeHeaders};
@@ -32,6 +33,10 @@ pub struct Parsed {
     pub attachments_cut: bool,
     /// Ids in brackets in the subject: `[PRP-2026-000123]`.
     pub tags: Vec<RecordId>,
+    /// The raw value of every top-level `Authentication-Results` header, in the
+    /// order written (the receiving server's own comes first), at most
+    /// [`super::auth::MAX_HEADERS`]: what sender authentication decides on.
+    pub authentication_results: Vec<String>,
 }
 
 /// One attached file.
@@ -68,6 +73,7 @@ pub fn parse(raw: &[u8]) -> Option<Parsed> {
         tags: tags(&subject),
         subject,
         references,
+        authentication_results: authentication_results(&message),
         ..Parsed::default()
     };
     collect_attachments(&message, &mut parsed, 0);
@@ -92,6 +98,23 @@ fn sender(message: &Message<'_>) -> Option<String> {
         .map(|address| address.trim().to_ascii_lowercase())
         .filter(|address| address.contains('@'))
         .filter(|address| address.parse::<lettre::message::Mailbox>().is_ok())
+}
+
+/// The raw values of the message's own `Authentication-Results` headers (never those
+/// of a message forwarded inside it), as written, folding and comments included.
+fn authentication_results(message: &Message<'_>) -> Vec<String> {
+    message
+        .headers()
+        .iter()
+        .filter(|header| header.name().eq_ignore_ascii_case("Authentication-Results"))
+        .take(super::auth::MAX_HEADERS)
+        .filter_map(|header| {
+            message
+                .raw_message
+                .get(header.offset_start as usize..header.offset_end as usize)
+        })
+        .map(|value| String::from_utf8_lossy(value).into_owned())
+        .collect()
 }
 
 /// A Message-ID without its angle brackets, when it looks like one: printable ASCII
@@ -359,6 +382,39 @@ mod tests {
         );
         let spaced = message("From: a@b.example\r\nMessage-ID: <a b@x.example>", "x");
         assert_eq!(message_id_of(&spaced), None);
+    }
+
+    #[test]
+    fn authentication_results_are_kept_raw_and_in_order() {
+        let inner = "From: b@c.example\r\nAuthentication-Results: inner.example; dkim=pass header.d=c.example\r\nSubject: inner\r\n\r\nx\r\n";
+        let raw = message(
+            "Authentication-Results: mx.portal.test;\r\n\tdkim=pass (ok) header.d=clinic.example\r\n\
+             From: a@clinic.example\r\nauthentication-results: other.example; none\r\n\
+             ARC-Authentication-Results: i=1; mx.portal.test; dkim=pass header.d=x.example\r\n\
+             Content-Type: multipart/mixed; boundary=\"o\"",
+            &format!(
+                "--o\r\nContent-Type: text/plain\r\n\r\nfyi\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--o--\r\n"
+            ),
+        );
+        let parsed = parse(&raw).unwrap();
+        let values: Vec<&str> = parsed
+            .authentication_results
+            .iter()
+            .map(|value| value.trim())
+            .collect();
+        assert_eq!(
+            values,
+            [
+                "mx.portal.test;\r\n\tdkim=pass (ok) header.d=clinic.example",
+                "other.example; none"
+            ]
+        );
+        assert!(
+            parse(&message("From: a@b.example", "x"))
+                .unwrap()
+                .authentication_results
+                .is_empty()
+        );
     }
 
     #[test]

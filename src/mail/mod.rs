@@ -1,6 +1,8 @@
 //! Mail in and out: the [`MailSource`] trait with its Maildir implementation, parsing
-//! and classifying a message, composing notices, and the transport that sends them.
+//! and classifying a message, reading its `Authentication-Results` (sender
+//! authentication), composing notices, and the transport that sends them.
 
+pub mod auth;
 pub mod classify;
 pub mod imap;
 pub mod maildir;

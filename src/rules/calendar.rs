@@ -7,7 +7,9 @@ use chrono::{Datelike, Days, NaiveDate, Weekday};
 /// The observed dates of the Illinois state holidays that fall in `year`, sorted.
 /// Includes a New Year's Day of `year + 1` observed on December 31 of `year`.
 pub fn illinois_holidays(year: i32) -> Vec<NaiveDate> {
-    let mut observed: Vec<NaiveDate> = [year - 1, year, year + 1]
+    // No holiday of the year before is observed in this one (none falls on December
+    // 31); New Year's Day of the year after may be.
+    let mut observed: Vec<NaiveDate> = [year, year + 1]
         .into_iter()
         .flat_map(actual_holidays)
         .map(observe)

@@ -1,13 +1,17 @@
-//! Putting a processed message back into its inbox (`portal messages release`).
+//! Putting a processed message back into its inbox (`portal messages release`), and
+//! handling a message held for its unauthenticated sender as authenticated, on a
+//! staff member's word (`portal messages release --trust-sender`).
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::refused;
+use super::send::NoticeSent;
+use super::{refused, staff_name};
 use crate::config::{Config, MailboxKind};
+use crate::intake::{Intake, PassReport, deliver, illinois_day};
 use crate::mail::maildir::Maildir;
 use crate::mail::{Folder, MailSource as _};
-use crate::store::{Mailbox, MessageRecord, Store, Tree, Writes};
+use crate::store::{Mailbox, MessageRecord, Outcome, ReadMark, Store, Tree, Writes};
 
 /// A message put back, and the folder it came from (`None`: it was already in the
 /// inbox).
@@ -52,6 +56,12 @@ pub fn release(
 ) -> Result<Released> {
     let mut record = find_message(store, prefix)?;
     let short = record.hash.get(..12).unwrap_or(&record.hash).to_owned();
+    if let Some(removed) = record.raw_removed {
+        return Err(refused(format!(
+            "message {short} cannot be released: its raw bytes were removed on {}",
+            crate::intake::illinois_day(removed)
+        )));
+    }
     let mailbox = match record.mailbox {
         Mailbox::Intake => &config.mail.intake,
         Mailbox::Inquiries => &config.mail.inquiries,
@@ -95,4 +105,101 @@ pub fn release(
         maildir.release(&id, folder)?;
     }
     Ok(Released { record, moved_from })
+}
+
+/// A message handled as authenticated on a staff member's word: its record as it now
+/// stands (the new outcome, `trusted`), and how each notice it queued fared.
+#[derive(Debug, Clone)]
+pub struct Trusted {
+    pub record: MessageRecord,
+    pub notices: Vec<NoticeSent>,
+}
+
+/// Handles a message held as `unauthenticated` from its stored bytes, as if its
+/// sender had been authenticated: routed as the pass would have routed it (its
+/// mailbox, the day it came), its new record, ticket or registration and notices
+/// recorded in one transaction with `message_trusted` in the audit trail, flushed,
+/// then those notices sent at once. No mail moves, so it works the same on IMAP and
+/// Maildir: the message stays in Quarantine. Refused when the message is not
+/// `unauthenticated` (trusted already, or never held) or its raw bytes are gone.
+pub fn trust_sender(
+    intake: &Intake<'_>,
+    prefix: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Trusted> {
+    let by = staff_name(by)?;
+    let store = intake.store;
+    let record = find_message(store, prefix)?;
+    let short = record.hash.get(..12).unwrap_or(&record.hash).to_owned();
+    if record.outcome != Outcome::Unauthenticated {
+        let trusted = record.trusted.as_ref().map_or_else(String::new, |mark| {
+            format!(" (its sender was trusted by {} already)", mark.by)
+        });
+        return Err(refused(format!(
+            "message {short} is {}{trusted}; only a message held as unauthenticated can be handled with --trust-sender",
+            record.outcome.label()
+        )));
+    }
+    if let Some(at) = record.raw_removed {
+        return Err(refused(format!(
+            "message {short}: its raw bytes were removed on {}; it cannot be handled again",
+            illinois_day(at)
+        )));
+    }
+    let Some(raw) = store.get_bytes(Tree::Raw, &record.hash)? else {
+        return Err(refused(format!(
+            "message {short}: its raw bytes are no longer in the store; it cannot be handled again"
+        )));
+    };
+    let mut handled = intake.handle_stored(&record, &raw, true, now)?;
+    handled.record.trusted = Some(ReadMark {
+        by: by.to_owned(),
+        at: now,
+    });
+    let mut writes = handled.writes;
+    writes.put(Tree::Messages, &record.hash, &handled.record)?;
+    writes.audit(store, now, "message_trusted", &short, Some(by), None)?;
+    store.apply(writes)?;
+    store.flush().context("cannot record the trusted message")?;
+    let notices = send_queued(intake, &handled.record, now)?;
+    Ok(Trusted {
+        record: handled.record,
+        notices,
+    })
+}
+
+/// Sends the notices a message queued (those the daily limit did not hold back) —
+/// those only: whatever else waits in the outbox is the next pass's business.
+/// Returns each one's delivery afterwards, in the order queued.
+fn send_queued(
+    intake: &Intake<'_>,
+    record: &MessageRecord,
+    now: DateTime<Utc>,
+) -> Result<Vec<NoticeSent>> {
+    let store = intake.store;
+    let mut waiting = Vec::new();
+    for id in &record.notices {
+        let notice = store
+            .notice(*id)?
+            .context("the message's notice was just recorded")?;
+        if notice.delivery.is_waiting() {
+            waiting.push(notice);
+        }
+    }
+    deliver(intake, waiting, &mut PassReport::default(), now)?;
+    record
+        .notices
+        .iter()
+        .map(|id| {
+            let notice = store
+                .notice(*id)?
+                .context("the message's notice was just recorded")?;
+            Ok(NoticeSent {
+                id: *id,
+                to: notice.to,
+                delivery: notice.delivery,
+            })
+        })
+        .collect()
 }

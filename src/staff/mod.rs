@@ -1,9 +1,10 @@
 //! What staff do, as operations that return data: decide registrations, decide the one
 //! extension of a ticket and resolve it, mark inquiries and messages read, release a
-//! message back into its inbox, retry the outbox, find tickets, and the views of
-//! tickets, registrations, inquiries, messages and notices. Nothing here parses a
-//! command line or prints; `commands` does both, so these operations serve the CLI
-//! today and any other front end tomorrow.
+//! message back into its inbox (or handle one held for its unauthenticated sender as
+//! authenticated, on a staff member's word), retry the outbox, find tickets, and the
+//! views of tickets, registrations, inquiries, messages and notices. Nothing here
+//! parses a command line or prints; `commands` does both, so these operations serve
+//! the CLI today and any other front end tomorrow.
 //!
 //! Every decision is in the audit trail with who made it, and sends its own notices at
 //! once (a notice that fails waits in the outbox for the next intake pass). A decision
@@ -23,7 +24,7 @@ mod views;
 
 pub use export::{CSV_HEADER, write_tickets_csv};
 pub use filter::TicketFilter;
-pub use messages::{Released, find_message, release};
+pub use messages::{Released, Trusted, find_message, release, trust_sender};
 pub use outbox::{Retried, retry};
 pub use read::{Marked, mark_inquiry_read, mark_message_read};
 pub use registrations::{Decided, Decision, decide};

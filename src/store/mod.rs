@@ -10,13 +10,20 @@
 //! store ([`Store::open_or_create`]); every other command opens an existing one
 //! ([`Store::open`]), and anything at the path that is not a healthy store is an
 //! error ([`OpenError`]), never a fresh start.
+//!
+//! `export.rs` writes every record as JSON lines and loads such a file into a new
+//! store (the backup, and the way across a sled upgrade); `retention.rs` removes raw
+//! mail and sent notices' bodies once they have been kept long enough.
 
+pub mod export;
 mod open;
 pub mod records;
+pub mod retention;
 mod upgrade;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
@@ -194,6 +201,9 @@ pub struct Store {
     path: PathBuf,
     /// Locked while the store is open (released when the file closes, after `db`).
     pid_file: File,
+    /// The least id [`Store::next_id`] may still hand out: above every notice and
+    /// audit entry recorded when the store was opened.
+    free_id: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -213,7 +223,35 @@ impl Store {
 
     /// A fresh number, never handed out twice (numbers may be skipped).
     pub fn next_id(&self) -> StoreResult<u64> {
-        self.db.generate_id().map_err(StoreError::Id)
+        let generated = self.db.generate_id().map_err(StoreError::Id)?;
+        // sled's own counter starts again from zero in a store `store import` filled:
+        // an id is never one a recorded notice or audit entry already has.
+        let free = self
+            .free_id
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |free| {
+                Some(free.max(generated).saturating_add(1))
+            })
+            .unwrap_or_else(|free| free);
+        Ok(free.max(generated))
+    }
+
+    /// The least id free at open: one above the last notice's and the last audit
+    /// entry's (both keyed by big-endian ids), zero in an empty store.
+    fn first_free_id(&self) -> StoreResult<u64> {
+        let mut free = 0;
+        for tree in [Tree::Outbox, Tree::Audit] {
+            let last = self.tree(tree).last().map_err(|source| StoreError::Read {
+                tree: tree.name(),
+                source,
+            })?;
+            let id = last
+                .and_then(|(key, _)| <[u8; 8]>::try_from(key.as_ref()).ok())
+                .map(u64::from_be_bytes);
+            if let Some(id) = id {
+                free = free.max(id.saturating_add(1));
+            }
+        }
+        Ok(free)
     }
 
     /// The next id of a kind for a day's year: `PRP-2026-000123`. Durable with the
@@ -529,6 +567,7 @@ mod tests {
                 at: chrono::Utc::now(),
             },
             raw: vec![b'x'; 4096],
+            body_removed: None,
         }
     }
 

@@ -17,6 +17,7 @@ use std::io::{self, ErrorKind, Seek as _, SeekFrom, Write as _};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Store, TREES, Tree};
@@ -128,7 +129,12 @@ impl Store {
             trees,
             path: path.to_path_buf(),
             pid_file,
+            free_id: AtomicU64::new(0),
         };
+        let free_id = store
+            .first_free_id()
+            .map_err(|error| damaged(path, error.to_string()))?;
+        store.free_id.store(free_id, Ordering::SeqCst);
         store.write_pid_file()?;
         // Files sled made with the default mode become 0600 too.
         make_private(path)?;
@@ -149,7 +155,7 @@ impl Store {
 }
 
 /// False when `path` is missing or an empty folder.
-fn holds_anything(path: &Path) -> Result<bool, OpenError> {
+pub(super) fn holds_anything(path: &Path) -> Result<bool, OpenError> {
     match std::fs::read_dir(path) {
         Ok(mut entries) => Ok(entries.next().is_some()),
         Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
@@ -165,7 +171,7 @@ fn holds_more_than_the_pid_file(path: &Path) -> Result<bool, OpenError> {
     Ok(entries.any(|entry| entry.map_or(true, |entry| entry.file_name() != PID_FILE)))
 }
 
-fn create_folder(path: &Path) -> Result<(), OpenError> {
+pub(super) fn create_folder(path: &Path) -> Result<(), OpenError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

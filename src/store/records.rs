@@ -233,7 +233,7 @@ pub struct Event {
     pub by: Option<String>,
 }
 
-/// Staff marked a digest item read.
+/// A staff member's mark, who and when: a digest item read, a sender trusted.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReadMark {
     pub by: String,
@@ -387,6 +387,10 @@ pub enum Outcome {
     Quarantined {
         why: String,
     },
+    /// Sender authentication is on and nothing the portal trusts vouched for the From
+    /// address: kept in the Quarantine folder, acted on for nobody, answered to nobody
+    /// (until staff trust it: `messages release --trust-sender`).
+    Unauthenticated,
 }
 
 impl Outcome {
@@ -403,6 +407,7 @@ impl Outcome {
             Outcome::Help => "help",
             Outcome::Automatic => "automatic",
             Outcome::Quarantined { .. } => "quarantined",
+            Outcome::Unauthenticated => "unauthenticated",
         }
     }
 
@@ -428,12 +433,15 @@ impl Outcome {
             Outcome::NotRegistered
             | Outcome::Help
             | Outcome::Automatic
-            | Outcome::Quarantined { .. } => word.to_owned(),
+            | Outcome::Quarantined { .. }
+            | Outcome::Unauthenticated => word.to_owned(),
         }
     }
 
+    /// The message is kept in the Quarantine folder: it could not be handled, or its
+    /// sender is not authenticated.
     pub fn is_quarantined(&self) -> bool {
-        matches!(self, Outcome::Quarantined { .. })
+        matches!(self, Outcome::Quarantined { .. } | Outcome::Unauthenticated)
     }
 }
 
@@ -469,6 +477,10 @@ pub struct MessageRecord {
     /// reads the bytes to tell.
     #[serde(default)]
     pub raw_removed: Option<DateTime<Utc>>,
+    /// Handled as authenticated on a staff member's word (`messages release
+    /// --trust-sender`), by whom and when; it stayed in the Quarantine folder.
+    #[serde(default)]
+    pub trusted: Option<ReadMark>,
 }
 
 /// A notice's delivery state.
@@ -526,9 +538,13 @@ pub struct Notice {
     pub message_id: String,
     pub created_at: DateTime<Utc>,
     pub delivery: Delivery,
-    /// The whole RFC 5322 message.
+    /// The whole RFC 5322 message; empty once retention removed it.
     #[serde(with = "base64_bytes")]
     pub raw: Vec<u8>,
+    /// When retention removed the body of this sent notice (`None`: kept). The
+    /// record and its summary stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_removed: Option<DateTime<Utc>>,
 }
 
 /// A notice without its body: what the outbox views list. Reading a stored

@@ -1,6 +1,7 @@
 //! What the staff digest lists: overdue tickets by MCO, registrations pending past
 //! their earliest completion, and what staff have not marked read — inquiries,
-//! correspondence, MCO mail without a ticket, quarantined messages. Each item by id,
+//! correspondence, MCO mail without a ticket, quarantined messages, messages whose
+//! sender was not authenticated. Each item by id,
 //! short hash, sender address and dates; never a subject, a text or a cell.
 //!
 //! The registrations, inquiries and messages are read as summaries of their records
@@ -31,6 +32,8 @@ pub(crate) struct Digest {
     /// An MCO's mail that named no ticket of its own.
     pub without_ticket: Vec<UnreadMessage>,
     pub quarantined: Vec<UnreadMessage>,
+    /// Mail to intake whose sender was not authenticated, acted on for nobody.
+    pub unauthenticated: Vec<UnreadMessage>,
 }
 
 /// One MCO's overdue tickets.
@@ -118,6 +121,7 @@ enum Listed {
     Correspondence,
     WithoutTicket,
     Quarantined,
+    Unauthenticated,
 }
 
 /// Where a message with this outcome is listed until marked read, if anywhere. Every
@@ -127,6 +131,7 @@ fn listed(outcome: &Outcome) -> Option<Listed> {
         Outcome::Correspondence { id: Some(_) } => Some(Listed::Correspondence),
         Outcome::Correspondence { id: None } => Some(Listed::WithoutTicket),
         Outcome::Quarantined { .. } => Some(Listed::Quarantined),
+        Outcome::Unauthenticated => Some(Listed::Unauthenticated),
         Outcome::Tickets { .. }
         | Outcome::Registration { .. }
         | Outcome::Inquiry { .. }
@@ -156,6 +161,7 @@ impl Digest {
             correspondence: Vec::new(),
             without_ticket: Vec::new(),
             quarantined: Vec::new(),
+            unauthenticated: Vec::new(),
         };
         digest.add_unread_messages(store)?;
         Ok(digest)
@@ -172,6 +178,7 @@ impl Digest {
             + self.correspondence.len()
             + self.without_ticket.len()
             + self.quarantined.len()
+            + self.unauthenticated.len()
     }
 
     /// True when every list is empty: no digest is sent.
@@ -203,6 +210,7 @@ impl Digest {
                 Listed::Correspondence => self.correspondence.push(item),
                 Listed::WithoutTicket => self.without_ticket.push(item),
                 Listed::Quarantined => self.quarantined.push(item),
+                Listed::Unauthenticated => self.unauthenticated.push(item),
             }
         }
         Ok(())
