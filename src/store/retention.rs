@@ -149,7 +149,8 @@ fn final_on(store: &Store, record: &MessageRecord) -> StoreResult<Option<NaiveDa
         | Outcome::Proposal { .. }
         | Outcome::ExtensionRequest { .. }
         | Outcome::Help
-        | Outcome::Automatic => Some(processed),
+        | Outcome::Automatic
+        | Outcome::Unauthenticated => Some(processed),
         Outcome::Quarantined { .. } => None,
     })
 }
@@ -254,6 +255,7 @@ mod tests {
             released: false,
             read: None,
             raw_removed: None,
+            trusted: None,
         }
     }
 
@@ -326,6 +328,8 @@ mod tests {
                 message("c6", "2026-02-01", Outcome::Correspondence { id: None }),
                 true,
             ),
+            (message("c7", "2026-02-01", Outcome::Unauthenticated), true),
+            (message("c8", "2026-06-15", Outcome::Unauthenticated), false),
             // Quarantined: it waits for staff.
             (
                 message(
