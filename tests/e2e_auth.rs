@@ -6,20 +6,24 @@
 //! (tests/mailstack/verifier.rs says how the verifier, its keys and the signer are set
 //! up, with no DNS).
 //!
-//! A complaint signed for clinic.test from the clinic's address passes the verifier
-//! (`dkim=pass header.d=clinic.test`). The same complaint with a From its signer does
-//! not vouch for (signed by another domain, or unsigned, or signed by clinic.test for
-//! an address elsewhere), or with its body changed after signing, is stored with no
-//! aligned pass. Forged `Authentication-Results` in the verifier's name — any spelling —
-//! are removed at the door, and while the verifier is down the MX refuses mail (4xx)
-//! rather than let it in unverified.
+//! The portal trusts that verifier alone (`[mail.authentication] trusted_authserv_ids =
+//! ["mx.portal.test"]`). A complaint signed for clinic.test from the clinic's
+//! registered address (`dkim=pass header.d=clinic.test`) is filed, forwarded and
+//! acknowledged. The same complaint with a From its signer does not vouch for (signed by
+//! another domain, unsigned, or signed by clinic.test for an address elsewhere), with
+//! its body changed after signing, or carrying forged `Authentication-Results` in the
+//! verifier's name (removed at the door, in any spelling) is recorded as
+//! `unauthenticated`, moved to Quarantine and answered by nobody — until staff vouch
+//! for the sender (`messages release --trust-sender`, over IMAP, no mail moved). While
+//! the verifier is down the MX refuses mail (4xx) rather than let it in unverified.
+//! About 20 seconds of test time in all.
 
 use portal::forms::samples::Sample;
 
 use crate::common::Sent;
 use crate::mailstack::{
-    self, AUTHSERV_ID, Account, FORGER_DOMAIN, Inbound, Letter, MailStack, Portal, domain_of,
-    wait_until,
+    self, AUTHSERV_ID, Account, FORGER_DOMAIN, Inbound, Letter, MailStack, Portal, Wiring,
+    domain_of, wait_until,
 };
 
 /// Index of Molina in the shipped list of MCOs.
@@ -145,19 +149,69 @@ fn subjects(notices: &[Sent]) -> Vec<&str> {
         .collect()
 }
 
+fn array(value: &serde_json::Value) -> &Vec<serde_json::Value> {
+    value.as_array().expect("a JSON array")
+}
+
+/// A portal that trusts the stack's verifier alone (`[mail.authentication]
+/// trusted_authserv_ids = ["mx.portal.test"]`), its provider registered with signed
+/// mail and approved: the provider's INBOX holds the registration's two notices.
+fn authenticating_portal<'a>(stack: &'a MailStack, name: &str) -> Portal<'a> {
+    let wiring = Wiring {
+        trusted_authserv_ids: &[AUTHSERV_ID],
+        ..Wiring::default()
+    };
+    let portal = Portal::wired(stack, name, wiring);
+    portal.register_signed(&portal.provider);
+    portal
+}
+
+/// One pass over the `count` messages waiting in the intake inbox, none of them
+/// authenticated: each is recorded as `unauthenticated` with no notice and moved to
+/// Quarantine, no ticket is filed, and once Postfix has delivered everything nobody got
+/// mail — the provider's INBOX holds its registration's two notices still, the MCO's
+/// nothing.
+fn assert_held_for_nobody(stack: &MailStack, portal: &Portal<'_>, count: usize) {
+    let report = portal.pass();
+    assert!(
+        report.contains(&format!("{count} message(s): 0 ticket(s)"))
+            && report.contains(&format!("{count} unauthenticated"))
+            && report.contains("notices: 0 sent, 0 waiting"),
+        "{report}"
+    );
+    let messages = portal.json(&["messages", "list", "--json"]);
+    let held: Vec<&serde_json::Value> = array(&messages)
+        .iter()
+        .filter(|record| record["outcome"]["kind"] == "unauthenticated")
+        .collect();
+    assert_eq!(held.len(), count, "{messages:#}");
+    assert!(
+        held.iter()
+            .all(|record| array(&record["notices"]).is_empty()),
+        "{messages:#}"
+    );
+    assert!(array(&portal.json(&["tickets", "list", "--json"])).is_empty());
+    assert!(stack.read(&portal.intake, "INBOX").is_empty());
+    assert_eq!(stack.read(&portal.intake, "Quarantine").len(), count);
+    stack.wait_until_delivered();
+    let provider_mail = stack.notices(&portal.provider, "INBOX");
+    assert_eq!(provider_mail.len(), 2, "{:#?}", subjects(&provider_mail));
+    assert!(stack.read(&portal.mco, "INBOX").is_empty());
+}
+
 // ---------------------------------------------------------------------------------
 // Signed, forged, broken
 // ---------------------------------------------------------------------------------
 
 /// A complaint template signed for clinic.test by the clinic's server, from the
-/// registered clinic address: the verifier says `dkim=pass header.d=clinic.test`, and
-/// the portal files it, forwards it to Molina and tells the provider.
+/// registered clinic address (registered with signed mail too): the verifier says
+/// `dkim=pass header.d=clinic.test`, and the portal, trusting only that verifier, files
+/// it, forwards it to Molina and tells the provider.
 #[test]
-fn a_complaint_signed_for_the_clinic_passes_and_is_filed() {
+fn a_complaint_signed_for_the_clinic_is_filed_and_acknowledged() {
     let stack = mailstack::shared();
     let _sharing = stack.share();
-    let portal = Portal::new(&stack, "auth-signed");
-    portal.register_signed(&portal.provider);
+    let portal = authenticating_portal(&stack, "auth-signed");
 
     let raw = complaint(&stack, &portal, &portal.provider.address, 1);
     let signed = stack.dkim_sign(&raw, domain_of(&portal.provider.address));
@@ -169,30 +223,51 @@ fn a_complaint_signed_for_the_clinic_passes_and_is_filed() {
     );
 
     let report = portal.pass();
-    assert!(report.contains("1 message(s): 1 ticket(s)"), "{report}");
+    assert!(
+        report.contains("1 message(s): 1 ticket(s)") && report.contains("0 unauthenticated"),
+        "{report}"
+    );
     assert!(report.contains("notices: 2 sent"), "{report}");
+    let tickets = portal.json(&["tickets", "list", "--json"]);
+    let [ticket] = array(&tickets).as_slice() else {
+        panic!("one ticket: {tickets:#}")
+    };
+    assert_eq!(ticket["status"], "forwarded", "{ticket:#}");
+    assert_eq!(ticket["sender"], portal.provider.address.as_str());
+    let id = ticket["id"].as_str().unwrap();
+    assert!(stack.read(&portal.intake, "INBOX").is_empty());
+    let processed = stack.read(&portal.intake, "Processed").len();
+    assert_eq!(processed, 2, "the registration and the complaint");
     stack.wait_until_delivered();
     let provider_mail = stack.notices(&portal.provider, "INBOX");
     assert!(
         provider_mail.iter().any(|notice| notice
             .subject
-            .contains("Complaint accepted and sent to Molina")),
+            .starts_with(&format!("[{id}] Complaint accepted and sent to Molina"))),
         "{:#?}",
         subjects(&provider_mail)
     );
     let mco_mail = stack.notices(&portal.mco, "INBOX");
-    assert_eq!(mco_mail.len(), 1, "the forward: {:#?}", subjects(&mco_mail));
+    let [forward] = mco_mail.as_slice() else {
+        panic!("one forward: {:#?}", subjects(&mco_mail))
+    };
+    assert!(
+        forward.subject.starts_with(&format!("[{id}]")),
+        "{}",
+        forward.subject
+    );
 }
 
 /// The clinic's complaint with a From its signature does not vouch for: signed by
 /// another domain (forger.test) in the registered provider's name, not signed at all,
-/// and signed by clinic.test for an address at forger.test. The verifier passes
-/// neither as the From domain's.
+/// and signed by clinic.test for an address at forger.test. The verifier passes none
+/// of them for the From domain, and the portal holds all three in Quarantine as
+/// `unauthenticated` and answers nobody.
 #[test]
-fn a_forged_from_has_no_aligned_pass() {
+fn a_forged_from_is_held_and_nobody_is_answered() {
     let stack = mailstack::shared();
     let _sharing = stack.share();
-    let portal = Portal::new(&stack, "auth-forged");
+    let portal = authenticating_portal(&stack, "auth-forged");
     let provider = &portal.provider.address;
     let elsewhere = format!("{}-someone@{FORGER_DOMAIN}", portal.name);
 
@@ -224,15 +299,20 @@ fn a_forged_from_has_no_aligned_pass() {
         by_clinic.contains("dkim=pass") && by_clinic.contains("header.d=clinic.test"),
         "a pass, for a domain that is not the From's: {by_clinic}"
     );
+
+    assert_held_for_nobody(&stack, &portal, 3);
 }
 
 /// The clinic's signed complaint with one word of its text changed after signing: the
-/// verifier says `dkim=fail` (the body hash does not match).
+/// verifier says `dkim=fail` (the body hash does not match) and the portal holds it,
+/// answering nobody. Staff who know the sender vouch for it (`messages release HASH
+/// --trust-sender --by NAME`): it is filed from its stored bytes then, its notices go
+/// out through Postfix, and the mail stays in Quarantine on the IMAP server.
 #[test]
-fn a_broken_signature_fails() {
+fn a_broken_signature_is_held_until_staff_vouch_for_the_sender() {
     let stack = mailstack::shared();
     let _sharing = stack.share();
-    let portal = Portal::new(&stack, "auth-broken");
+    let portal = authenticating_portal(&stack, "auth-broken");
     let provider = &portal.provider.address;
 
     let raw = complaint(&stack, &portal, provider, 5);
@@ -241,18 +321,58 @@ fn a_broken_signature_fails() {
     let verdict = verdict(&the_message(&stack, &portal.intake));
     assert!(verdict.contains("dkim=fail"), "{verdict}");
     assert!(!verdict.contains("=pass"), "{verdict}");
+    assert_held_for_nobody(&stack, &portal, 1);
+
+    let processed = stack.read(&portal.intake, "Processed").len();
+    let messages = portal.json(&["messages", "list", "--json"]);
+    let hash = array(&messages)
+        .iter()
+        .find(|record| record["outcome"]["kind"] == "unauthenticated")
+        .and_then(|record| record["hash"].as_str())
+        .expect("the held message")
+        .to_owned();
+    let released = portal.ok(&[
+        "messages",
+        "release",
+        &hash,
+        "--trust-sender",
+        "--by",
+        "Pat Staff",
+    ]);
+    assert!(
+        released.contains("handled as authenticated") && released.contains("Pat Staff"),
+        "{released}"
+    );
+    let tickets = portal.json(&["tickets", "list", "--json"]);
+    let [ticket] = array(&tickets).as_slice() else {
+        panic!("one ticket: {tickets:#}")
+    };
+    let id = ticket["id"].as_str().unwrap();
+    stack.wait_until_delivered();
+    let provider_mail = stack.notices(&portal.provider, "INBOX");
+    assert!(
+        provider_mail.iter().any(|notice| notice
+            .subject
+            .starts_with(&format!("[{id}] Complaint accepted"))),
+        "{:#?}",
+        subjects(&provider_mail)
+    );
+    assert_eq!(stack.notices(&portal.mco, "INBOX").len(), 1, "the forward");
+    assert_eq!(stack.read(&portal.intake, "Quarantine").len(), 1);
+    assert_eq!(stack.read(&portal.intake, "Processed").len(), processed);
 }
 
-/// An unsigned complaint carrying forged Authentication-Results in the verifier's name
-/// — as written, in capitals, after a comment, quoted, with a version, with a trailing
-/// dot, folded, claiming `dkim=pass` and `dmarc=pass` for clinic.test: none of them is
-/// stored; the verifier's own says `dkim=none`. Another server's header (`other.test`,
-/// which the portal does not trust) is left as it came.
+/// An unsigned complaint from the registered provider carrying forged
+/// Authentication-Results in the verifier's name — as written, in capitals, after a
+/// comment, quoted, with a version, with a trailing dot, folded, claiming `dkim=pass`
+/// and `dmarc=pass` for clinic.test: none of them is stored; the verifier's own says
+/// `dkim=none`. Another server's header (`other.test`, which the portal does not trust)
+/// is left as it came. The portal holds the message and answers nobody.
 #[test]
 fn forged_authentication_results_are_removed_at_the_door() {
     let stack = mailstack::shared();
     let _sharing = stack.share();
-    let portal = Portal::new(&stack, "auth-header");
+    let portal = authenticating_portal(&stack, "auth-header");
     let provider = &portal.provider.address;
     let forged = [
         format!("{AUTHSERV_ID}; dkim=pass header.d=clinic.test"),
@@ -269,7 +389,8 @@ fn forged_authentication_results_are_removed_at_the_door() {
     let untrusted = "other.test; dkim=pass header.d=clinic.test";
     let mut raw: Vec<u8> = forged
         .iter()
-        .chain([&untrusted.to_owned()])
+        .map(String::as_str)
+        .chain([untrusted])
         .flat_map(|value| format!("Authentication-Results: {value}\r\n").into_bytes())
         .collect();
     raw.extend(complaint(&stack, &portal, provider, 6));
@@ -282,6 +403,8 @@ fn forged_authentication_results_are_removed_at_the_door() {
     let all = authentication_results(&stored);
     assert_eq!(all.len(), 2, "the verifier's and other.test's: {all:#?}");
     assert!(all.contains(&untrusted.to_owned()), "{all:#?}");
+
+    assert_held_for_nobody(&stack, &portal, 1);
 }
 
 /// While OpenDKIM is down the MX listener refuses a signed complaint with a 4xx
