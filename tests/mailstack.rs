@@ -25,6 +25,18 @@
 //!   user `portal-mail` (made by `.ci/run`, or here when missing), which owns the
 //!   Maildirs; Postfix's master runs as root (it must), with `mail_owner = postfix`,
 //!   and delivers as `portal-mail` through `virtual_uid_maps`.
+//! - **Sender authentication** (tests/e2e_auth.rs). A third Postfix listener,
+//!   `mx_port`, is the stack's inbound MX: no AUTH, and OpenDKIM (Debian's `opendkim`)
+//!   as its milter, verifying DKIM and writing `Authentication-Results:
+//!   mx.portal.test; dkim=…` ([`AUTHSERV_ID`]), with `milter_default_action =
+//!   tempfail` so mail is refused, never let in unverified, while OpenDKIM is down.
+//!   Incoming copies of that header in the verifier's name are removed (the listener's
+//!   own cleanup's `header_checks`, and OpenDKIM's `RemoveARFrom`). OpenDKIM runs as
+//!   `portal-mail`, started by the first test that sends to `mx_port` (the other tests
+//!   use the submission ports, which have no milter, and do not wait for it); its keys
+//!   come from a file, never from DNS. Messages are signed by dkimpy
+//!   (tests/fixtures/dkim_sign.py) with keys made by openssl. tests/mailstack/verifier.rs
+//!   has the details.
 //! - **Nothing leaves the machine.** Postfix listens on 127.0.0.1 only, knows three
 //!   test domains, and its `default_transport` and `relay_transport` are `error:`.
 //! - **Waiting** is on conditions (a port accepts, a file appears, the queue empties),
@@ -47,6 +59,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common::{Sent, portal_bin};
+
+mod verifier;
+pub use verifier::{AUTHSERV_ID, FORGER_DOMAIN, Inbound};
 
 /// The unprivileged system user Dovecot runs as and the Maildirs belong to.
 pub const MAIL_USER: &str = "portal-mail";
@@ -440,9 +455,17 @@ pub struct MailStack {
     pub smtp_port: u16,
     /// SMTP with implicit TLS.
     pub smtps_port: u16,
+    /// The verified listener, as a domain's inbound MX (port 25) is: STARTTLS, no AUTH,
+    /// mail for the stack's own domains only, and OpenDKIM as its milter
+    /// (tests/mailstack/verifier.rs).
+    pub mx_port: u16,
+    /// Where OpenDKIM listens for Postfix (the milter protocol).
+    milter_port: u16,
     owner: Owner,
     dovecot: Mutex<Server>,
     postfix: Mutex<Server>,
+    /// OpenDKIM, made and started by the first test that sends to `mx_port`.
+    verifier: Mutex<Option<Server>>,
     /// Every address Postfix delivers to → its Dovecot user.
     addresses: Mutex<BTreeMap<String, String>>,
     /// What the introspection endpoint knows (see [`serve_introspection`]).
@@ -528,7 +551,14 @@ impl MailStack {
             make_dir(&root.join(path), mode, who);
         }
         let ca_file = make_certificates(&root.join("tls"), owner);
-        let [imap_port, imaps_port, smtp_port, smtps_port] = free_ports::<4>();
+        let [
+            imap_port,
+            imaps_port,
+            smtp_port,
+            smtps_port,
+            mx_port,
+            milter_port,
+        ] = free_ports::<6>();
         let tokens = Tokens::default();
         let introspection_port = serve_introspection(Arc::clone(&tokens));
 
@@ -554,7 +584,13 @@ impl MailStack {
         );
         write_file(
             &conf.join("master.cf"),
-            postfix_master_cf(smtp_port, smtps_port).as_bytes(),
+            postfix_master_cf(&conf, smtp_port, smtps_port, mx_port, milter_port).as_bytes(),
+            0o644,
+            None,
+        );
+        write_file(
+            &conf.join("mx_header_checks"),
+            verifier::mx_header_checks_text().as_bytes(),
             0o644,
             None,
         );
@@ -564,6 +600,8 @@ impl MailStack {
             imap_port,
             smtp_port,
             smtps_port,
+            mx_port,
+            milter_port,
             owner,
             dovecot: Mutex::new(Server {
                 name: "dovecot",
@@ -581,11 +619,12 @@ impl MailStack {
                 // -s: the master stays in the foreground (as `postfix start-fg` runs it).
                 args: vec!["-c".into(), conf.display().to_string(), "-s".into()],
                 user: None,
-                ports: vec![smtp_port, smtps_port],
+                ports: vec![smtp_port, smtps_port, mx_port],
                 output: root.join("postfix/master.out"),
                 log: root.join("postfix/postfix.log"),
                 child: None,
             }),
+            verifier: Mutex::new(None),
             addresses: Mutex::new(BTreeMap::new()),
             tokens,
             gate: RwLock::new(()),
@@ -782,17 +821,8 @@ impl MailStack {
     /// verifying the server's certificate against the test CA. Returns its Message-ID
     /// (without brackets).
     pub fn send(&self, letter: &Letter<'_>) -> String {
-        let number = self.sequence.fetch_add(1, Ordering::SeqCst);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let message_id = format!(
-            "swaks-{number}-{nanos}@{}",
-            letter.from.rsplit('@').next().unwrap_or("e2e.test")
-        );
         let files = tempfile::tempdir().unwrap();
-        let mut command = Command::new("swaks");
+        let (mut command, message_id) = self.swaks_letter(letter, files.path());
         command
             .args([
                 "--server",
@@ -802,28 +832,7 @@ impl MailStack {
             ])
             .args(["--tls", "--tls-verify", "--tls-ca-path"])
             .arg(&self.ca_file)
-            .args([
-                "--helo",
-                "mail.clinic.test",
-                "--from",
-                letter.from,
-                "--to",
-                letter.to,
-            ])
-            .args(["--header", &format!("Subject: {}", letter.subject)])
-            .args(["--header", &format!("Message-Id: <{message_id}>")])
-            .args(["--body", letter.body]);
-        for header in &letter.headers {
-            command.args(["--add-header", header]);
-        }
-        for (index, (name, bytes)) in letter.attachments.iter().enumerate() {
-            let path = files.path().join(format!("{index}-{name}"));
-            std::fs::write(&path, bytes).unwrap();
-            command
-                .args(["--attach-type", XLSX, "--attach-name", name])
-                .arg("--attach")
-                .arg(format!("@{}", path.display()));
-        }
+            .args(["--helo", "mail.clinic.test"]);
         let output = run(&mut command, "swaks");
         let transcript = String::from_utf8_lossy(&output.stdout);
         assert!(
@@ -831,6 +840,38 @@ impl MailStack {
             "Postfix did not queue the message:\n{transcript}"
         );
         message_id
+    }
+
+    /// A swaks command that makes `letter` (its attachments written into `files`), and
+    /// the Message-ID (without brackets) it gives it; the caller adds where it goes.
+    fn swaks_letter(&self, letter: &Letter<'_>, files: &Path) -> (Command, String) {
+        let number = self.sequence.fetch_add(1, Ordering::SeqCst);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let message_id = format!(
+            "swaks-{number}-{nanos}@{}",
+            letter.from.rsplit('@').next().unwrap_or("e2e.test")
+        );
+        let mut command = Command::new("swaks");
+        command
+            .args(["--from", letter.from, "--to", letter.to])
+            .args(["--header", &format!("Subject: {}", letter.subject)])
+            .args(["--header", &format!("Message-Id: <{message_id}>")])
+            .args(["--body", letter.body]);
+        for header in &letter.headers {
+            command.args(["--add-header", header]);
+        }
+        for (index, (name, bytes)) in letter.attachments.iter().enumerate() {
+            let path = files.join(format!("{index}-{name}"));
+            std::fs::write(&path, bytes).unwrap();
+            command
+                .args(["--attach-type", XLSX, "--attach-name", name])
+                .arg("--attach")
+                .arg(format!("@{}", path.display()));
+        }
+        (command, message_id)
     }
 
     /// Sends with swaks and waits until the message is in `to`'s inbox.
@@ -1026,6 +1067,20 @@ impl Exclusive<'_> {
     pub fn start_postfix(&self) {
         lock(&self.stack.postfix).start();
     }
+
+    /// Stops OpenDKIM (started first if no test had started it yet).
+    pub fn stop_verifier(&self) {
+        self.stack.start_verifier();
+        if let Some(verifier) = lock(&self.stack.verifier).as_mut() {
+            verifier.stop();
+        }
+    }
+
+    pub fn start_verifier(&self) {
+        if let Some(verifier) = lock(&self.stack.verifier).as_mut() {
+            verifier.start();
+        }
+    }
 }
 
 impl Drop for Exclusive<'_> {
@@ -1035,6 +1090,12 @@ impl Drop for Exclusive<'_> {
             if !server.is_running() {
                 server.start();
             }
+        }
+        // The verifier runs again if it ran before.
+        if let Some(verifier) = lock(&self.stack.verifier).as_mut()
+            && !verifier.is_running()
+        {
+            verifier.start();
         }
     }
 }
@@ -1252,14 +1313,32 @@ fn postfix_main_cf(root: &Path, owner: Owner) -> String {
     )
 }
 
-/// master.cf: the two SMTP listeners on 127.0.0.1 and the daemons delivery needs,
-/// none of them chrooted.
-fn postfix_master_cf(smtp_port: u16, smtps_port: u16) -> String {
+/// master.cf: the three SMTP listeners on 127.0.0.1 and the daemons delivery needs,
+/// none of them chrooted. The MX listener alone has a milter, OpenDKIM on
+/// `milter_port`; while it does not answer, that listener refuses mail with a 4xx
+/// (`milter_default_action = tempfail`): nothing comes in unverified. Its mail goes
+/// through a cleanup of its own, whose `header_checks` drop incoming
+/// `Authentication-Results` in the verifier's name (tests/mailstack/verifier.rs).
+fn postfix_master_cf(
+    conf: &Path,
+    smtp_port: u16,
+    smtps_port: u16,
+    mx_port: u16,
+    milter_port: u16,
+) -> String {
+    let conf = conf.display();
     format!(
         "# Written by tests/mailstack.rs.\n\
          127.0.0.1:{smtp_port} inet n - n - - smtpd\n\
          127.0.0.1:{smtps_port} inet n - n - - smtpd\n  \
            -o smtpd_tls_wrappermode=yes\n  -o smtpd_tls_security_level=encrypt\n\
+         127.0.0.1:{mx_port} inet n - n - - smtpd\n  \
+           -o smtpd_sasl_auth_enable=no\n  \
+           -o smtpd_milters=inet:127.0.0.1:{milter_port}\n  \
+           -o milter_default_action=tempfail\n  \
+           -o cleanup_service_name=mxcleanup\n\
+         mxcleanup unix n - n - 0 cleanup\n  \
+           -o header_checks=regexp:{conf}/mx_header_checks\n\
          pickup unix n - n 60 1 pickup\n\
          cleanup unix n - n - 0 cleanup\n\
          qmgr unix n - n 300 1 qmgr\n\
@@ -1336,6 +1415,9 @@ pub struct Wiring {
     pub max_message_bytes: u64,
     /// `[mail] staff_address`: where the daily digest goes (none by default).
     pub staff_address: Option<&'static str>,
+    /// `[mail.authentication] trusted_authserv_ids` (the table is left out when empty:
+    /// authentication off). [`AUTHSERV_ID`] is the stack's verifier.
+    pub trusted_authserv_ids: &'static [&'static str],
 }
 
 impl Default for Wiring {
@@ -1350,6 +1432,7 @@ impl Default for Wiring {
             notices_per_sender_per_day: 20,
             max_message_bytes: 25 * 1024 * 1024,
             staff_address: None,
+            trusted_authserv_ids: &[],
         }
     }
 }
@@ -1474,6 +1557,7 @@ impl<'a> Portal<'a> {
              [store]\npath = {store:?}\n\
              [mail]\nfrom = \"Provider Resolution Portal <{from}>\"\nnotices_per_sender_per_day = {limit}\n\
              max_message_bytes = {max_bytes}\n{staff}\
+             {authentication}\
              [mail.intake]\n{intake}\
              [mail.inquiries]\n{inquiries}\
              [smtp]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {smtp_port}\ntls = \"{smtp_tls}\"\n{smtp_ca}\
@@ -1492,6 +1576,7 @@ impl<'a> Portal<'a> {
                 .as_ref()
                 .map(|address| format!("staff_address = {address:?}\n"))
                 .unwrap_or_default(),
+            authentication = authentication_table(wiring.trusted_authserv_ids),
             intake = mailbox(&self.intake, INTAKE_PASSWORD),
             inquiries = mailbox(&self.inquiries, INQUIRIES_PASSWORD),
             smtp_ca = ca(wiring.smtp_trusts_ca),
@@ -1573,15 +1658,27 @@ impl<'a> Portal<'a> {
     pub fn register(&self, who: &Account) -> String {
         let form =
             crate::common::registration_form(&who.address, portal::forms::samples::SAMPLE_NPI);
-        let letter = Letter {
-            from: &who.address,
-            to: &self.intake.address,
-            subject: "Registration",
-            body: "Our registration form is attached.",
-            attachments: vec![("registration-form.xlsx".to_owned(), form)],
-            ..Letter::default()
-        };
+        let letter = registration_letter(who, &self.intake, form);
         self.stack.send_and_wait(&letter, &self.intake);
+        self.approve_registration(who)
+    }
+
+    /// [`register`](Self::register) as an authenticated sender: the form's message is
+    /// DKIM-signed for `who`'s domain and comes in through the verified listener.
+    pub fn register_signed(&self, who: &Account) -> String {
+        let form =
+            crate::common::registration_form(&who.address, portal::forms::samples::SAMPLE_NPI);
+        let letter = registration_letter(who, &self.intake, form);
+        let (raw, _) = self.stack.compose(&letter);
+        let signed = self.stack.dkim_sign(&raw, domain_of(&who.address));
+        self.stack
+            .send_inbound_and_wait(&who.address, &self.intake, &signed);
+        self.approve_registration(who)
+    }
+
+    /// A pass files `who`'s registration form, waiting in the intake inbox; staff approve
+    /// it. Returns its id.
+    fn approve_registration(&self, who: &Account) -> String {
         let report = self.pass();
         assert!(report.contains("1 registration(s)"), "{report}");
         let registrations = self.json(&["registrations", "list", "--json"]);
@@ -1618,4 +1715,33 @@ impl<'a> Portal<'a> {
         };
         self.stack.send_and_wait(&letter, &self.intake)
     }
+}
+
+/// The message that carries a registration form from `who` to the intake mailbox.
+fn registration_letter<'a>(who: &'a Account, intake: &'a Account, form: Vec<u8>) -> Letter<'a> {
+    Letter {
+        from: &who.address,
+        to: &intake.address,
+        subject: "Registration",
+        body: "Our registration form is attached.",
+        attachments: vec![("registration-form.xlsx".to_owned(), form)],
+        ..Letter::default()
+    }
+}
+
+/// The domain of an address (after its last `@`).
+pub fn domain_of(address: &str) -> &str {
+    address.rsplit('@').next().unwrap_or(address)
+}
+
+/// portal.toml's `[mail.authentication]` table for these ids; nothing when there are none.
+fn authentication_table(ids: &[&str]) -> String {
+    if ids.is_empty() {
+        return String::new();
+    }
+    let ids: Vec<String> = ids.iter().map(|id| format!("{id:?}")).collect();
+    format!(
+        "[mail.authentication]\ntrusted_authserv_ids = [{}]\n",
+        ids.join(", ")
+    )
 }

@@ -8,6 +8,7 @@ mod daily;
 mod demo;
 mod e2e;
 mod e2e_after;
+mod e2e_auth;
 mod exactly_once;
 mod fixtures;
 mod hostile;
