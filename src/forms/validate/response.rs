@@ -334,8 +334,8 @@ impl Check<'_> {
                     rows.join(", ")
                 )
             }
-            RowCell::Invalid => "The value is not a whole number; Row is the line's row in the \
-                 provider's template, as HFS wrote it"
+            RowCell::Invalid => "The value is not a row number (a whole number from 1, in digits \
+                 only); Row is the line's row in the provider's template, as HFS wrote it"
                 .to_owned(),
             RowCell::Empty => {
                 "This row has no Row number, so it is not a line HFS sent; add no rows to the workbook"

@@ -193,6 +193,31 @@ fn a_row_number_cell_is_read_as_a_whole_number() {
     );
 }
 
+#[test]
+fn a_row_number_is_digits_from_one_and_nothing_else() {
+    let mut sheet = sheet(&[CLEAN[0], CLEAN[1], CLEAN[2]]);
+    // "+3" parses as a number in Rust, but it is not digits as HFS wrote them.
+    sheet.cells.insert((1, response::ROW as u32), text("+3"));
+    sheet
+        .cells
+        .insert((2, response::ROW as u32), Cell::Number(0.0));
+    sheet.cells.insert((3, response::ROW as u32), text("5"));
+    let report = validate_response(&workbook(vec![sheet]), &context());
+    assert_eq!(decisions(&report), [(5, Some(McoDecision::Reprocessing))]);
+    let messages: Vec<(Option<u32>, &str)> = report
+        .problems
+        .iter()
+        .map(|problem| (problem.row, problem.message.as_str()))
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for (row, message) in messages {
+        assert!(
+            message.starts_with("The value is not a row number"),
+            "row {row:?}: {message}"
+        );
+    }
+}
+
 /// A Row repeated: the first counts, the repeat is a problem naming where the
 /// first stands.
 #[test]
