@@ -418,6 +418,21 @@ mod tests {
     }
 
     #[test]
+    fn a_forwarded_message_cut_short_inside_another_is_still_read() {
+        // Found by fuzzing (fuzz/artifacts/classify/regression-nested-rfc822): a
+        // forwarded message whose own forwarded part ends at the outer boundary led
+        // mail-parser to a debug assertion, so a debug build panicked where the shipped
+        // one recovers; mail-parser is built without its debug assertions (Cargo.toml).
+        let raw = b"From: a@clinic.example\r\nSubject: fwd\r\n\
+            Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n\
+            --o\nContent-Type: message/rfc822\n\r\n\x8b\x8b\n\
+            Content-Type: message/rfc822\r\n\r\n\r\na\n--o--\r\n";
+        let parsed = parse(raw).expect("still a message");
+        assert_eq!(parsed.from.as_deref(), Some("a@clinic.example"));
+        assert_eq!(parsed.subject, "fwd");
+    }
+
+    #[test]
     fn ids() {
         let shown = |subject: &str| -> Vec<String> {
             tags(subject).iter().map(ToString::to_string).collect()
