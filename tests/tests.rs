@@ -10,6 +10,7 @@ mod e2e;
 mod e2e_after;
 mod exactly_once;
 mod fixtures;
+mod fuzz_found;
 mod hostile;
 mod hostile_mail;
 mod intake;
