@@ -11,6 +11,7 @@ mod e2e_after;
 mod e2e_auth;
 mod exactly_once;
 mod fixtures;
+mod fuzz_found;
 mod hostile;
 mod hostile_mail;
 mod intake;
