@@ -194,23 +194,7 @@ pub(crate) fn handle(
 pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Route> {
     let parsed = message.parsed.as_ref();
     if message.too_large {
-        // Its header alone was read; a machine is never answered (R12), too large or
-        // not, and neither is a sender nobody vouched for.
-        let from = parsed.and_then(|parsed| parsed.from.clone());
-        let machine = parsed.is_some_and(|parsed| parsed.automatic.is_some());
-        let person = !machine && from.as_deref().is_some_and(|from| !is_own(intake, from));
-        let unauthenticated = person
-            && message.mailbox == Mailbox::Intake
-            && parsed.is_some_and(|parsed| !is_authenticated(intake, message, parsed));
-        if unauthenticated {
-            return Ok(Route::Unauthenticated {
-                from: from.unwrap_or_default(),
-            });
-        }
-        return Ok(Route::TooLarge {
-            answer: person,
-            from,
-        });
+        return Ok(too_large(intake, message));
     }
     let Some(parsed) = parsed else {
         return Ok(Route::Unreadable {
@@ -376,6 +360,27 @@ fn from_party(
         });
     }
     Ok(Route::Correspondence { reply, about })
+}
+
+/// The route of a message too large to take: its header alone was read. A machine is
+/// never answered (R12), too large or not, and neither is a sender nobody vouched for.
+fn too_large(intake: &Intake<'_>, message: &Incoming<'_>) -> Route {
+    let parsed = message.parsed.as_ref();
+    let from = parsed.and_then(|parsed| parsed.from.clone());
+    let machine = parsed.is_some_and(|parsed| parsed.automatic.is_some());
+    let person = !machine && from.as_deref().is_some_and(|from| !is_own(intake, from));
+    let unauthenticated = person
+        && message.mailbox == Mailbox::Intake
+        && parsed.is_some_and(|parsed| !is_authenticated(intake, message, parsed));
+    if unauthenticated {
+        return Route::Unauthenticated {
+            from: from.unwrap_or_default(),
+        };
+    }
+    Route::TooLarge {
+        answer: person,
+        from,
+    }
 }
 
 /// True when the message's From address counts as its sender: authentication is off
