@@ -114,6 +114,10 @@ pub struct Store {
         deserialize_with = "at_least_one_day"
     )]
     pub keep_raw_days: u32,
+    /// The public statistics intake writes and `portal build` publishes (no store
+    /// needed to build the site). Default `var/statistics.json`.
+    #[serde(default = "default_statistics_file")]
+    pub statistics_file: PathBuf,
 }
 
 /// `[mail]`
@@ -364,6 +368,7 @@ impl Default for Store {
         Store {
             path: default_store_path(),
             keep_raw_days: default_keep_raw_days(),
+            statistics_file: default_statistics_file(),
         }
     }
 }
@@ -513,6 +518,9 @@ fn default_extension_days() -> u32 {
 }
 fn default_store_path() -> PathBuf {
     PathBuf::from("var/store")
+}
+fn default_statistics_file() -> PathBuf {
+    PathBuf::from("var/statistics.json")
 }
 fn default_keep_raw_days() -> u32 {
     2190

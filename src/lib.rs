@@ -19,6 +19,7 @@ pub mod rules;
 pub mod services;
 pub mod site;
 pub mod staff;
+pub mod statistics;
 pub mod store;
 pub mod today;
 pub mod words;
