@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod demo;
 pub mod errors;
 pub mod failpoint;

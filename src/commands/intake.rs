@@ -1,5 +1,7 @@
 //! `portal intake`: one pass (for cron and systemd timers), or a pass every
-//! interval until SIGTERM or SIGINT.
+//! interval until SIGTERM or SIGINT. Either way the store is opened once and held for
+//! the whole run, and staff commands sent meanwhile are answered over the store's
+//! socket (`control`), with the intake's open store, between the passes' steps.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -8,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
-use super::Outcome;
+use super::{Outcome, serve};
 use crate::config::Config;
-use crate::intake::{PassReport, run_pass};
-use crate::store::OpenError;
+use crate::control::server::alongside;
+use crate::intake::{PassReport, pass_over};
+use crate::store::{OpenError, Store};
 
 pub(super) fn run(
     config: &Config,
@@ -19,30 +22,50 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<Outcome> {
     let Some(every) = every else {
-        let report = run_pass(config, None)?;
-        writeln!(out, "{}", describe(&report))?;
-        return Ok(if report.quarantined > 0 {
-            Outcome::Closed
-        } else {
-            Outcome::Done
-        });
+        return once(config, out);
     };
     let stop = stop_on_signals()?;
+    let Some(store) = open_patiently(config, every, &stop)? else {
+        writeln!(out, "stopped")?;
+        return Ok(Outcome::Done);
+    };
+    holding(config, &store, || {
+        every_interval(config, &store, every, &stop, out)
+    })
+}
+
+/// Runs `work` while the store's socket answers staff commands with `store`.
+fn holding<T>(config: &Config, store: &Store, work: impl FnOnce() -> T) -> T {
+    let handler = |args: &[String], out: &mut dyn Write| serve::answer(config, store, args, out);
+    alongside(store.path(), &handler, work)
+}
+
+/// `--once`: one pass, the store held (and staff commands answered) while it runs.
+fn once(config: &Config, out: &mut dyn Write) -> Result<Outcome> {
+    let store = Store::open_or_create(&config.store.path)?;
+    let report = holding(config, &store, || pass_over(config, &store, None))?;
+    writeln!(out, "{}", describe(&report))?;
+    Ok(if report.quarantined > 0 {
+        Outcome::Closed
+    } else {
+        Outcome::Done
+    })
+}
+
+/// `--every`: a pass every interval until stopped; a failed pass is retried, sooner.
+fn every_interval(
+    config: &Config,
+    store: &Store,
+    every: Duration,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
     let mut failures: u32 = 0;
     while !stop.load(Ordering::SeqCst) {
-        match run_pass(config, Some(&stop)) {
+        match pass_over(config, store, Some(stop)) {
             Ok(report) => {
                 failures = 0;
                 writeln!(out, "{}", describe(&report))?;
-            }
-            // A damaged store does not mend itself: stop (exit 2) rather than log the
-            // same error every interval while mail piles up unseen.
-            Err(error)
-                if error.chain().any(|cause| {
-                    matches!(cause.downcast_ref(), Some(OpenError::Damaged { .. }))
-                }) =>
-            {
-                return Err(error);
             }
             Err(error) => {
                 failures += 1;
@@ -53,20 +76,48 @@ pub(super) fn run(
                 );
             }
         }
-        // After a failure, wait longer each time (a server that dropped), up to the
-        // interval.
-        let wait = if failures == 0 {
-            every
-        } else {
-            every.min(Duration::from_secs(5u64 << failures.min(6)))
-        };
-        let until = Instant::now() + wait;
-        while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(200).min(wait));
-        }
+        wait_for_next(every, failures, stop);
     }
     writeln!(out, "stopped")?;
     Ok(Outcome::Done)
+}
+
+/// The store, opened (or created) for the run. Held by another process, or out of
+/// reach for now, it is tried again with the passes' backoff until it opens or a
+/// signal stops the wait (`None`). A damaged store does not mend itself: stop (exit
+/// 2) rather than log the same error every interval while mail piles up unseen.
+fn open_patiently(config: &Config, every: Duration, stop: &AtomicBool) -> Result<Option<Store>> {
+    let mut failures: u32 = 0;
+    while !stop.load(Ordering::SeqCst) {
+        match Store::open_or_create(&config.store.path) {
+            Ok(store) => return Ok(Some(store)),
+            Err(error @ OpenError::Damaged { .. }) => return Err(error.into()),
+            Err(error) => {
+                failures += 1;
+                tracing::error!(
+                    attempt = failures,
+                    error = %error,
+                    "cannot open the store; trying again"
+                );
+                wait_for_next(every, failures, stop);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Waits until the next pass is due: the interval, or after a failure a growing
+/// pause (a server that dropped) up to the interval; a stop ends the wait at once.
+fn wait_for_next(every: Duration, failures: u32, stop: &AtomicBool) {
+    let wait = if failures == 0 {
+        every
+    } else {
+        every.min(Duration::from_secs(5u64 << failures.min(6)))
+    };
+    let until = Instant::now() + wait;
+    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(200).min(wait));
+    }
 }
 
 /// A flag set by SIGTERM or SIGINT: the pass stops after the message in hand.

@@ -5,18 +5,23 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::Utc;
 
+use super::access::Access;
 use super::render::{self, Listing, plain, short_hash};
 use crate::cli::MessagesAction;
 use crate::config::Config;
-use crate::services::Services;
 use crate::staff::{
     Marked, MessageView, Released, StoredMessage, StoredMessageView, Trusted, mark_message_read,
     release, stored_message, trust_sender,
 };
-use crate::store::{MessageRecord, Outcome, Store, Tree};
+use crate::store::{MessageRecord, Outcome, Tree};
 
-pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) -> Result<()> {
-    let store = Store::open(&config.store.path)?;
+pub(super) fn run(
+    config: &Config,
+    access: Access<'_>,
+    action: MessagesAction,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let store = access.store(config)?;
     match action {
         MessagesAction::List { json } => {
             let mut records = store.all::<MessageRecord>(Tree::Messages)?;
@@ -70,8 +75,8 @@ pub(super) fn run(config: &Config, action: MessagesAction, out: &mut dyn Write) 
             by,
             json,
         } => {
-            let services = Services::with_store(config, store)?;
-            let intake = services.intake(config, None);
+            let deciding = store.deciding(config)?;
+            let intake = deciding.intake(config);
             let by = by.unwrap_or_default();
             let trusted = trust_sender(&intake, &hash, &by, Utc::now())?;
             if json {

@@ -3,6 +3,7 @@
 //! subcommands; the operations themselves live in `intake`, `staff`, `site` and
 //! `forms`, which know nothing of clap or of the terminal.
 
+mod access;
 mod check;
 mod inquiries;
 mod intake;
@@ -10,9 +11,11 @@ mod messages;
 mod outbox;
 mod registrations;
 mod render;
+mod serve;
 mod store;
 mod tickets;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
@@ -21,7 +24,9 @@ use anyhow::{Context as _, Result};
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::forms::{self, Kind};
+use crate::staff::Refused;
 use crate::today::today_in_illinois;
+use access::Access;
 
 /// How a command ended, for the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,20 +39,15 @@ pub enum Outcome {
     Unusable,
 }
 
-/// Runs the command the user asked for, writing its report to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
+/// Runs the command the user asked for (`argv` is the command line `cli` was parsed
+/// from), writing its report to `out`. A staff command is sent to the intake that holds
+/// the store, when one answers on the store's socket; otherwise it opens the store.
+pub fn run(cli: Cli, argv: &[OsString], out: &mut dyn Write) -> Result<Outcome> {
     let config = load_config(&cli.config)?;
+    if let Some(outcome) = serve::ask_intake(&config, &cli, argv, out)? {
+        return Ok(outcome);
+    }
     match cli.command {
-        Command::Templates { out: dir } => templates(&config, &dir, out),
-        Command::Check {
-            file,
-            received,
-            json,
-        } => {
-            let received = received.unwrap_or_else(today_in_illinois);
-            check::run(&config, &file, received, json, out)
-        }
-        Command::Build { drafts } => build(&config, drafts, out),
         Command::Serve { port, drafts } => {
             let options = site_options(drafts, true);
             crate::site::serve::serve(config, cli.config, options, port, |line| {
@@ -55,15 +55,51 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
             })?;
             Ok(Outcome::Done)
         }
-        Command::Intake { once: _, every } => intake::run(&config, every, out),
-        Command::Tickets { action } => done(tickets::run(&config, action, out)),
-        Command::Registrations { action } => done(registrations::run(&config, action, out)),
-        Command::Inquiries { action } => done(inquiries::run(&config, action, out)),
-        Command::Messages { action } => done(messages::run(&config, action, out)),
-        Command::Outbox { action } => done(outbox::run(&config, action, out)),
-        Command::Store { action } => done(store::run(&config, action, out)),
+        command => execute(&config, command, Access::Open, out),
+    }
+}
+
+/// The exit status of a command that ended so: 0 done, 1 something closed or a staff
+/// operation the rules do not allow ([`Refused`]), 2 anything that could not run.
+pub fn exit_code(result: &Result<Outcome>) -> u8 {
+    match result {
+        Ok(Outcome::Done) => 0,
+        Ok(Outcome::Closed) => 1,
+        Ok(Outcome::Unusable) => 2,
+        Err(error) if error.chain().any(|cause| cause.is::<Refused>()) => 1,
+        Err(_) => 2,
+    }
+}
+
+/// Runs one command with `config`, reaching the store through `access`; the same code
+/// whether the command line runs it or the intake answers it over its socket.
+fn execute(
+    config: &Config,
+    command: Command,
+    access: Access<'_>,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    match command {
+        Command::Templates { out: dir } => templates(config, &dir, out),
+        Command::Check {
+            file,
+            received,
+            json,
+        } => {
+            let received = received.unwrap_or_else(today_in_illinois);
+            check::run(config, &file, received, json, out)
+        }
+        Command::Build { drafts } => build(config, drafts, out),
+        Command::Serve { .. } => anyhow::bail!("`portal serve` runs only from the command line"),
+        Command::Intake { once: _, every } => intake::run(config, every, out),
+        Command::Tickets { action } => done(tickets::run(config, access, action, out)),
+        Command::Registrations { action } => done(registrations::run(config, access, action, out)),
+        Command::Inquiries { action } => done(inquiries::run(config, access, action, out)),
+        Command::Messages { action } => done(messages::run(config, access, action, out)),
+        Command::Outbox { action } => done(outbox::run(config, access, action, out)),
+        Command::Store { action } => done(store::run(config, access, action, out)),
         Command::Demo => {
-            crate::demo::run(&config, out)?;
+            crate::demo::run(config, out)?;
             Ok(Outcome::Done)
         }
     }

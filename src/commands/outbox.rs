@@ -5,17 +5,22 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::Utc;
 
+use super::access::Access;
 use super::render::{self, Listing, plural};
 use crate::cli::OutboxAction;
 use crate::config::Config;
-use crate::services::Services;
 use crate::staff::{Retried, retry};
-use crate::store::{Delivery, NoticeSummary, Store};
+use crate::store::{Delivery, NoticeSummary};
 
-pub(super) fn run(config: &Config, action: OutboxAction, out: &mut dyn Write) -> Result<()> {
+pub(super) fn run(
+    config: &Config,
+    access: Access<'_>,
+    action: OutboxAction,
+    out: &mut dyn Write,
+) -> Result<()> {
     match action {
         OutboxAction::List { json } => {
-            let store = Store::open(&config.store.path)?;
+            let store = access.store(config)?;
             // Summaries only: the notices' bodies are never read to list them.
             let notices = store.notice_summaries()?;
             let listing = Listing {
@@ -34,8 +39,8 @@ pub(super) fn run(config: &Config, action: OutboxAction, out: &mut dyn Write) ->
             listing.print_with(out, json, &notices, |notice| notice, row, tally)
         }
         OutboxAction::Retry { failed, json } => {
-            let services = Services::open(config)?;
-            let intake = services.intake(config, None);
+            let deciding = access.deciding(config)?;
+            let intake = deciding.intake(config);
             let retried = retry(&intake, failed, Utc::now())?;
             if json {
                 return render::json(out, &retried);

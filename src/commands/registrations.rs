@@ -5,24 +5,29 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::Utc;
 
+use super::access::Access;
 use super::render::{self, Listing, plain, short_hash};
 use crate::cli::{Decide, RegistrationsAction};
 use crate::config::Config;
 use crate::ids::RegistrationId;
-use crate::services::Services;
 use crate::staff::{Decided, Decision, RegistrationView, decide, refused};
-use crate::store::{Registration, Store, Tree};
+use crate::store::{Registration, Tree};
 
-pub(super) fn run(config: &Config, action: RegistrationsAction, out: &mut dyn Write) -> Result<()> {
+pub(super) fn run(
+    config: &Config,
+    access: Access<'_>,
+    action: RegistrationsAction,
+    out: &mut dyn Write,
+) -> Result<()> {
     match action {
         RegistrationsAction::List { json } => {
-            let store = Store::open(&config.store.path)?;
+            let store = access.store(config)?;
             let registrations = store.all::<Registration>(Tree::Registrations)?;
             LISTING.print(out, json, &registrations, RegistrationView::from, row)
         }
         RegistrationsAction::Show { id, json } => {
             let id: RegistrationId = id.parse()?;
-            let store = Store::open(&config.store.path)?;
+            let store = access.store(config)?;
             let Some(registration) = store.record::<Registration>(id)? else {
                 return Err(refused(format!("there is no registration {id}")));
             };
@@ -32,9 +37,11 @@ pub(super) fn run(config: &Config, action: RegistrationsAction, out: &mut dyn Wr
                 show(&registration, out)
             }
         }
-        RegistrationsAction::Approve(args) => decision(config, Decision::Approve, args, out),
-        RegistrationsAction::Deny(args) => decision(config, Decision::Deny, args, out),
-        RegistrationsAction::Revoke(args) => decision(config, Decision::Revoke, args, out),
+        RegistrationsAction::Approve(args) => {
+            decision(config, access, Decision::Approve, args, out)
+        }
+        RegistrationsAction::Deny(args) => decision(config, access, Decision::Deny, args, out),
+        RegistrationsAction::Revoke(args) => decision(config, access, Decision::Revoke, args, out),
     }
 }
 
@@ -132,10 +139,16 @@ fn show(registration: &Registration, out: &mut dyn Write) -> Result<()> {
 }
 
 /// `portal registrations approve|deny|revoke ID --by NAME [--reason TEXT]`.
-fn decision(config: &Config, decision: Decision, args: Decide, out: &mut dyn Write) -> Result<()> {
+fn decision(
+    config: &Config,
+    access: Access<'_>,
+    decision: Decision,
+    args: Decide,
+    out: &mut dyn Write,
+) -> Result<()> {
     let id: RegistrationId = args.id.parse()?;
-    let services = Services::open(config)?;
-    let intake = services.intake(config, None);
+    let deciding = access.deciding(config)?;
+    let intake = deciding.intake(config);
     let Decided {
         registration,
         delivery,

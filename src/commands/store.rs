@@ -8,26 +8,36 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
+use super::access::{Access, Held};
 use crate::cli::StoreAction;
 use crate::config::Config;
 use crate::staff::refused;
 use crate::store::export::{ImportError, export_to_file, import};
 use crate::store::{OpenError, Store};
 
-/// How long export waits for an intake pass to release the store.
+/// How long export waits for another process (not an intake, which answers over its
+/// socket) to release the store.
 const PATIENCE: Duration = Duration::from_secs(600);
 /// The longest pause between two tries.
 const LONGEST_PAUSE: Duration = Duration::from_secs(30);
 
-pub(super) fn run(config: &Config, action: StoreAction, out: &mut dyn Write) -> Result<()> {
+pub(super) fn run(
+    config: &Config,
+    access: Access<'_>,
+    action: StoreAction,
+    out: &mut dyn Write,
+) -> Result<()> {
     match action {
-        StoreAction::Export { file } => export(config, &file, out),
+        StoreAction::Export { file } => export(config, access, &file, out),
         StoreAction::Import { file } => import_file(config, &file, out),
     }
 }
 
-fn export(config: &Config, file: &Path, out: &mut dyn Write) -> Result<()> {
-    let store = open_waiting(&config.store.path, PATIENCE)?;
+fn export(config: &Config, access: Access<'_>, file: &Path, out: &mut dyn Write) -> Result<()> {
+    let store = match access {
+        Access::Open => Held::Own(open_waiting(&config.store.path, PATIENCE)?),
+        Access::Lent(store) => Held::Lent(store),
+    };
     if file == Path::new("-") {
         let records = store.export(&mut BufWriter::new(out))?;
         tracing::info!(records, "exported the store to standard output");

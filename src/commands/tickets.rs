@@ -5,25 +5,30 @@ use std::io::Write;
 use anyhow::Result;
 use chrono::{NaiveDate, Utc};
 
+use super::access::Access;
 use super::render::{self, Listing, date_or_dash, or_dash, plain, short_hash};
 use crate::cli::{TicketFilterArgs, TicketsAction};
 use crate::config::Config;
 use crate::forms::Status;
 use crate::ids::TicketId;
-use crate::services::Services;
 use crate::staff::{
     ExtensionDecision, TicketDecided, TicketFilter, TicketView, extend, refused, resolve,
     write_tickets_csv,
 };
-use crate::store::{Extension, ExtensionStatus, Resolution, Store, Ticket, Tree};
+use crate::store::{Extension, ExtensionStatus, Resolution, Ticket, Tree};
 use crate::today::today_in_illinois;
 
-pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -> Result<()> {
+pub(super) fn run(
+    config: &Config,
+    access: Access<'_>,
+    action: TicketsAction,
+    out: &mut dyn Write,
+) -> Result<()> {
     match action {
-        TicketsAction::List { filter, json } => list(config, filter, json, out),
+        TicketsAction::List { filter, json } => list(config, access, filter, json, out),
         TicketsAction::Show { id, json } => {
             let id: TicketId = id.parse()?;
-            let store = Store::open(&config.store.path)?;
+            let store = access.store(config)?;
             let Some(ticket) = store.record::<Ticket>(id)? else {
                 return Err(refused(format!("there is no ticket {id}")));
             };
@@ -34,7 +39,7 @@ pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -
             }
         }
         TicketsAction::Export { csv: _, json } => {
-            let store = Store::open(&config.store.path)?;
+            let store = access.store(config)?;
             let tickets = store.all::<Ticket>(Tree::Tickets)?;
             drop(store);
             if json {
@@ -61,8 +66,8 @@ pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -
             } else {
                 ExtensionDecision::Grant
             };
-            let services = Services::open(config)?;
-            let intake = services.intake(config, None);
+            let deciding = access.deciding(config)?;
+            let intake = deciding.intake(config);
             let decided = extend(&intake, id, decision, &by, reason.as_deref(), Utc::now())?;
             say_decided(&decided, json, out)
         }
@@ -74,8 +79,8 @@ pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -
             json,
         } => {
             let id: TicketId = id.parse()?;
-            let services = Services::open(config)?;
-            let intake = services.intake(config, None);
+            let deciding = access.deciding(config)?;
+            let intake = deciding.intake(config);
             let decided = resolve(&intake, id, outcome, &by, note.as_deref(), Utc::now())?;
             say_decided(&decided, json, out)
         }
@@ -83,7 +88,13 @@ pub(super) fn run(config: &Config, action: TicketsAction, out: &mut dyn Write) -
 }
 
 /// `portal tickets list [filters] [--json]`.
-fn list(config: &Config, args: TicketFilterArgs, json: bool, out: &mut dyn Write) -> Result<()> {
+fn list(
+    config: &Config,
+    access: Access<'_>,
+    args: TicketFilterArgs,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
     let filter = TicketFilter {
         status: args.status,
         mco: args.mco,
@@ -94,7 +105,7 @@ fn list(config: &Config, args: TicketFilterArgs, json: bool, out: &mut dyn Write
         until: args.until,
         overdue: args.overdue,
     };
-    let store = Store::open(&config.store.path)?;
+    let store = access.store(config)?;
     let today = today_in_illinois();
     let tickets: Vec<Ticket> = store
         .all::<Ticket>(Tree::Tickets)?

@@ -147,16 +147,28 @@ pub(crate) fn attachment_digests(parsed: &crate::mail::classify::Parsed) -> Vec<
 /// transport; the store is held only while the pass runs. `stop` ends it after the
 /// message in hand.
 pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<PassReport> {
-    let services = Services::open_or_create(config)?;
+    let store = Store::open_or_create(&config.store.path)?;
+    pass_over(config, &store, stop)
+}
+
+/// One pass over a store already open (an intake holds it for its whole run): the
+/// composer, the transport and the mailboxes are made afresh for each pass, so a mail
+/// server found down, or a mailbox that dropped, is tried again by the next.
+pub fn pass_over(config: &Config, store: &Store, stop: Option<&AtomicBool>) -> Result<PassReport> {
+    let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
+    let transport = crate::mail::transport::from_config(&config.smtp)?;
     let mut intake_box = open_mailbox(config, Mailbox::Intake)?;
     let mut inquiries_box = open_mailbox(config, Mailbox::Inquiries)?;
-    remember_validity(&services.store, Mailbox::Intake, intake_box.validity())?;
-    remember_validity(
-        &services.store,
-        Mailbox::Inquiries,
-        inquiries_box.validity(),
-    )?;
-    services.intake(config, stop).pass(
+    remember_validity(store, Mailbox::Intake, intake_box.validity())?;
+    remember_validity(store, Mailbox::Inquiries, inquiries_box.validity())?;
+    let intake = Intake {
+        config,
+        store,
+        composer: &composer,
+        transport: transport.as_ref(),
+        stop,
+    };
+    intake.pass(
         &mut [
             (Mailbox::Intake, &mut *intake_box),
             (Mailbox::Inquiries, &mut *inquiries_box),
@@ -194,6 +206,7 @@ fn remember_validity(store: &Store, mailbox: Mailbox, validity: Option<u32>) -> 
         }
         let mut writes = Writes::default();
         writes.put_bytes(Tree::Meta, &key, validity.to_string().into_bytes());
+        let _turn = store.turn();
         store
             .apply(writes)
             .context("cannot remember the mailbox's UIDVALIDITY")?;

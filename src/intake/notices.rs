@@ -218,6 +218,10 @@ pub fn deliver_pending(
 /// as it went out. When the server cannot be reached at all, the notices after the
 /// first are not tried in this run: they wait with the same error. A staff decision
 /// delivers its own notice this way, not the whole backlog.
+///
+/// Each notice is sent and marked with the store's turn held, and read again under it:
+/// one whose delivery changed since it was listed (a staff decision sent its own notice
+/// meanwhile, or `outbox retry` did) is left alone, so no notice goes out twice.
 pub fn deliver(
     intake: &Intake<'_>,
     notices: Vec<Notice>,
@@ -234,59 +238,87 @@ pub fn deliver(
     // they are (one attempt a run), and only new ones are deferred.
     let mut unreachable: Option<String> = intake.transport.down().map(str::to_owned);
     let only_new = unreachable.is_some();
-    let mut untried = Writes::default();
-    for mut notice in notices {
+    let mut deferred = false;
+    for listed in notices {
+        let _turn = store.turn();
+        let Some(mut notice) = still_as_listed(intake, &listed)? else {
+            continue;
+        };
         if let Some(error) = &unreachable {
             let new = matches!(notice.delivery, Delivery::Pending { attempts: 0, .. });
             if new || !only_new {
                 defer(&mut notice, error.clone(), now);
-                crate::store::put_notice(&mut untried, &notice)?;
+                let mut writes = Writes::default();
+                crate::store::put_notice(&mut writes, &notice)?;
+                store.apply(writes)?;
+                deferred = true;
             }
             continue;
         }
-        let result = intake.transport.send(&from, &notice.to, &notice.raw);
-        failpoint::hit("after_send");
-        let mut writes = Writes::default();
-        match result {
-            Ok(()) => {
-                tracing::info!(notice = notice.id, kind = %notice.kind, "notice sent");
-                notice.delivery = Delivery::Sent { at: now };
-                report.notices_sent += 1;
-                writes.audit(
-                    store,
-                    now,
-                    "notice_sent",
-                    &notice.id.to_string(),
-                    None,
-                    None,
-                )?;
-            }
-            Err(SendError::Unreachable(message)) => {
-                defer(&mut notice, message.clone(), now);
-                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "the mail server cannot be reached; notices wait for a later pass");
-                unreachable = Some(message);
-            }
-            Err(SendError::Transient(message)) => {
-                defer(&mut notice, message.clone(), now);
-                tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "notice not sent; it waits for a later pass");
-            }
-            Err(SendError::Permanent(message)) => {
-                tracing::error!(notice = notice.id, kind = %notice.kind, error = %message, "notice refused for good");
-                refused_for_good(intake, &mut writes, &mut notice, message, now)?;
-                report.notices_failed += 1;
-            }
+        send_and_mark(intake, &from, notice, report, now, &mut unreachable)?;
+    }
+    if deferred {
+        store.flush()?;
+    }
+    Ok(())
+}
+
+/// The notice as stored now, when its delivery is still the one it was listed with.
+fn still_as_listed(intake: &Intake<'_>, listed: &Notice) -> Result<Option<Notice>> {
+    Ok(intake
+        .store
+        .notice(listed.id)?
+        .filter(|notice| notice.delivery == listed.delivery))
+}
+
+/// Sends one notice and records how it fared, flushed before the next goes out: a
+/// crash can then send only the notice in flight twice, never every notice of the
+/// batch. Sets `unreachable` when the server could not be reached.
+fn send_and_mark(
+    intake: &Intake<'_>,
+    from: &str,
+    mut notice: Notice,
+    report: &mut PassReport,
+    now: DateTime<Utc>,
+    unreachable: &mut Option<String>,
+) -> Result<()> {
+    let store = intake.store;
+    let result = intake.transport.send(from, &notice.to, &notice.raw);
+    failpoint::hit("after_send");
+    let mut writes = Writes::default();
+    match result {
+        Ok(()) => {
+            tracing::info!(notice = notice.id, kind = %notice.kind, "notice sent");
+            notice.delivery = Delivery::Sent { at: now };
+            report.notices_sent += 1;
+            writes.audit(
+                store,
+                now,
+                "notice_sent",
+                &notice.id.to_string(),
+                None,
+                None,
+            )?;
         }
-        crate::store::put_notice(&mut writes, &notice)?;
-        store.apply(writes)?;
-        // Durable before the next notice goes out: a crash can then send only the
-        // notice in flight twice, never every notice of the batch.
-        store.flush()?;
-        failpoint::hit("after_mark_sent");
+        Err(SendError::Unreachable(message)) => {
+            defer(&mut notice, message.clone(), now);
+            tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "the mail server cannot be reached; notices wait for a later pass");
+            *unreachable = Some(message);
+        }
+        Err(SendError::Transient(message)) => {
+            defer(&mut notice, message.clone(), now);
+            tracing::warn!(notice = notice.id, kind = %notice.kind, error = %message, "notice not sent; it waits for a later pass");
+        }
+        Err(SendError::Permanent(message)) => {
+            tracing::error!(notice = notice.id, kind = %notice.kind, error = %message, "notice refused for good");
+            refused_for_good(intake, &mut writes, &mut notice, message, now)?;
+            report.notices_failed += 1;
+        }
     }
-    if unreachable.is_some() {
-        store.apply(untried)?;
-        store.flush()?;
-    }
+    crate::store::put_notice(&mut writes, &notice)?;
+    store.apply(writes)?;
+    store.flush()?;
+    failpoint::hit("after_mark_sent");
     Ok(())
 }
 
@@ -449,5 +481,110 @@ mod tests {
                 "{delivery:?}"
             );
         }
+    }
+
+    /// A config, a new store and the composer, in `dir`.
+    fn workshop(dir: &std::path::Path) -> (Config, Store, Composer) {
+        let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let text = format!(
+            "[site]\ntemplates_dir = {templates:?}\n[store]\npath = {:?}\n",
+            dir.join("store")
+        );
+        let config = Config::parse(&text).unwrap();
+        let store = Store::open_or_create(&config.store.path).unwrap();
+        let composer = Composer::new(&config.site.templates_dir, &config.mail.from).unwrap();
+        (config, store, composer)
+    }
+
+    /// Queues a registration notice to `to` and records it, flushed, as a staff
+    /// decision does; returns it as stored.
+    fn queued(intake: &Intake<'_>, to: &str, now: DateTime<Utc>) -> Notice {
+        let mut writes = Writes::default();
+        let request = NoticeRequest {
+            kind: NoticeKind::RegistrationApproved,
+            to,
+            subject: "Registration approved".to_owned(),
+            about: None,
+            is_reply: false,
+            in_reply_to: None,
+            references: &[],
+            context: json!({ "registration": { "id": "REG-2026-000001", "email": to, "npis": [], "missing": [], "reason": null } }),
+            attachment: None,
+        };
+        let id = queue_notice(intake, &mut writes, &mut Journaled::default(), request, now)
+            .unwrap()
+            .id;
+        intake.store.apply(writes).unwrap();
+        intake.store.flush().unwrap();
+        intake.store.notice(id).unwrap().unwrap()
+    }
+
+    #[test]
+    fn a_notice_sent_since_it_was_listed_is_not_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, store, composer) = workshop(dir.path());
+        let stub = StubSender::new_ok();
+        let intake = Intake {
+            config: &config,
+            store: &store,
+            composer: &composer,
+            transport: &stub,
+            stop: None,
+        };
+        let now: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
+        let notice = queued(&intake, "a@clinic.example", now);
+        // A pass lists the waiting notices; a staff decision then sends its own.
+        let listed = store.pending_notices().unwrap();
+        assert_eq!(listed.len(), 1);
+        deliver(&intake, vec![notice], &mut PassReport::default(), now).unwrap();
+        // The pass goes on with its list: the notice is sent already, and left alone.
+        let mut report = PassReport::default();
+        deliver(&intake, listed, &mut report, now).unwrap();
+        assert_eq!(report.notices_sent, 0);
+        assert_eq!(stub.messages().len(), 1, "sent once");
+    }
+
+    /// A staff decision (holding the turn while it records and sends its own notice)
+    /// and a pass delivering whatever waits, at once on two threads: each notice goes
+    /// out exactly once.
+    #[test]
+    fn a_decision_and_a_pass_at_once_send_each_notice_once() {
+        const DECISIONS: usize = 40;
+        let dir = tempfile::tempdir().unwrap();
+        let (config, store, composer) = workshop(dir.path());
+        let stub = StubSender::new_ok();
+        let now: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
+        let decided = std::sync::atomic::AtomicBool::new(false);
+        let intake = || Intake {
+            config: &config,
+            store: &store,
+            composer: &composer,
+            transport: &stub,
+            stop: None,
+        };
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let intake = intake();
+                for n in 0..DECISIONS {
+                    let _turn = store.turn();
+                    let notice = queued(&intake, &format!("r{n}@clinic.example"), now);
+                    deliver(&intake, vec![notice], &mut PassReport::default(), now).unwrap();
+                }
+                decided.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            scope.spawn(|| {
+                let intake = intake();
+                while !decided.load(std::sync::atomic::Ordering::SeqCst) {
+                    let mut report = PassReport::default();
+                    deliver_pending(&intake, &mut report, now, Backoff::Respect).unwrap();
+                }
+            });
+        });
+        let mut to: Vec<String> = stub.messages().into_iter().map(|m| m.to).collect();
+        to.sort();
+        let before = to.len();
+        to.dedup();
+        assert_eq!(before, to.len(), "a notice went out twice");
+        assert_eq!(to.len(), DECISIONS);
     }
 }

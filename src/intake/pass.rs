@@ -97,7 +97,9 @@ impl Intake<'_> {
     /// The day's work, on the day's first pass: recorded (the day marked done with
     /// it), then sent like every notice.
     fn daily_work(&self, report: &mut PassReport, now: DateTime<Utc>) -> Result<()> {
+        let turn = self.store.turn();
         let daily = daily(self, illinois_day(now), now)?;
+        drop(turn);
         report.reminders = daily.reminders;
         report.digest_sent = daily.digest;
         if daily != Daily::default() {
@@ -127,7 +129,10 @@ impl Intake<'_> {
                 continue;
             };
             report.messages += 1;
+            // The store's turn for this message only: a staff command gets in between.
+            let turn = self.store.turn();
             let folder = self.take(mailbox, waiting, &raw, state, report, now)?;
+            drop(turn);
             moves.push((waiting.id.clone(), folder));
         }
         self.store.flush()?;

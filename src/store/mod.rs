@@ -6,7 +6,9 @@
 //! moved only after the change it depends on is flushed. The folder is private to its
 //! owner (0700, files 0600): raw mail and attachments hold protected health
 //! information. One process at a time holds the store; another waits a few seconds,
-//! then names the holder from the pid file. Only `intake` and the demo create a
+//! then names the holder from the pid file (an intake holding it answers staff
+//! commands over its socket instead, `src/control/`). Within the process, writers take
+//! turns ([`Store::turn`], `turn.rs`). Only `intake` and the demo create a
 //! store ([`Store::open_or_create`]); every other command opens an existing one
 //! ([`Store::open`]), and anything at the path that is not a healthy store is an
 //! error ([`OpenError`]), never a fresh start.
@@ -19,6 +21,7 @@ pub mod export;
 mod open;
 pub mod records;
 pub mod retention;
+mod turn;
 mod upgrade;
 
 use std::fs::File;
@@ -34,6 +37,7 @@ use sled::Transactional;
 
 pub use open::OpenError;
 pub use records::*;
+pub use turn::{Turn, TurnGuard};
 
 /// A fault of the store itself — a read, a transaction, a flush that failed, or a
 /// record that no longer reads. Never the sender's doing: intake stops the pass on it
@@ -204,6 +208,8 @@ pub struct Store {
     /// The least id [`Store::next_id`] may still hand out: above every notice and
     /// audit entry recorded when the store was opened.
     free_id: AtomicU64,
+    /// Who may write now: the passes and the staff commands an intake serves.
+    turn: Turn,
 }
 
 impl std::fmt::Debug for Store {
@@ -215,6 +221,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Waits for the turn to write and takes it (see [`Turn`]): a pass for each
+    /// message, for the day's work and for each notice it sends; a staff command for
+    /// its duration. The thread holding it may take it again.
+    pub fn turn(&self) -> TurnGuard<'_> {
+        self.turn.take()
     }
 
     fn tree(&self, tree: Tree) -> &sled::Tree {

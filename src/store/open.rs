@@ -130,6 +130,7 @@ impl Store {
             path: path.to_path_buf(),
             pid_file,
             free_id: AtomicU64::new(0),
+            turn: super::Turn::default(),
         };
         let free_id = store
             .first_free_id()
