@@ -1,7 +1,7 @@
 //! How a staff command reaches the store: it opens the store itself (no intake is
 //! running), or it runs inside the intake that holds the store, which lends it its open
-//! store while serving the command over `portal.sock` (`src/control/`). Either way the
-//! command's code is the same.
+//! store (and its notice composer, made once) while serving the command over
+//! `portal.sock` (`src/control/`). Either way the command's code is the same.
 
 use std::ops::Deref;
 
@@ -11,40 +11,43 @@ use crate::config::Config;
 use crate::intake::Intake;
 use crate::mail::notice::Composer;
 use crate::mail::transport::{self, Sender};
-use crate::store::Store;
+use crate::store::{Store, TurnGuard};
 
 /// Where a staff command finds the store.
 #[derive(Debug, Clone, Copy)]
 pub enum Access<'a> {
     /// Open it (waiting a few seconds for another process to release it).
     Open,
-    /// The store the serving intake holds open.
-    Lent(&'a Store),
+    /// What the serving intake holds: its open store, and its composer when it could
+    /// make one (else the command makes its own).
+    Lent {
+        store: &'a Store,
+        composer: Option<&'a Composer>,
+    },
 }
 
-/// An open store: the command's own, or the intake's.
-pub enum Held<'a> {
-    Own(Store),
-    Lent(&'a Store),
+/// A command's own `T`, or the intake's.
+pub enum Held<'a, T> {
+    Own(T),
+    Lent(&'a T),
 }
 
-impl Deref for Held<'_> {
-    type Target = Store;
+impl<T> Deref for Held<'_, T> {
+    type Target = T;
 
-    fn deref(&self) -> &Store {
+    fn deref(&self) -> &T {
         match self {
-            Held::Own(store) => store,
-            Held::Lent(store) => store,
+            Held::Own(own) => own,
+            Held::Lent(lent) => lent,
         }
     }
 }
 
-/// What a staff decision works with: the store, and a composer and transport of its
-/// own (so a mail server found down by a pass does not hold back the decision's
-/// notice).
+/// What a staff decision works with: the store, the composer, and a transport of its
+/// own (so a mail server a pass found down does not hold back the decision's notice).
 pub struct Deciding<'a> {
-    pub store: Held<'a>,
-    composer: Composer,
+    pub store: Held<'a, Store>,
+    composer: Held<'a, Composer>,
     transport: Box<dyn Sender>,
 }
 
@@ -63,25 +66,43 @@ impl Deciding<'_> {
 
 impl<'a> Access<'a> {
     /// The store, to read or to record.
-    pub fn store(self, config: &Config) -> Result<Held<'a>> {
+    pub fn store(self, config: &Config) -> Result<Held<'a, Store>> {
         Ok(match self {
             Access::Open => Held::Own(Store::open(&config.store.path)?),
-            Access::Lent(store) => Held::Lent(store),
+            Access::Lent { store, .. } => Held::Lent(store),
         })
+    }
+
+    /// The lent store's turn, taken for a command served by the intake (see
+    /// [`Store::turn`]); a command that opened the store has it to itself.
+    pub fn turn(self) -> Option<TurnGuard<'a>> {
+        match self {
+            Access::Open => None,
+            Access::Lent { store, .. } => Some(store.turn()),
+        }
     }
 
     /// The store with a composer and a transport, for a decision that sends notices.
     pub fn deciding(self, config: &Config) -> Result<Deciding<'a>> {
-        self.store(config)?.deciding(config)
+        let store = self.store(config)?;
+        self.with(store, config)
     }
-}
 
-impl<'a> Held<'a> {
-    /// This store with a composer and a transport, for a decision that sends notices.
-    pub fn deciding(self, config: &Config) -> Result<Deciding<'a>> {
+    /// `store` (from [`Access::store`]) with a composer and a transport.
+    pub fn with(self, store: Held<'a, Store>, config: &Config) -> Result<Deciding<'a>> {
+        let composer = match self {
+            Access::Lent {
+                composer: Some(composer),
+                ..
+            } => Held::Lent(composer),
+            _ => Held::Own(Composer::new(
+                &config.site.templates_dir,
+                &config.mail.from,
+            )?),
+        };
         Ok(Deciding {
-            store: self,
-            composer: Composer::new(&config.site.templates_dir, &config.mail.from)?,
+            store,
+            composer,
             transport: transport::from_config(&config.smtp)?,
         })
     }

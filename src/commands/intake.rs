@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
+use super::access::Access;
 use super::{Outcome, serve};
 use crate::config::Config;
 use crate::control::server::alongside;
 use crate::intake::{PassReport, pass_over};
+use crate::mail::notice::Composer;
 use crate::store::{OpenError, Store};
 
 pub(super) fn run(
@@ -34,9 +36,17 @@ pub(super) fn run(
     })
 }
 
-/// Runs `work` while the store's socket answers staff commands with `store`.
+/// Runs `work` while the store's socket answers staff commands with `store` and a
+/// composer made once (a command makes its own should that fail now).
 fn holding<T>(config: &Config, store: &Store, work: impl FnOnce() -> T) -> T {
-    let handler = |args: &[String], out: &mut dyn Write| serve::answer(config, store, args, out);
+    let composer = Composer::new(&config.site.templates_dir, &config.mail.from)
+        .inspect_err(|error| tracing::warn!(error = %format!("{error:#}"), "cannot make the notice composer for staff commands"))
+        .ok();
+    let access = Access::Lent {
+        store,
+        composer: composer.as_ref(),
+    };
+    let handler = |args: &[String], out: &mut dyn Write| serve::answer(config, access, args, out);
     alongside(store.path(), &handler, work)
 }
 

@@ -75,7 +75,7 @@ pub(super) fn run(
             by,
             json,
         } => {
-            let deciding = store.deciding(config)?;
+            let deciding = access.with(store, config)?;
             let intake = deciding.intake(config);
             let by = by.unwrap_or_default();
             let trusted = trust_sender(&intake, &hash, &by, Utc::now())?;

@@ -14,7 +14,6 @@ use super::{Outcome, execute, exit_code};
 use crate::cli::{Cli, Command, StoreAction};
 use crate::config::Config;
 use crate::control::{Ending, client, socket_path};
-use crate::store::Store;
 
 /// Whether an intake holding the store answers this command: every command that reads
 /// or changes the store, but `store import` (a held store is not empty: the command
@@ -90,11 +89,12 @@ fn request_args(cli: &Cli, argv: &[OsString]) -> Option<Vec<String>> {
     Some(args)
 }
 
-/// The intake's answer to `args`: the command run with its open store, holding the
-/// store's turn for its duration, its standard output written to `out`.
+/// The intake's answer to `args`: the command run with what the intake lends it
+/// (`Access::Lent`), holding the store's turn for its duration, its standard output
+/// written to `out`.
 pub(super) fn answer(
     config: &Config,
-    store: &Store,
+    access: Access<'_>,
     args: &[String],
     out: &mut dyn Write,
 ) -> Ending {
@@ -114,8 +114,8 @@ pub(super) fn answer(
             err: Some("error: the intake answers staff commands only".to_owned()),
         };
     }
-    let _turn = store.turn();
-    let result = execute(config, cli.command, Access::Lent(store), out);
+    let _turn = access.turn();
+    let result = execute(config, cli.command, access, out);
     Ending {
         exit: exit_code(&result),
         err: result.err().map(|error| format!("error: {error:#}")),

@@ -36,7 +36,7 @@ pub(super) fn run(
 fn export(config: &Config, access: Access<'_>, file: &Path, out: &mut dyn Write) -> Result<()> {
     let store = match access {
         Access::Open => Held::Own(open_waiting(&config.store.path, PATIENCE)?),
-        Access::Lent(store) => Held::Lent(store),
+        Access::Lent { store, .. } => Held::Lent(store),
     };
     if file == Path::new("-") {
         let records = store.export(&mut BufWriter::new(out))?;
