@@ -86,6 +86,11 @@ pub enum Command {
     /// (see `portal outbox`). Exit status: 0 done, 1 finished with quarantined messages,
     /// 2 could not run. With --every, runs until SIGTERM or SIGINT, stopping cleanly
     /// after the message in hand; a failed pass is retried.
+    ///
+    /// The store is held for the whole run, and staff commands (tickets, registrations,
+    /// inquiries, messages, outbox, store export, report) run meanwhile are answered by
+    /// the intake over the Unix socket portal.sock in the store's folder (mode 0600),
+    /// between two messages of a pass; the socket is removed when intake stops.
     Intake {
         /// Run one pass and exit (the default; for cron and systemd timers).
         #[arg(long, conflicts_with = "every")]
@@ -370,8 +375,8 @@ pub enum StoreAction {
     /// it says when it was written, so an unchanged store exports to the same bytes. FILE
     /// holds protected health information: it is written with mode 0600 under a temporary
     /// name, synced, then renamed over FILE. `-` writes to standard output. While an
-    /// intake pass holds the store, export waits for it to finish, trying again for up to
-    /// 10 minutes.
+    /// intake holds the store, the intake writes the export; while another process holds
+    /// it, export waits, trying again for up to 10 minutes.
     Export {
         /// The file to write (replaced whole), or `-` for standard output.
         file: PathBuf,

@@ -9,6 +9,9 @@
 //! marked sent), `after_mark_sent` (a notice durably marked sent), `after_move`
 //! (a message moved out of the inbox) and `after_daily_record` (the day's reminders
 //! and digest recorded and flushed with the day marked done, none of them sent).
+//! Two more are on the staff socket's server (src/control/server.rs): `staff_command`
+//! (a request read, its command not run yet) and `after_staff_command` (the command
+//! run, its answer not sent).
 //!
 //! An error point fails instead of aborting: `handle_error` makes the handling of a
 //! complaint fail after its claims were checked for duplicates, as an unforeseen

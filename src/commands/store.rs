@@ -107,6 +107,9 @@ fn import_file(config: &Config, file: &Path, out: &mut dyn Write) -> Result<()> 
 mod tests {
     use super::*;
 
+    /// A store held by a process that answers no socket (another command, the demo):
+    /// export waits, then names the holder. A store an intake holds is exported by the
+    /// intake itself, at once (tests/staff_socket.rs).
     #[test]
     fn export_gives_up_waiting_for_a_held_store_when_its_patience_is_spent() {
         let dir = tempfile::tempdir().unwrap();
