@@ -3,17 +3,18 @@
 //! middle of a long pass, with the decision's notice sent exactly once; a socket left
 //! by a killed intake stops nothing; a command whose intake dies while answering says
 //! so (exit 2) and can be repeated; an export over the socket is the export of the
-//! closed store.
+//! closed store. The backlog test runs on Maildir and again on Dovecot and Postfix.
 
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use portal::forms::samples::{SAMPLE_NPI, Sample};
 use portal::store::{Delivery, Notice, Store, Tree};
 
 use crate::common::{Mailroom, PROVIDER, Service, complaint, message, registration_form};
+use crate::mailstack::{self, Letter, Portal, Wiring};
 
 const INTAKE: &str = "intake@portal.example.gov";
 /// The registrant whose request staff approve.
@@ -332,4 +333,117 @@ fn an_export_over_the_socket_equals_one_of_the_closed_store() {
     let closed = std::fs::read(room.path("closed.jsonl")).unwrap();
     assert!(held.len() > 1000, "the export holds the records");
     assert!(held == closed, "the same bytes");
+}
+
+/// The backlog test on Dovecot and Postfix: `intake --every` reading 1,000 complaints
+/// over IMAP and sending each one's notice through Postfix, while staff list the
+/// tickets and approve a registration — each answered in under a second, and the
+/// registrant gets the approval once.
+#[test]
+fn over_imap_and_smtp_staff_commands_answer_within_a_second_mid_backlog() {
+    const BACKLOG: usize = 1000;
+    let stack = mailstack::shared();
+    let _sharing = stack.share();
+    let wiring = Wiring {
+        notices_per_sender_per_day: 1_000_000,
+        ..Wiring::default()
+    };
+    let portal = Portal::wired(&stack, "socket", wiring);
+    portal.register(&portal.provider);
+    let other = portal.clinic_account("other");
+    let letter = Letter {
+        from: &other.address,
+        to: &portal.intake.address,
+        subject: "Registration",
+        body: "Our registration form is attached.",
+        attachments: vec![(
+            "registration-form.xlsx".to_owned(),
+            registration_form(&other.address, SAMPLE_NPI),
+        )],
+        ..Letter::default()
+    };
+    stack.send_and_wait(&letter, &portal.intake);
+    assert!(portal.pass().contains("1 registration(s)"));
+    let registrations = portal.json(&["registrations", "list", "--json"]);
+    let pending = registrations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|registration| registration["status"] == "pending")
+        .expect("the other clinic's request waits")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = SystemTime::now() - Duration::from_secs(60);
+    for serial in 0..BACKLOG {
+        let raw = message(
+            &portal.provider.address,
+            &portal.intake.address,
+            &format!("Complaint {serial}"),
+            "Attached.",
+            &[("complaint.xlsx", complaint(Sample::Good, 1))],
+        );
+        stack.deliver(
+            &portal.intake,
+            &raw,
+            start + Duration::from_millis(serial as u64),
+        );
+    }
+
+    let service =
+        Service::spawn(portal.command(&["--log-format", "json", "intake", "--every", "1h"]));
+    let listed = service.event("mailbox listed");
+    assert_eq!(listed["fields"]["waiting"], BACKLOG as u64, "{listed}");
+    service.event("message handled");
+    for args in [
+        &["tickets", "list"][..],
+        &["registrations", "approve", &pending, "--by", "Dana Staff"],
+    ] {
+        let started = Instant::now();
+        let output = portal.run(args);
+        let took = started.elapsed();
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output));
+        assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
+    }
+    assert!(
+        stack.on_disk(&portal.intake, None) > 0,
+        "the commands were answered mid-pass"
+    );
+    let report = service.pass_where(|report| report.starts_with("intake: "));
+    assert!(
+        report.starts_with(&format!("intake: {BACKLOG} message(s)")),
+        "{report}"
+    );
+    let (code, _) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0));
+
+    stack.wait_until_delivered();
+    let approved: Vec<_> = stack
+        .notices(&other, "INBOX")
+        .into_iter()
+        .filter(|notice| notice.subject.contains("Registration approved"))
+        .collect();
+    assert_eq!(approved.len(), 1, "{approved:#?}");
+}
+
+/// Under `--every`, a store another process holds is tried again with the passes'
+/// backoff, not given up: the service runs once it is released.
+#[test]
+fn intake_every_waits_out_a_store_another_process_holds() {
+    let room = Mailroom::new("");
+    assert_eq!(room.pass().messages, 0);
+    let held = Store::open(&room.config.store.path).unwrap();
+    let service = Service::spawn(room.every());
+    let failed = service.event("cannot open the store; trying again");
+    assert_eq!(failed["fields"]["attempt"], 1, "{failed}");
+    assert!(
+        failed["fields"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("is in use by process")),
+        "{failed}"
+    );
+    drop(held);
+    service.pass_where(|report| report.starts_with("intake: 0 message(s)"));
+    let (code, _) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0));
 }
