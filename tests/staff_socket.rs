@@ -325,6 +325,10 @@ fn an_export_over_the_socket_equals_one_of_the_closed_store() {
         "store export"
     );
     let held = std::fs::read(elsewhere.join("held.jsonl")).expect("written where staff asked");
+    // To standard output, through the socket's `out` lines.
+    let streamed = room.cli(&["store", "export", "-"]);
+    assert_eq!(streamed.status.code(), Some(0), "{}", text(&streamed));
+    assert!(streamed.stdout == held, "the same bytes on standard output");
     let (code, _) = service.stop(libc::SIGTERM);
     assert_eq!(code, Some(0));
 

@@ -57,9 +57,14 @@ pub(super) fn ask_intake(
     }))
 }
 
+/// The global options the request leaves out: the intake answers with its own
+/// configuration, and logs as it was told to.
+const LOCAL_OPTIONS: [&str; 2] = ["--config", "--log-format"];
+
 /// The request's arguments: the command line after the program's name, without the
-/// global `--config` (the intake uses its own), and with the file of `store export`
-/// made absolute (the intake runs elsewhere). `None` when an argument is not UTF-8.
+/// global `--config` and `--log-format` ([`LOCAL_OPTIONS`]), and with the file of
+/// `store export` made absolute (the intake runs elsewhere). `None` when an argument is
+/// not UTF-8.
 fn request_args(cli: &Cli, argv: &[OsString]) -> Option<Vec<String>> {
     if let Command::Store {
         action: StoreAction::Export { file },
@@ -80,9 +85,10 @@ fn request_args(cli: &Cli, argv: &[OsString]) -> Option<Vec<String>> {
         if std::mem::take(&mut skip_value) {
             continue;
         }
-        if arg == "--config" {
-            skip_value = true;
-        } else if !arg.starts_with("--config=") {
+        let option = arg.split_once('=').map_or(arg, |(option, _)| option);
+        if LOCAL_OPTIONS.contains(&option) {
+            skip_value = option == arg;
+        } else {
             args.push(arg.to_owned());
         }
     }
@@ -151,6 +157,8 @@ mod tests {
                 "approve",
                 "REG-2026-000001",
                 "--config=p.toml",
+                "--log-format",
+                "json",
                 "--by",
                 "Ann"
             ]),

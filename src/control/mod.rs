@@ -8,8 +8,9 @@
 //! The protocol, one connection per command, every message one line of JSON:
 //!
 //! - the client sends `{"version": 1, "args": ["tickets", "list", "--json"]}`: the
-//!   command line after the program's name, without the global `--config` (the intake
-//!   answers with its own configuration), file paths made absolute;
+//!   command line after the program's name, without the global `--config` and
+//!   `--log-format` (the intake answers with its own configuration), file paths made
+//!   absolute;
 //! - the server answers with any number of `{"out": "…"}` (standard output, in
 //!   order) and `{"err": "…"}` (standard error) lines, and last `{"exit": N}`, the
 //!   command's exit status.
