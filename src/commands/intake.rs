@@ -39,9 +39,14 @@ pub(super) fn run(
 /// Runs `work` while the store's socket answers staff commands with `store` and a
 /// composer made once (a command makes its own should that fail now).
 fn holding<T>(config: &Config, store: &Store, work: impl FnOnce() -> T) -> T {
-    let composer = Composer::new(&config.site.templates_dir, &config.mail.from)
-        .inspect_err(|error| tracing::warn!(error = %format!("{error:#}"), "cannot make the notice composer for staff commands"))
-        .ok();
+    let composer = match Composer::new(&config.site.templates_dir, &config.mail.from) {
+        Ok(composer) => Some(composer),
+        Err(error) => {
+            let error = format!("{error:#}");
+            tracing::warn!(%error, "cannot make the notice composer for staff commands");
+            None
+        }
+    };
     let access = Access::Lent {
         store,
         composer: composer.as_ref(),
