@@ -116,7 +116,7 @@ fn figures(config: &Config, as_of: NaiveDate, seed: u64) -> Statistics {
 
 /// The rows of the table with `id` on the page, each cell's text; header and footer
 /// rows included. The table is read as XML: the page writes it well-formed.
-fn table(html: &str, id: &str) -> Vec<Vec<String>> {
+pub fn table(html: &str, id: &str) -> Vec<Vec<String>> {
     let start = html
         .find(&format!("<table id=\"{id}\""))
         .unwrap_or_else(|| panic!("no table {id}"));
