@@ -25,7 +25,9 @@ fn statistics(config: &Config, as_of: NaiveDate) -> Statistics {
     codes.push(None);
     let mut n = 0u64;
     let mut next = |bound: u64| {
-        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        n = n
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (n >> 33) % bound
     };
     let mut rows = Vec::new();

@@ -208,7 +208,7 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
     let mut shared = context::shared(config, options, pages, downloads, assets);
     shared.insert("statistics", &figures);
     shared.insert("closure_reasons", &statistics::reasons());
-    let published: Vec<&str> = figures
+    let statistics_files: Vec<&str> = figures
         .map(|figures| figures.downloads.paths().to_vec())
         .unwrap_or_default();
     let mut outputs: Vec<Output> = pages
@@ -225,7 +225,7 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
     steps.done("render");
 
     // Sitemap and robots.txt.
-    let sitemap = context::sitemap(config, pages, &published);
+    let sitemap = context::sitemap(config, pages, &statistics_files);
     let robots = format!(
         "User-agent: *\nAllow: /\nSitemap: {}/sitemap.xml\n",
         site.base_url.trim_end_matches('/')
@@ -244,7 +244,7 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
             .values()
             .map(|url| url.trim_start_matches('/').to_owned()),
     );
-    files.extend(published.iter().map(|path| (*path).to_owned()));
+    files.extend(statistics_files.iter().map(|path| (*path).to_owned()));
     let sources = links::Sources {
         base_path: site.base_path(),
         templates,
