@@ -74,3 +74,38 @@ fn the_demo_has_the_mco_answer_the_forwarded_complaint() {
         assert!(!text.contains("Reviewed by the demo's MCO"), "{text}");
     }
 }
+
+/// The demo's last build publishes the statistics file its passes wrote.
+#[test]
+fn after_the_demo_the_statistics_page_shows_its_figures() {
+    let room = Mailroom::new("");
+    let output = room.cli(&["demo"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let page = std::fs::read_to_string(room.path("site/statistics/index.html"))
+        .expect("the demo's site has the statistics page");
+    assert!(!page.contains("No figures are published yet"), "{page}");
+    assert!(page.contains("Figures as of <time datetime=\""), "{page}");
+    assert!(room.path("site/statistics/statistics.csv").is_file());
+
+    // The page counts every complaint the demo filed, and Molina's one proposal.
+    let tickets = json(&room, &["tickets", "list", "--json"]);
+    let complaints = crate::statistics_page::table(&page, "complaints-table");
+    let all = complaints.last().unwrap().last().unwrap();
+    assert_eq!(
+        all,
+        &tickets.as_array().unwrap().len().to_string(),
+        "{complaints:?}"
+    );
+    let proposals = crate::statistics_page::table(&page, "proposals-table");
+    let molina = proposals
+        .iter()
+        .find(|row| row[0] == "Molina Healthcare of Illinois")
+        .expect("a row for Molina");
+    assert_eq!(molina[1], "1", "{proposals:?}");
+}

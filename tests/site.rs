@@ -44,7 +44,11 @@ impl Workspace {
             self.path("templates"),
             self.path("site")
         );
+        // The statistics file of the workspace (there is none unless a test writes it),
+        // never one in the working directory.
+        let statistics = format!("statistics_file = {:?}", self.path("var/statistics.json"));
         let text = shipped
+            .replace("statistics_file = \"var/statistics.json\"", &statistics)
             .replace("[site]\nbase_url = \"https://portal.example.gov\"   # content/, templates/, site/ are the defaults\n", &site)
             .replace("[rules]\n", &format!("[rules]\n{rules}"));
         if rules.contains("window_max_days") {
@@ -106,14 +110,14 @@ fn html_files(dir: &Path) -> Vec<PathBuf> {
 fn every_page_has_lang_title_description_and_canonical() {
     let workspace = Workspace::new();
     let report = workspace.build(&workspace.config(""), false).unwrap();
-    assert_eq!(report.pages, 10);
+    assert_eq!(report.pages, 11);
     let names: Vec<&str> = report.steps.iter().map(|(name, _)| *name).collect();
     assert_eq!(
         names,
         ["load", "downloads", "render", "sitemap", "check", "write"]
     );
     let files = html_files(&workspace.path("site"));
-    assert_eq!(files.len(), 10);
+    assert_eq!(files.len(), 11);
     for file in files {
         let html = std::fs::read_to_string(&file).unwrap();
         let name = file.display();
@@ -334,7 +338,7 @@ fn sitemap_robots_and_hashed_assets() {
     assert!(sitemap.contains("<loc>https://portal.example.gov/</loc>"));
     assert!(sitemap.contains("<loc>https://portal.example.gov/downloads/</loc>"));
     assert!(!sitemap.contains("404"));
-    assert_eq!(sitemap.matches("<loc>").count(), 9);
+    assert_eq!(sitemap.matches("<loc>").count(), 10);
     assert!(
         workspace
             .page("robots.txt")
@@ -483,7 +487,7 @@ fn a_base_url_with_a_path_prefixes_every_link_asset_and_download() {
         .skip(1)
         .map(|rest| &rest[..rest.find("</loc>").unwrap()])
         .collect();
-    assert_eq!(locs.len(), 10);
+    assert_eq!(locs.len(), 11);
     assert!(locs.contains(&"https://hfs.illinois.gov/portal/"));
     assert!(locs.contains(&"https://hfs.illinois.gov/portal/downloads/"));
     assert!(

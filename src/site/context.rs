@@ -53,7 +53,8 @@ pub fn write_downloads(config: &Config, dir: &Path) -> Result<Vec<Download>> {
         .collect()
 }
 
-fn human_size(bytes: u64) -> String {
+/// A file's size as the pages show it: `812 bytes`, `9.6 KB`.
+pub(super) fn human_size(bytes: u64) -> String {
     if bytes < 1024 {
         format!("{bytes} bytes")
     } else {
@@ -255,15 +256,21 @@ pub fn page_context(
     context.insert("content", &rendered.html);
 }
 
-/// `sitemap.xml`: every page but the 404 page.
-pub fn sitemap(config: &Config, pages: &[Page]) -> String {
+/// `sitemap.xml`: every page but the 404 page, then the `files` (relative to the
+/// site folder) that are published in their own right, such as the statistics.
+pub fn sitemap(config: &Config, pages: &[Page], files: &[&str]) -> String {
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
     );
-    for page in pages.iter().filter(|page| page.url != "/404.html") {
+    let urls = pages
+        .iter()
+        .filter(|page| page.url != "/404.html")
+        .map(|page| page.url.clone())
+        .chain(files.iter().map(|file| format!("/{file}")));
+    for url in urls {
         xml.push_str(&format!(
             "  <url><loc>{}</loc></url>\n",
-            super::markdown::escape(&permalink(config, &page.url))
+            super::markdown::escape(&permalink(config, &url))
         ));
     }
     xml.push_str("</urlset>\n");

@@ -1,7 +1,8 @@
 //! `portal build`: `content/**/*.md` through Tera and pulldown-cmark into the
 //! templates under `templates/`, written to `site/` with the spreadsheet downloads, a
 //! sitemap, robots.txt, content-hashed assets and alias redirects, then every internal
-//! link and `#anchor` checked.
+//! link and `#anchor` checked. The page `/statistics/` shows the figures of
+//! `[store] statistics_file` (never the store) and publishes them beside it.
 //!
 //! The numbers, addresses, MCO list and column tables on the pages come from the
 //! config and the schemas through the Tera context, so the site cannot drift from
@@ -10,11 +11,13 @@
 //! link of the finished pages. The site is built into a fresh folder beside `site/`
 //! and swapped in whole, so a failed build leaves the last good site in place.
 
+mod charts;
 mod content;
 mod context;
 mod links;
 pub mod markdown;
 pub mod serve;
+mod statistics;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -108,6 +111,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
     tera.add_raw_templates(bodies)
         .map_err(|error| anyhow!(one_line(&error)))
         .context("in a page's markdown")?;
+    let published = statistics::read(&config.store.statistics_file)?;
     steps.done("load");
 
     // Downloads and assets, written first: the pages show their sizes and hashed names.
@@ -116,6 +120,13 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
         context::write_downloads(config, &staging.join("downloads")).and_then(|downloads| {
             let assets =
                 context::write_assets(&site.templates_dir.join("assets"), &staging.join("assets"))?;
+            let figures = published
+                .as_ref()
+                .map(|published| {
+                    statistics::write(published, &staging)
+                        .map(|written| statistics::page(published, &written, config))
+                })
+                .transpose()?;
             steps.done("downloads");
             let inputs = Inputs {
                 config,
@@ -125,6 +136,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
                 pages: &pages,
                 downloads: &downloads,
                 assets: &assets,
+                figures: figures.as_ref(),
             };
             render_and_publish(&inputs, &staging, &mut steps)
         });
@@ -153,6 +165,8 @@ struct Inputs<'a> {
     pages: &'a [Page],
     downloads: &'a [context::Download],
     assets: &'a Assets,
+    /// The statistics page's figures; `None` when none are published yet.
+    figures: Option<&'a statistics::Page>,
 }
 
 /// The time each step of a build took, for the report.
@@ -187,10 +201,16 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
         pages,
         downloads,
         assets,
+        figures,
     } = *inputs;
     let site = &config.site;
     // Render, in parallel.
-    let shared = context::shared(config, options, pages, downloads, assets);
+    let mut shared = context::shared(config, options, pages, downloads, assets);
+    shared.insert("statistics", &figures);
+    shared.insert("closure_reasons", &statistics::reasons());
+    let statistics_files: Vec<&str> = figures
+        .map(|figures| figures.downloads.paths().to_vec())
+        .unwrap_or_default();
     let mut outputs: Vec<Output> = pages
         .par_iter()
         .map(|page| render_page(tera, &shared, page, pages, config))
@@ -205,7 +225,7 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
     steps.done("render");
 
     // Sitemap and robots.txt.
-    let sitemap = context::sitemap(config, pages);
+    let sitemap = context::sitemap(config, pages, &statistics_files);
     let robots = format!(
         "User-agent: *\nAllow: /\nSitemap: {}/sitemap.xml\n",
         site.base_url.trim_end_matches('/')
@@ -224,6 +244,7 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
             .values()
             .map(|url| url.trim_start_matches('/').to_owned()),
     );
+    files.extend(statistics_files.iter().map(|path| (*path).to_owned()));
     let sources = links::Sources {
         base_path: site.base_path(),
         templates,

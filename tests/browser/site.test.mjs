@@ -1,7 +1,9 @@
 // A real browser test of the public site: Debian's Chromium (/usr/bin/chromium, driven
 // by playwright-core; nothing is downloaded) loads every page that `portal serve`
 // serves, runs axe-core with the WCAG 2.1 AA rules, checks the window calculator with
-// JavaScript on and off, checks live reload, and saves a screenshot of the home page.
+// JavaScript on and off, checks the statistics page's charts and tables (the site is
+// built with a statistics file of made-up figures), checks live reload, and saves a
+// screenshot of the home page.
 //
 // Run from the repository root after `cargo build`:
 //   npm ci --prefix tests/browser && node --test tests/browser/
@@ -31,6 +33,12 @@ const SCREENSHOT = path.join(REPO, 'target', 'browser', 'home.png');
 const START_TIMEOUT_MS = 60_000; // the first build and the bind
 const TEST_TIMEOUT_MS = 120_000; // every test and hook; the page loop gets more
 const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+// Every closure reason code: the build refuses a statistics file that lacks one or
+// has another, so a change to the reasons fails here loudly, naming the file.
+const REASONS = [
+  'incomplete', 'invalid_value', 'over_100_lines', 'mixed_mco', 'unknown_template', 'too_early',
+  'too_late', 'not_exhausted', 'fee_for_service', 'medicare_only', 'duplicate', 'npi_not_registered',
+];
 const LAUNCH_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -44,6 +52,7 @@ let origin; // http://127.0.0.1:PORT
 let browser;
 let config; // the few portal.toml values the tests compare against
 let pagePaths = []; // every page path from the sitemap
+let filePaths = []; // every other file the sitemap lists (the statistics downloads)
 
 // ---------------------------------------------------------------------------------
 // Setup and teardown
@@ -60,6 +69,7 @@ before(async () => {
     fs.cpSync(path.join(REPO, name), path.join(work, name), { recursive: true });
   }
   config = readConfig(fs.readFileSync(path.join(work, 'portal.toml'), 'utf8'));
+  writeStatistics(path.join(work, config.statisticsFile));
 
   origin = await startServer();
   browser = await chromium.launch({ executablePath: CHROMIUM_BIN, headless: true, args: LAUNCH_ARGS });
@@ -74,10 +84,13 @@ before(async () => {
       `sitemap URL ${loc} starts with the config's base_url ${config.baseUrl}`,
     );
   }
-  pagePaths = locs.map((loc) => {
+  const paths = locs.map((loc) => {
     const url = new URL(loc);
     return url.pathname + url.search;
   });
+  const isPage = (p) => p.endsWith('/') || p.endsWith('.html');
+  pagePaths = paths.filter(isPage);
+  filePaths = paths.filter((p) => !isPage(p));
 }, { timeout: TEST_TIMEOUT_MS });
 
 after(async () => {
@@ -150,11 +163,47 @@ function readConfig(toml) {
   const baseUrl = value(section('site'), 'base_url');
   const min = value(section('rules'), 'window_min_days');
   const max = value(section('rules'), 'window_max_days');
+  const statisticsFile = value(section('store'), 'statistics_file');
+  const mcos = [...toml.matchAll(/^\[\[mco\]\]\s*\ncode\s*=\s*"([^"]*)"\s*\nname\s*=\s*"([^"]*)"/gm)]
+    .map((m) => ({ code: m[1], name: m[2] }));
   return {
     baseUrl: baseUrl ? baseUrl[2] : 'https://portal.example.gov',
     windowMinDays: min ? Number(min[1]) : 30,
     windowMaxDays: max ? Number(max[1]) : 60,
+    statisticsFile: statisticsFile ? statisticsFile[2] : 'var/statistics.json',
+    mcos,
   };
+}
+
+/** A statistics file of made-up figures as intake writes it: 12 months to November 2026,
+ * every configured MCO and `mco: null`, from a fixed seed. */
+function writeStatistics(file) {
+  assert.ok(config.mcos.length > 0, 'portal.toml lists the MCOs');
+  let seed = 13;
+  const below = (bound) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % bound;
+  };
+  const months = Array.from({ length: 12 }, (_, n) => {
+    const date = new Date(Date.UTC(2025, 11 + n, 1));
+    return date.toISOString().slice(0, 7);
+  });
+  const rows = months.flatMap((month) =>
+    [...config.mcos.map((mco) => mco.code), null].map((mco) => ({
+      month,
+      mco,
+      complaints: below(40),
+      lines_forwarded: mco ? below(150) : 0,
+      lines_closed: Object.fromEntries(REASONS.map((reason) => [reason, below(6)])),
+      proposals_on_time: mco ? below(30) : 0,
+      proposals_late: mco ? below(5) : 0,
+      overdue: mco ? below(4) : 0,
+      median_days_to_proposal: mco && below(5) > 0 ? below(400) / 10 : null,
+      extensions: mco ? below(3) : 0,
+    })));
+  const registrations = months.map((month) => ({ month, received: below(20), approved: below(15), denied: below(4) }));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ as_of: '2026-11-30', months: rows, registrations }, null, 2));
 }
 
 function unescapeXml(text) {
@@ -360,6 +409,66 @@ test('a screenshot of the home page', { timeout: TEST_TIMEOUT_MS }, async (t) =>
     const height = png.readUInt32BE(20);
     assert.ok(height > 900, `the screenshot is the full page (${height} px tall)`);
     t.diagnostic(`screenshot: ${SCREENSHOT}`);
+  });
+});
+
+test('the statistics page: figures, SVG charts with role, title and description, tables, print', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.ok(pagePaths.includes('/statistics/'), 'the sitemap lists the statistics page');
+  assert.deepEqual(
+    [...filePaths].sort(),
+    ['/statistics/statistics.csv', '/statistics/statistics.json'],
+    'the sitemap lists the two downloads',
+  );
+  const csv = await fetch(`${origin}/statistics/statistics.csv`, { signal: AbortSignal.timeout(30_000) });
+  assert.equal(csv.status, 200);
+  assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
+  assert.match(await csv.text(), /^month,mco,complaints,lines_forwarded,lines_closed_/);
+  const json = await fetch(`${origin}/statistics/statistics.json`, { signal: AbortSignal.timeout(30_000) });
+  assert.equal(json.status, 200);
+  assert.equal((await json.json()).as_of, '2026-11-30');
+
+  // Drawn at build time: the page as written has no script at all.
+  const written = fs.readFileSync(path.join(work, 'site', 'statistics', 'index.html'), 'utf8');
+  assert.equal(written.includes('<script'), false, 'the statistics page has no script');
+
+  await withPage({ javaScriptEnabled: false }, async (page) => {
+    const response = await page.goto(`${origin}/statistics/`);
+    assert.equal(response.status(), 200);
+    assert.match(await page.locator('.as-of').innerText(), /^Figures as of November 30, 2026/);
+    const charts = await page.locator('svg').evaluateAll((svgs) => svgs.map((svg) => {
+      const named = (svg.getAttribute('aria-labelledby') ?? '').split(' ').map((id) => document.getElementById(id));
+      return {
+        role: svg.getAttribute('role'),
+        named: named.map((element) => element && element.closest('svg') === svg ? element.localName : null),
+        title: named[0]?.textContent.trim() ?? '',
+        desc: named[1]?.textContent.trim() ?? '',
+        width: svg.getBoundingClientRect().width,
+        figure: svg.closest('figure') !== null,
+        table: svg.closest('figure')?.querySelector('table caption')?.textContent.trim() ?? '',
+      };
+    }));
+    assert.equal(charts.length, 3, 'three charts');
+    for (const chart of charts) {
+      assert.equal(chart.role, 'img', 'each chart is an image to assistive technology');
+      assert.deepEqual(chart.named, ['title', 'desc'], 'aria-labelledby names its own <title> and <desc>');
+      assert.ok(chart.title.length > 10, `a title: ${chart.title}`);
+      assert.ok(chart.desc.length > 40, `a description: ${chart.desc}`);
+      assert.ok(chart.width > 300, `the chart is drawn (${chart.width} px wide)`);
+      assert.ok(chart.figure && chart.table, 'each chart is followed by its table, in its figure');
+    }
+    const headers = await page.locator('table.figures th').evaluateAll((cells) => cells.map((cell) => cell.getAttribute('scope')));
+    assert.ok(headers.length > 50 && headers.every((scope) => scope === 'col' || scope === 'row'), 'every header cell has a scope');
+    const names = await page.locator('#complaints-table thead th').allInnerTexts();
+    for (const mco of config.mcos) assert.ok(names.includes(mco.name), `the complaints table names ${mco.name}`);
+
+    // In print: the navigation goes, the charts and every table column stay.
+    await page.emulateMedia({ media: 'print' });
+    assert.equal(await page.locator('.toc').isVisible(), false, 'no table of contents in print');
+    const printed = await page.locator('svg').evaluateAll((svgs) => svgs.map((svg) => svg.getBoundingClientRect().width));
+    assert.ok(printed.every((width) => width > 300), `the charts print (${printed})`);
+    const overflow = await page.locator('.table-scroll').evaluateAll((regions) =>
+      regions.filter((region) => region.scrollWidth > region.clientWidth + 1).length);
+    assert.equal(overflow, 0, 'no table is cut in print');
   });
 });
 
