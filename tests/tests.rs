@@ -23,6 +23,7 @@ mod schedule;
 mod site;
 mod staff;
 mod staff_after;
+mod statistics;
 mod store_export;
 mod store_open;
 mod zipkit;

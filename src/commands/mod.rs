@@ -10,6 +10,7 @@ mod messages;
 mod outbox;
 mod registrations;
 mod render;
+mod report;
 mod store;
 mod tickets;
 
@@ -62,6 +63,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
         Command::Messages { action } => done(messages::run(&config, action, out)),
         Command::Outbox { action } => done(outbox::run(&config, action, out)),
         Command::Store { action } => done(store::run(&config, action, out)),
+        Command::Report {
+            from,
+            to,
+            json,
+            csv,
+        } => done(report::run(
+            &config,
+            from,
+            to,
+            report::format(json, csv),
+            out,
+        )),
         Command::Demo => {
             crate::demo::run(&config, out)?;
             Ok(Outcome::Done)

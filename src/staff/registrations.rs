@@ -115,6 +115,7 @@ pub fn decide(
         attachment: None,
     };
     let sent = record_and_send(intake, writes, vec![request], now)?;
+    crate::statistics::publish_or_log(intake.config, store, now);
     let delivery = sent
         .into_iter()
         .next()

@@ -114,6 +114,8 @@ pub fn extend(
     )?;
     let extra = json!({ "previous_due": previous_due });
     let notices = tell_both(intake, &ticket, writes, kind, subject, extra, now)?;
+    // A granted extension and a new due date change the public figures.
+    crate::statistics::publish_or_log(intake.config, intake.store, now);
     Ok(TicketDecided { ticket, notices })
 }
 
@@ -150,6 +152,8 @@ pub fn resolve(
     writes.audit(intake.store, now, &action, &id.to_string(), Some(by), note)?;
     let kind = NoticeKind::TicketResolved;
     let notices = tell_both(intake, &ticket, writes, kind, subject, json!({}), now)?;
+    // A resolved ticket is no longer overdue.
+    crate::statistics::publish_or_log(intake.config, intake.store, now);
     Ok(TicketDecided { ticket, notices })
 }
 
