@@ -311,6 +311,24 @@ fn the_file_agrees_with_tickets_list_and_the_report_with_the_file() {
         assert!(!text.contains(&id.to_string()), "{text}");
     }
     assert!(text.contains("1 overdue ticket."), "{text}");
+
+    // Resolving the overdue ticket rewrites the file at once.
+    let id = overdue.to_string();
+    portal(
+        &room,
+        &[
+            "tickets",
+            "resolve",
+            &id,
+            "--outcome",
+            "resolved",
+            "--by",
+            "Dana",
+        ],
+    );
+    let file = read_file(&room);
+    assert_eq!(total(&file, |row| row.overdue), 0);
+    assert_eq!(total(&file, |row| row.complaints), 8);
 }
 
 #[test]

@@ -62,6 +62,7 @@ pub struct Decided {
 /// Approves, denies or revokes a registration, records who and why, and sends the
 /// registrant its notice — that notice only: whatever else waits in the outbox is the
 /// next pass's business. Deny and revoke need a reason (it is told to the registrant).
+/// The public statistics file is rewritten afterwards (its registration figures).
 pub fn decide(
     intake: &Intake<'_>,
     id: RegistrationId,

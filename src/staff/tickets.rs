@@ -2,7 +2,8 @@
 //! decline the one extension that was asked for, and resolve the ticket. Each is
 //! recorded with who decided (on the ticket's timeline and in the audit trail) and
 //! told to both parties — the provider who sent the complaint and the MCO's dispute
-//! mailbox — by notices sent at once.
+//! mailbox — by notices sent at once. Each decision then rewrites the public statistics
+//! file (extensions granted, overdue tickets).
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Days, NaiveDate, Utc};
