@@ -147,6 +147,32 @@ pub enum Command {
         action: StoreAction,
     },
 
+    /// Staff report: the public statistics' figures for any period, plus the overdue
+    /// tickets by MCO with their ids and due dates (never on the site).
+    ///
+    /// Figures per Illinois month of receipt and MCO: complaints received, lines forwarded,
+    /// lines closed by reason, proposals on time and late, overdue (as of today), median days
+    /// from the forward to the first proposal, extensions granted; registrations received,
+    /// approved and denied. Only records received within the period count. Text by default;
+    /// --json adds "from", "to" and "overdue_tickets" to the statistics file's fields; --csv
+    /// is the statistics CSV for the period. Exit status: 0 done, 2 could not run (usage,
+    /// --from after --to, config, store).
+    Report {
+        /// The first Illinois day of the period (YYYY-MM-DD). Default: the first day of
+        /// the month eleven months ago, as in the statistics file.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        from: Option<NaiveDate>,
+        /// The last Illinois day of the period, included (YYYY-MM-DD). Default: today.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        to: Option<NaiveDate>,
+        /// Print a JSON object.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// Print the figures as the statistics CSV (without the overdue tickets).
+        #[arg(long)]
+        csv: bool,
+    },
+
     /// Show the portal at work on embedded defaults, in portal.toml's own paths: builds the
     /// site, mails a sample registration into the local Maildir, runs a pass, approves it,
     /// mails sample complaints dated relative to today (one good, one too early, one

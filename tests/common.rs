@@ -69,13 +69,14 @@ impl Mailroom {
         let templates = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("templates");
         let text = format!(
             "[site]\ntemplates_dir = {templates:?}\noutput_dir = {site:?}\ncontent_dir = {content:?}\n\
-             [store]\npath = {store:?}\n\
+             [store]\npath = {store:?}\nstatistics_file = {statistics:?}\n\
              [mail.intake]\naddress = \"intake@portal.example.gov\"\npath = {intake:?}\n\
              [mail.inquiries]\naddress = \"HFS.Portalinquiries@illinois.gov\"\npath = {inquiries:?}\n\
              [smtp]\nkind = \"file\"\npath = {outbox:?}\n{extra}",
             site = root.join("site"),
             content = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("content"),
             store = root.join("store"),
+            statistics = root.join("var/statistics.json"),
             intake = root.join("mail/intake"),
             inquiries = root.join("mail/inquiries"),
             outbox = root.join("outbox"),

@@ -24,6 +24,7 @@ mod site;
 mod staff;
 mod staff_after;
 mod staff_socket;
+mod statistics;
 mod statistics_page;
 mod store_export;
 mod store_open;

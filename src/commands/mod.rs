@@ -11,6 +11,7 @@ mod messages;
 mod outbox;
 mod registrations;
 mod render;
+mod report;
 mod serve;
 mod store;
 mod tickets;
@@ -98,6 +99,19 @@ fn execute(
         Command::Messages { action } => done(messages::run(config, access, action, out)),
         Command::Outbox { action } => done(outbox::run(config, access, action, out)),
         Command::Store { action } => done(store::run(config, access, action, out)),
+        Command::Report {
+            from,
+            to,
+            json,
+            csv,
+        } => done(report::run(
+            config,
+            access,
+            from,
+            to,
+            report::format(json, csv),
+            out,
+        )),
         Command::Demo => {
             crate::demo::run(config, out)?;
             Ok(Outcome::Done)

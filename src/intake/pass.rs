@@ -9,7 +9,8 @@
 //! before the next goes out) → **move** the batch out of the inbox.
 //!
 //! After the mailboxes, the first pass of each Illinois day does the day's work
-//! (`daily.rs`: overdue reminders, the staff digest) and sends what it queued.
+//! (`daily.rs`: overdue reminders, the staff digest) and sends what it queued; every
+//! pass ends by rewriting the public statistics file (`crate::statistics`).
 //!
 //! A message already recorded is routed again from its stored bytes, outside any
 //! pass, only when staff vouch for its unauthenticated sender ([`Intake::handle_stored`]).
@@ -79,6 +80,9 @@ impl Intake<'_> {
         if !self.stopping() {
             self.daily_work(&mut report, now)?;
         }
+        // The public figures, from what this pass recorded; a file that cannot be
+        // written is logged and never fails the pass.
+        crate::statistics::publish_or_log(self.config, self.store, now);
         report.notices_waiting = self.store.pending_count();
         tracing::info!(
             messages = report.messages as u64,

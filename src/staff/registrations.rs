@@ -62,6 +62,7 @@ pub struct Decided {
 /// Approves, denies or revokes a registration, records who and why, and sends the
 /// registrant its notice — that notice only: whatever else waits in the outbox is the
 /// next pass's business. Deny and revoke need a reason (it is told to the registrant).
+/// The public statistics file is rewritten afterwards (its registration figures).
 pub fn decide(
     intake: &Intake<'_>,
     id: RegistrationId,
@@ -115,6 +116,7 @@ pub fn decide(
         attachment: None,
     };
     let sent = record_and_send(intake, writes, vec![request], now)?;
+    crate::statistics::publish_or_log(intake.config, store, now);
     let delivery = sent
         .into_iter()
         .next()

@@ -2,7 +2,8 @@
 //! decline the one extension that was asked for, and resolve the ticket. Each is
 //! recorded with who decided (on the ticket's timeline and in the audit trail) and
 //! told to both parties — the provider who sent the complaint and the MCO's dispute
-//! mailbox — by notices sent at once.
+//! mailbox — by notices sent at once. Each decision then rewrites the public statistics
+//! file (extensions granted, overdue tickets).
 
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -114,6 +115,8 @@ pub fn extend(
     )?;
     let extra = json!({ "previous_due": previous_due });
     let notices = tell_both(intake, &ticket, writes, kind, subject, extra, now)?;
+    // A granted extension and a new due date change the public figures.
+    crate::statistics::publish_or_log(intake.config, intake.store, now);
     Ok(TicketDecided { ticket, notices })
 }
 
@@ -150,6 +153,8 @@ pub fn resolve(
     writes.audit(intake.store, now, &action, &id.to_string(), Some(by), note)?;
     let kind = NoticeKind::TicketResolved;
     let notices = tell_both(intake, &ticket, writes, kind, subject, json!({}), now)?;
+    // A resolved ticket is no longer overdue.
+    crate::statistics::publish_or_log(intake.config, intake.store, now);
     Ok(TicketDecided { ticket, notices })
 }
 
