@@ -67,8 +67,8 @@ pub enum Command {
         drafts: bool,
     },
 
-    /// Build the site, serve it on 127.0.0.1, rebuild when content, templates or the
-    /// config change, and reload the browser.
+    /// Build the site, serve it on 127.0.0.1, rebuild when content, templates, the
+    /// config or the statistics file change, and reload the browser.
     Serve {
         /// The port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 1111)]

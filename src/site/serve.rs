@@ -126,14 +126,16 @@ pub fn describe(report: &BuildReport) -> String {
     )
 }
 
-/// The site's sources under watch: the content and templates folders (recursively)
-/// and the config file (through its folder, the only way to see it replaced).
+/// The site's sources under watch: the content and templates folders (recursively),
+/// the config file and the statistics file intake rewrites (each through its folder,
+/// the only way to see a file replaced by a rename).
 struct Sources {
     /// Kept for its notifications; dropping it ends them.
     _watcher: notify::RecommendedWatcher,
     events: Receiver<notify::Result<notify::Event>>,
     folders: Vec<PathBuf>,
-    config_file: PathBuf,
+    /// The config file and the statistics file.
+    files: Vec<PathBuf>,
 }
 
 impl Sources {
@@ -162,11 +164,18 @@ impl Sources {
         watcher
             .watch(&config_folder, RecursiveMode::NonRecursive)
             .with_context(|| format!("cannot watch {} for changes", config_folder.display()))?;
+        let statistics_file = absolute(&config.store.statistics_file)?;
+        // No folder yet: no intake has run here, and the page says no figures yet.
+        if let Some(folder) = statistics_file.parent().filter(|folder| folder.is_dir()) {
+            watcher
+                .watch(folder, RecursiveMode::NonRecursive)
+                .with_context(|| format!("cannot watch {} for changes", folder.display()))?;
+        }
         Ok(Sources {
             _watcher: watcher,
             events,
             folders,
-            config_file,
+            files: vec![config_file, statistics_file],
         })
     }
 
@@ -201,7 +210,7 @@ impl Sources {
             return false;
         }
         event.paths.iter().any(|path| {
-            *path == self.config_file || self.folders.iter().any(|folder| path.starts_with(folder))
+            self.files.contains(path) || self.folders.iter().any(|folder| path.starts_with(folder))
         })
     }
 }
@@ -436,6 +445,8 @@ mod tests {
         config.site.content_dir = dir.join("content");
         config.site.templates_dir = dir.join("templates");
         config.site.output_dir = dir.join("site");
+        std::fs::create_dir_all(dir.join("var")).unwrap();
+        config.store.statistics_file = dir.join("var/statistics.json");
         Sources::watch(&config, &dir.join("portal.toml")).unwrap()
     }
 
@@ -463,6 +474,23 @@ mod tests {
         assert!(!sources.is_change(&event(modified, root.join(".site.building/index.html"))));
         assert!(!sources.is_change(&event(modified, root.join("site"))));
         assert!(!sources.is_change(&event(modified, root.join("portal.toml~"))));
+        // The statistics file intake rewrites, and nothing else beside it.
+        assert!(sources.is_change(&event(modified, root.join("var/statistics.json"))));
+        assert!(!sources.is_change(&event(modified, root.join("var/.statistics.json.tmp"))));
+    }
+
+    #[test]
+    fn new_statistics_are_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = sources_in(dir.path());
+        let (noticed, heard) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = noticed.send(sources.next_change());
+        });
+        let staged = dir.path().join("var/statistics.json.tmp");
+        std::fs::write(&staged, "{}").unwrap();
+        std::fs::rename(&staged, dir.path().join("var/statistics.json")).unwrap();
+        assert_eq!(heard.recv_timeout(Duration::from_secs(10)), Ok(true));
     }
 
     #[test]
