@@ -1,5 +1,5 @@
-//! `portal intake`: one pass (for cron and systemd timers), or a pass every
-//! interval until SIGTERM or SIGINT.
+//! `portal intake`: one pass (for cron and systemd timers), a pass every interval,
+//! or a pass as mail arrives (`--watch`), until SIGTERM or SIGINT.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -65,6 +65,24 @@ pub(super) fn run(
             std::thread::sleep(Duration::from_millis(200).min(wait));
         }
     }
+    writeln!(out, "stopped")?;
+    Ok(Outcome::Done)
+}
+
+/// `--watch`: a pass as mail arrives and a safety pass every interval (default 5 m),
+/// until SIGTERM or SIGINT.
+pub(super) fn watch(
+    config: &Config,
+    every: Option<Duration>,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let stop = stop_on_signals()?;
+    let every = every.unwrap_or(Duration::from_secs(5 * 60));
+    crate::intake::watch::run(config, every, &stop, &mut |_reason| {
+        let report = run_pass(config, Some(&stop))?;
+        writeln!(out, "{}", describe(&report))?;
+        Ok(report)
+    })?;
     writeln!(out, "stopped")?;
     Ok(Outcome::Done)
 }

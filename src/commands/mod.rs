@@ -55,7 +55,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome> {
             })?;
             Ok(Outcome::Done)
         }
-        Command::Intake { once: _, every } => intake::run(&config, every, out),
+        Command::Intake {
+            watch: true, every, ..
+        } => intake::watch(&config, every, out),
+        Command::Intake { every, .. } => intake::run(&config, every, out),
         Command::Tickets { action } => done(tickets::run(&config, action, out)),
         Command::Registrations { action } => done(registrations::run(&config, action, out)),
         Command::Inquiries { action } => done(inquiries::run(&config, action, out)),

@@ -20,6 +20,8 @@
 //! - [`daily`]: the first pass of each Illinois day's work after the mailboxes:
 //!   overdue reminders and the staff digest.
 //! - [`state`]: the bookkeeping a pass shares between its messages.
+//! - [`watch`]: `intake --watch`, a pass as mail arrives (IMAP IDLE, a Maildir
+//!   watcher) and a safety pass every interval.
 //!
 //! The router imports the routes; the routes import `context`, `sheets` and
 //! `notices`, which sit below them; nothing imports the router but `pass`.
@@ -40,6 +42,7 @@ mod router;
 mod sheets;
 mod state;
 mod ticket;
+pub mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
