@@ -60,6 +60,19 @@ pub enum Reason {
     NewDay,
 }
 
+impl Reason {
+    /// The reason as logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Start => "start",
+            Reason::NewMail => "new_mail",
+            Reason::Connected => "connected",
+            Reason::Safety => "safety",
+            Reason::NewDay => "new_day",
+        }
+    }
+}
+
 /// What a watcher tells the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
@@ -106,7 +119,7 @@ fn watch(
         // What woke the loop until now is for this pass to find.
         while wakes.try_recv().is_ok() {}
         day = illinois_day(Utc::now());
-        tracing::debug!(reason = ?reason, "intake pass");
+        tracing::info!(reason = reason.as_str(), "intake pass");
         match pass(reason) {
             Ok(_) => failures = 0,
             // A damaged store does not mend itself: stop (exit 2) rather than log the
@@ -240,6 +253,7 @@ fn keep_idling(
                         "mailbox connection back"
                     );
                 }
+                tracing::info!(mailbox = name, "waiting for mail with IMAP IDLE");
                 delay = FIRST_RECONNECT;
                 let _ = wake.send(Wake::Connected(mailbox));
             }
