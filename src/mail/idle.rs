@@ -53,6 +53,17 @@ pub fn idle(
     stop: &AtomicBool,
     on: &mut dyn FnMut(Event),
 ) -> Result<Ended> {
+    idle_for(config, name, stop, REISSUE, on)
+}
+
+/// [`idle`], each IDLE command held for `reissue`.
+fn idle_for(
+    config: &ImapServer,
+    name: &str,
+    stop: &AtomicBool,
+    reissue: Duration,
+    on: &mut dyn FnMut(Event),
+) -> Result<Ended> {
     let what = format!("mail.{name}");
     let mut session = open_session(config, &what, |stream| Stoppable::new(stream, stop))?;
     let capabilities = session
@@ -73,7 +84,7 @@ pub fn idle(
         let mut bye = false;
         let waited = {
             let mut handle = session.idle();
-            handle.timeout(REISSUE).keepalive(false);
+            handle.timeout(reissue).keepalive(false);
             handle.wait_while(|response| {
                 bye |= matches!(response, UnsolicitedResponse::Bye { .. });
                 count.heard(&response, on);
@@ -181,6 +192,162 @@ impl imap::extensions::idle::SetReadTimeout for Stoppable<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead as _, BufReader};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    /// A scripted IMAP server on loopback for one connection: it offers
+    /// `capabilities`, has two messages in INBOX, reports a third during the first
+    /// IDLE (after repeating the count it had), and keeps the commands it heard.
+    struct FakeServer {
+        port: u16,
+        heard: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl FakeServer {
+        fn start(capabilities: &'static str, bye_in_idle: bool) -> FakeServer {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let heard = Arc::new(Mutex::new(Vec::new()));
+            let log = Arc::clone(&heard);
+            std::thread::spawn(move || {
+                let (socket, _) = listener.accept().unwrap();
+                let _ = serve(socket, capabilities, bye_in_idle, &log);
+            });
+            FakeServer { port, heard }
+        }
+
+        fn heard(&self) -> Vec<String> {
+            self.heard.lock().unwrap().clone()
+        }
+
+        fn config(&self) -> ImapServer {
+            ImapServer {
+                host: "127.0.0.1".to_owned(),
+                port: Some(self.port),
+                tls: crate::config::Tls::None,
+                ca_file: None,
+                user: "watcher".to_owned(),
+                // Any variable that is set: the fake server takes any password.
+                password_env: Some("PATH".to_owned()),
+                oauth2_token_command: None,
+            }
+        }
+    }
+
+    fn serve(
+        socket: std::net::TcpStream,
+        capabilities: &str,
+        bye_in_idle: bool,
+        heard: &Mutex<Vec<String>>,
+    ) -> io::Result<()> {
+        let mut out = socket.try_clone()?;
+        let mut lines = BufReader::new(socket).lines();
+        out.write_all(b"* OK fake IMAP ready\r\n")?;
+        let mut idles = 0;
+        while let Some(line) = lines.next() {
+            let line = line?;
+            let mut words = line.split(' ');
+            let (tag, command) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            heard.lock().unwrap().push(command.to_uppercase());
+            let answer = match command.to_uppercase().as_str() {
+                "CAPABILITY" => format!("* CAPABILITY {capabilities}\r\n{tag} OK done\r\n"),
+                "EXAMINE" => format!("* 2 EXISTS\r\n* FLAGS ()\r\n{tag} OK [READ-ONLY] done\r\n"),
+                "LOGOUT" => format!("* BYE\r\n{tag} OK done\r\n"),
+                "IDLE" => {
+                    idles += 1;
+                    out.write_all(b"+ idling\r\n")?;
+                    if bye_in_idle {
+                        out.write_all(b"* BYE shutting down\r\n")?;
+                        return Ok(());
+                    }
+                    if idles == 1 {
+                        out.write_all(b"* OK Still here\r\n* 2 EXISTS\r\n* 3 EXISTS\r\n")?;
+                    }
+                    let done = lines.next().transpose()?.unwrap_or_default();
+                    heard.lock().unwrap().push(done.to_uppercase());
+                    format!("{tag} OK idle done\r\n")
+                }
+                _ => format!("{tag} OK done\r\n"),
+            };
+            out.write_all(answer.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn idle_reports_new_mail_is_issued_again_and_ends_at_the_stop_flag() {
+        let server = FakeServer::start("IMAP4rev1 IDLE", false);
+        let config = server.config();
+        let stop = Arc::new(AtomicBool::new(false));
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let (flag, seen) = (Arc::clone(&stop), Arc::clone(&events));
+        let watcher = std::thread::spawn(move || {
+            idle_for(&config, "intake", &flag, 3 * POLL, &mut |event| {
+                seen.lock().unwrap().push(event);
+            })
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server
+            .heard()
+            .iter()
+            .filter(|command| *command == "IDLE")
+            .count()
+            < 2
+        {
+            assert!(Instant::now() < deadline, "{:?}", server.heard());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let stopped = Instant::now();
+        stop.store(true, Ordering::SeqCst);
+        let ended = watcher.join().unwrap().unwrap();
+        assert!(
+            stopped.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            stopped.elapsed()
+        );
+        assert_eq!(ended, Ended::Stopped);
+        assert_eq!(*events.lock().unwrap(), [Event::Idling, Event::NewMail]);
+        assert_eq!(
+            server.heard(),
+            [
+                "LOGIN",
+                "CAPABILITY",
+                "EXAMINE",
+                "IDLE",
+                "DONE",
+                "IDLE",
+                "DONE",
+                "LOGOUT"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_server_without_idle_is_told_apart_and_left() {
+        let server = FakeServer::start("IMAP4rev1 MOVE", false);
+        let stop = AtomicBool::new(false);
+        let mut events = Vec::new();
+        let ended = idle(&server.config(), "intake", &stop, &mut |event| {
+            events.push(event)
+        });
+        assert_eq!(ended.unwrap(), Ended::NoIdle);
+        assert_eq!(events, []);
+        assert_eq!(server.heard(), ["LOGIN", "CAPABILITY", "LOGOUT"]);
+    }
+
+    #[test]
+    fn a_server_that_says_bye_during_idle_is_an_error() {
+        let server = FakeServer::start("IMAP4rev1 IDLE", true);
+        let stop = AtomicBool::new(false);
+        let mut events = Vec::new();
+        let error = idle(&server.config(), "intake", &stop, &mut |event| {
+            events.push(event)
+        })
+        .unwrap_err();
+        assert!(format!("{error:#}").contains("mail.intake"), "{error:#}");
+        assert_eq!(events, [Event::Idling]);
+    }
 
     fn heard(count: &mut Count, responses: &[UnsolicitedResponse]) -> usize {
         let mut new_mail = 0;
