@@ -84,8 +84,9 @@ pub enum Command {
     /// Senders are identified by their From address. A notice the mail server does not
     /// take now waits in the outbox and later passes retry it, with a growing backoff
     /// (see `portal outbox`). Exit status: 0 done, 1 finished with quarantined messages,
-    /// 2 could not run. With --every, runs until SIGTERM or SIGINT, stopping cleanly
-    /// after the message in hand; a failed pass is retried.
+    /// 2 could not run. With --every or --watch, runs until SIGTERM or SIGINT, stopping
+    /// cleanly after the message in hand (within 2 s when idle); a failed pass is
+    /// retried.
     ///
     /// The store is held for the whole run, and staff commands (tickets, registrations,
     /// inquiries, messages, outbox, store export, report) run meanwhile are answered by
@@ -93,11 +94,18 @@ pub enum Command {
     /// between two messages of a pass; the socket is removed when intake stops.
     Intake {
         /// Run one pass and exit (the default; for cron and systemd timers).
-        #[arg(long, conflicts_with = "every")]
+        #[arg(long, conflicts_with_all = ["every", "watch"])]
         once: bool,
-        /// Run a pass every DURATION (e.g. 30s, 5m, 1h) until stopped.
+        /// Run a pass every DURATION (e.g. 30s, 5m, 1h) until stopped. With --watch, the
+        /// safety pass's interval (default 5m).
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         every: Option<std::time::Duration>,
+        /// Handle mail as it arrives: IMAP IDLE on each IMAP mailbox, a file watcher on
+        /// each Maildir's new/, a pass within a second of new mail; a safety pass (which
+        /// also retries the outbox and does the day's work) every --every. Reconnects
+        /// with a growing backoff when a server goes away.
+        #[arg(long)]
+        watch: bool,
     },
 
     /// Staff view of tickets and decisions on them: list (with filters), show one, export

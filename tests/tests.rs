@@ -9,6 +9,7 @@ mod demo;
 mod e2e;
 mod e2e_after;
 mod e2e_auth;
+mod e2e_watch;
 mod exactly_once;
 mod fixtures;
 mod fuzz_found;

@@ -60,6 +60,7 @@ impl Deciding<'_> {
             composer: &self.composer,
             transport: self.transport.as_ref(),
             stop: None,
+            figures: crate::intake::Figures::Publish,
         }
     }
 }

@@ -1,7 +1,8 @@
-//! `portal intake`: one pass (for cron and systemd timers), or a pass every
-//! interval until SIGTERM or SIGINT. Either way the store is opened once and held for
-//! the whole run, and staff commands sent meanwhile are answered over the store's
-//! socket (`control`), with the intake's open store, between the passes' steps.
+//! `portal intake`: one pass (for cron and systemd timers), a pass every interval,
+//! or a pass as mail arrives (`--watch`), until SIGTERM or SIGINT. Either way the
+//! store is opened once and held for the whole run, and staff commands sent meanwhile
+//! are answered over the store's socket (`control`), with the intake's open store,
+//! between the passes' steps.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -14,9 +15,14 @@ use super::access::Access;
 use super::{Outcome, serve};
 use crate::config::Config;
 use crate::control::server::alongside;
-use crate::intake::{PassReport, pass_over};
+use crate::intake::{Figures, PassReport, pass_over};
 use crate::mail::notice::Composer;
 use crate::store::{OpenError, Store};
+
+/// The safety pass of `--watch` when `--every` does not say.
+const DEFAULT_SAFETY_PASS: Duration = Duration::from_secs(5 * 60);
+/// How often `--watch` rewrites the statistics file at most.
+const STATISTICS_EVERY: Duration = Duration::from_secs(60);
 
 pub(super) fn run(
     config: &Config,
@@ -58,7 +64,9 @@ fn holding<T>(config: &Config, store: &Store, work: impl FnOnce() -> T) -> T {
 /// `--once`: one pass, the store held (and staff commands answered) while it runs.
 fn once(config: &Config, out: &mut dyn Write) -> Result<Outcome> {
     let store = Store::open_or_create(&config.store.path)?;
-    let report = holding(config, &store, || pass_over(config, &store, None))?;
+    let report = holding(config, &store, || {
+        pass_over(config, &store, None, Figures::Publish)
+    })?;
     writeln!(out, "{}", describe(&report))?;
     Ok(if report.quarantined > 0 {
         Outcome::Closed
@@ -77,7 +85,7 @@ fn every_interval(
 ) -> Result<Outcome> {
     let mut failures: u32 = 0;
     while !stop.load(Ordering::SeqCst) {
-        match pass_over(config, store, Some(stop)) {
+        match pass_over(config, store, Some(stop), Figures::Publish) {
             Ok(report) => {
                 failures = 0;
                 writeln!(out, "{}", describe(&report))?;
@@ -133,6 +141,47 @@ fn wait_for_next(every: Duration, failures: u32, stop: &AtomicBool) {
     while Instant::now() < until && !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(200).min(wait));
     }
+}
+
+/// `--watch`: a pass as mail arrives and a safety pass every interval (default 5 m),
+/// until SIGTERM or SIGINT. The statistics file is rewritten at most once a minute
+/// (a pass as each message arrives would otherwise rewrite it each time), and once
+/// more on the way out when a pass since the last write left it behind.
+pub(super) fn watch(
+    config: &Config,
+    every: Option<Duration>,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    let stop = stop_on_signals()?;
+    let every = every.unwrap_or(DEFAULT_SAFETY_PASS);
+    let Some(store) = open_patiently(config, every, &stop)? else {
+        writeln!(out, "stopped")?;
+        return Ok(Outcome::Done);
+    };
+    let mut published: Option<Instant> = None;
+    let mut behind = false;
+    holding(config, &store, || {
+        crate::intake::watch::run(config, every, &stop, &mut |_reason| {
+            let due = published.is_none_or(|at| at.elapsed() >= STATISTICS_EVERY);
+            let figures = if due {
+                Figures::Publish
+            } else {
+                Figures::Defer
+            };
+            let report = pass_over(config, &store, Some(&stop), figures)?;
+            if due {
+                published = Some(Instant::now());
+            }
+            behind = !due;
+            writeln!(out, "{}", describe(&report))?;
+            Ok(report)
+        })
+    })?;
+    if behind {
+        crate::statistics::publish_or_log(config, &store, chrono::Utc::now());
+    }
+    writeln!(out, "stopped")?;
+    Ok(Outcome::Done)
 }
 
 /// A flag set by SIGTERM or SIGINT: the pass stops after the message in hand.

@@ -92,7 +92,10 @@ fn execute(
         }
         Command::Build { drafts } => build(config, drafts, out),
         Command::Serve { .. } => anyhow::bail!("`portal serve` runs only from the command line"),
-        Command::Intake { once: _, every } => intake::run(config, every, out),
+        Command::Intake {
+            watch: true, every, ..
+        } => intake::watch(config, every, out),
+        Command::Intake { every, .. } => intake::run(config, every, out),
         Command::Tickets { action } => done(tickets::run(config, access, action, out)),
         Command::Registrations { action } => done(registrations::run(config, access, action, out)),
         Command::Inquiries { action } => done(inquiries::run(config, access, action, out)),

@@ -277,6 +277,7 @@ mod tests {
                 composer: &self.composer,
                 transport: &self.stub,
                 stop: None,
+                figures: crate::intake::Figures::Publish,
             };
             daily(&intake, day(today), morning(day(today))).unwrap()
         }

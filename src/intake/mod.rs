@@ -20,6 +20,8 @@
 //! - [`daily`]: the first pass of each Illinois day's work after the mailboxes:
 //!   overdue reminders and the staff digest.
 //! - [`state`]: the bookkeeping a pass shares between its messages.
+//! - [`watch`]: `intake --watch`, a pass as mail arrives (IMAP IDLE, a Maildir
+//!   watcher) and a safety pass every interval.
 //!
 //! The router imports the routes; the routes import `context`, `sheets` and
 //! `notices`, which sit below them; nothing imports the router but `pass`.
@@ -40,6 +42,7 @@ mod router;
 mod sheets;
 mod state;
 mod ticket;
+pub mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -97,6 +100,19 @@ pub struct Intake<'a> {
     pub transport: &'a dyn Sender,
     /// Set (by a signal) to stop after the message in hand.
     pub stop: Option<&'a AtomicBool>,
+    /// Whether a pass ends by rewriting the public statistics file.
+    pub figures: Figures,
+}
+
+/// Whether a pass ends by rewriting the public statistics file
+/// (`[store] statistics_file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figures {
+    /// At the end of the pass (`--once`, `--every`, the demo).
+    Publish,
+    /// Not this time: `--watch` passes as mail arrives and rewrites the file at most
+    /// once a minute.
+    Defer,
 }
 
 impl Services {
@@ -108,6 +124,7 @@ impl Services {
             composer: &self.composer,
             transport: self.transport.as_ref(),
             stop,
+            figures: Figures::Publish,
         }
     }
 }
@@ -148,13 +165,18 @@ pub(crate) fn attachment_digests(parsed: &crate::mail::classify::Parsed) -> Vec<
 /// message in hand.
 pub fn run_pass(config: &Config, stop: Option<&AtomicBool>) -> Result<PassReport> {
     let store = Store::open_or_create(&config.store.path)?;
-    pass_over(config, &store, stop)
+    pass_over(config, &store, stop, Figures::Publish)
 }
 
 /// One pass over a store already open (an intake holds it for its whole run): the
 /// composer, the transport and the mailboxes are made afresh for each pass, so a mail
 /// server found down, or a mailbox that dropped, is tried again by the next.
-pub fn pass_over(config: &Config, store: &Store, stop: Option<&AtomicBool>) -> Result<PassReport> {
+pub fn pass_over(
+    config: &Config,
+    store: &Store,
+    stop: Option<&AtomicBool>,
+    figures: Figures,
+) -> Result<PassReport> {
     let composer = Composer::new(&config.site.templates_dir, &config.mail.from)?;
     let transport = crate::mail::transport::from_config(&config.smtp)?;
     let mut intake_box = open_mailbox(config, Mailbox::Intake)?;
@@ -167,6 +189,7 @@ pub fn pass_over(config: &Config, store: &Store, stop: Option<&AtomicBool>) -> R
         composer: &composer,
         transport: transport.as_ref(),
         stop,
+        figures,
     };
     intake.pass(
         &mut [

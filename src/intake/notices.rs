@@ -400,6 +400,7 @@ mod tests {
             composer: &composer,
             transport: stub,
             stop: None,
+            figures: crate::intake::Figures::Publish,
         };
         let now: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
         let mut writes = Writes::default();
@@ -530,6 +531,7 @@ mod tests {
             composer: &composer,
             transport: &stub,
             stop: None,
+            figures: crate::intake::Figures::Publish,
         };
         let now: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
         let notice = queued(&intake, "a@clinic.example", now);
@@ -561,6 +563,7 @@ mod tests {
             composer: &composer,
             transport: &stub,
             stop: None,
+            figures: crate::intake::Figures::Publish,
         };
         std::thread::scope(|scope| {
             scope.spawn(|| {

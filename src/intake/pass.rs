@@ -29,7 +29,7 @@ use super::daily::{Daily, daily};
 use super::dedupe::{redelivery_of, same_bytes};
 use super::notices::{Backoff, deliver_pending};
 use super::{
-    Intake, Mailbox, PassReport, PassState, attachment_digests, hash, illinois_day, router,
+    Figures, Intake, Mailbox, PassReport, PassState, attachment_digests, hash, illinois_day, router,
 };
 use crate::failpoint;
 use crate::mail::classify::{self, message_id_of};
@@ -82,7 +82,9 @@ impl Intake<'_> {
         }
         // The public figures, from what this pass recorded; a file that cannot be
         // written is logged and never fails the pass.
-        crate::statistics::publish_or_log(self.config, self.store, now);
+        if self.figures == Figures::Publish {
+            crate::statistics::publish_or_log(self.config, self.store, now);
+        }
         report.notices_waiting = self.store.pending_count();
         tracing::info!(
             messages = report.messages as u64,

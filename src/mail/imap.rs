@@ -18,7 +18,7 @@ use super::{Folder, MailSource, SourceError, Waiting};
 use crate::config::{ImapServer, Tls};
 
 /// How long a server may stay silent before the pass gives up on it.
-const TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(60);
 /// UIDs moved per command.
 const MOVE_BATCH: usize = 200;
 /// UIDs fetched per round trip when listing.
@@ -91,64 +91,102 @@ impl Imap {
     /// when missing and selects INBOX.
     pub fn connect(config: &ImapServer, name: &str) -> Result<Imap> {
         let what = format!("mail.{name}");
-        let host = config.host.as_str();
-        let user = config.user.as_str();
-        let port = config.port.unwrap_or(match config.tls {
-            Tls::Implicit => 993,
-            Tls::Starttls | Tls::None => 143,
-        });
-        let tcp = TcpStream::connect((host, port))
-            .with_context(|| format!("{what}: cannot connect to {host}:{port}"))?;
-        tcp.set_read_timeout(Some(TIMEOUT))?;
-        tcp.set_write_timeout(Some(TIMEOUT))?;
-        let tls = |mut tcp: TcpStream| -> Result<Stream> {
-            let server = rustls_pki_types::ServerName::try_from(host.to_owned())
-                .with_context(|| format!("{what}: {host} is not a host name"))?;
-            let mut connection =
-                rustls::ClientConnection::new(client_config(config.ca_file.as_deref())?, server)
-                    .with_context(|| format!("{what}: cannot start TLS"))?;
-            // The handshake now, so that a refused certificate is reported as a TLS
-            // failure rather than as a missing greeting.
-            while connection.is_handshaking() {
-                connection
-                    .complete_io(&mut tcp)
-                    .with_context(|| format!("{what}: TLS with {host}:{port} failed"))?;
-            }
-            Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(
-                connection, tcp,
-            ))))
-        };
-        let mut client = match config.tls {
-            Tls::Implicit => imap::Client::new(tls(tcp)?),
-            Tls::None => imap::Client::new(Stream::Plain(tcp)),
-            Tls::Starttls => {
-                let mut tcp = tcp;
-                starttls(&mut tcp)
-                    .with_context(|| format!("{what}: STARTTLS with {host} failed"))?;
-                // After STARTTLS the server sends no second greeting.
-                return login(imap::Client::new(tls(tcp)?), user, config, &what);
-            }
-        };
-        client
-            .read_greeting()
-            .with_context(|| format!("{what}: no greeting from {host} (is TLS right?)"))?;
-        login(client, user, config, &what)
+        let mut session = open_session(config, &what, Ok)?;
+        let capabilities = session
+            .capabilities()
+            .with_context(|| format!("{what}: CAPABILITY failed"))?;
+        let can_move = capabilities.has_str("MOVE");
+        let can_uid_expunge = capabilities.has_str("UIDPLUS");
+        for folder in [Folder::Processed, Folder::Quarantine] {
+            // CREATE fails when the folder exists; that is fine.
+            let _ = session.create(folder.name());
+        }
+        let mailbox = session
+            .select("INBOX")
+            .with_context(|| format!("{what}: cannot select INBOX"))?;
+        Ok(Imap {
+            session,
+            can_move,
+            can_uid_expunge,
+            uid_validity: mailbox.uid_validity,
+            prefetched: HashMap::new(),
+        })
     }
 }
 
-fn login(
-    client: imap::Client<Stream>,
-    user: &str,
+impl Stream {
+    /// The TCP connection under it (for its timeouts).
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(stream) => stream,
+            Stream::Tls(stream) => stream.get_ref(),
+        }
+    }
+}
+
+/// A logged-in session with the server of `[mail.<name>]` (`what` names it in errors):
+/// TCP, TLS as configured, the greeting, and the login. `wrap` puts the stream in the
+/// type the session speaks over (the IDLE watcher's stream that can be stopped).
+pub(super) fn open_session<S: Read + Write>(
     config: &ImapServer,
     what: &str,
-) -> Result<Imap> {
+    wrap: impl FnOnce(Stream) -> std::io::Result<S>,
+) -> Result<imap::Session<S>> {
+    let host = config.host.as_str();
+    let port = config.port.unwrap_or(match config.tls {
+        Tls::Implicit => 993,
+        Tls::Starttls | Tls::None => 143,
+    });
+    let tcp = TcpStream::connect((host, port))
+        .with_context(|| format!("{what}: cannot connect to {host}:{port}"))?;
+    tcp.set_read_timeout(Some(TIMEOUT))?;
+    tcp.set_write_timeout(Some(TIMEOUT))?;
+    let tls = |mut tcp: TcpStream| -> Result<Stream> {
+        let server = rustls_pki_types::ServerName::try_from(host.to_owned())
+            .with_context(|| format!("{what}: {host} is not a host name"))?;
+        let mut connection =
+            rustls::ClientConnection::new(client_config(config.ca_file.as_deref())?, server)
+                .with_context(|| format!("{what}: cannot start TLS"))?;
+        // The handshake now, so that a refused certificate is reported as a TLS
+        // failure rather than as a missing greeting.
+        while connection.is_handshaking() {
+            connection
+                .complete_io(&mut tcp)
+                .with_context(|| format!("{what}: TLS with {host}:{port} failed"))?;
+        }
+        Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(
+            connection, tcp,
+        ))))
+    };
+    let mut client = match config.tls {
+        Tls::Implicit => imap::Client::new(wrap(tls(tcp)?)?),
+        Tls::None => imap::Client::new(wrap(Stream::Plain(tcp))?),
+        Tls::Starttls => {
+            let mut tcp = tcp;
+            starttls(&mut tcp).with_context(|| format!("{what}: STARTTLS with {host} failed"))?;
+            // After STARTTLS the server sends no second greeting.
+            return login(imap::Client::new(wrap(tls(tcp)?)?), config, what);
+        }
+    };
+    client
+        .read_greeting()
+        .with_context(|| format!("{what}: no greeting from {host} (is TLS right?)"))?;
+    login(client, config, what)
+}
+
+fn login<S: Read + Write>(
+    client: imap::Client<S>,
+    config: &ImapServer,
+    what: &str,
+) -> Result<imap::Session<S>> {
+    let user = config.user.as_str();
     let secret = secret(
         config.password_env.as_deref(),
         config.oauth2_token_command.as_deref(),
         what,
     )?
     .with_context(|| format!("{what}: set password_env or oauth2_token_command"))?;
-    let mut session = match secret {
+    match secret {
         Secret::Password(password) => client.login(user, password),
         Secret::Token(token) => client.authenticate(
             "XOAUTH2",
@@ -157,26 +195,7 @@ fn login(
             },
         ),
     }
-    .map_err(|(error, _)| anyhow!("{what}: login refused for {user}: {error}"))?;
-    let capabilities = session
-        .capabilities()
-        .with_context(|| format!("{what}: CAPABILITY failed"))?;
-    let can_move = capabilities.has_str("MOVE");
-    let can_uid_expunge = capabilities.has_str("UIDPLUS");
-    for folder in [Folder::Processed, Folder::Quarantine] {
-        // CREATE fails when the folder exists; that is fine.
-        let _ = session.create(folder.name());
-    }
-    let mailbox = session
-        .select("INBOX")
-        .with_context(|| format!("{what}: cannot select INBOX"))?;
-    Ok(Imap {
-        session,
-        can_move,
-        can_uid_expunge,
-        uid_validity: mailbox.uid_validity,
-        prefetched: HashMap::new(),
-    })
+    .map_err(|(error, _)| anyhow!("{what}: login refused for {user}: {error}"))
 }
 
 /// Reads the greeting and asks for STARTTLS on a plain connection (RFC 3501 6.2.1).

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod classify;
+pub mod idle;
 pub mod imap;
 pub mod maildir;
 pub mod notice;
