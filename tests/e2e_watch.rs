@@ -591,6 +591,59 @@ fn a_message_delivered_into_a_watched_maildir_is_handled_within_seconds() {
     assert_eq!(room.intake_folder(None), Vec::<String>::new());
 }
 
+/// `--watch` rewrites the statistics file at most once a minute: the first pass writes
+/// it, a complaint handled seconds later leaves it as it was, and stopping writes the
+/// figures the deferred pass left behind.
+#[test]
+fn watching_rewrites_the_statistics_at_most_once_a_minute_and_on_the_way_out() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let statistics = room.dir.path().join("var/statistics.json");
+    let complaints = || -> u64 {
+        let text = std::fs::read_to_string(&statistics).unwrap();
+        let figures: serde_json::Value = serde_json::from_str(&text).unwrap();
+        figures["months"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|month| month["complaints"].as_u64().unwrap())
+            .sum()
+    };
+    let mut command = Command::new(common::portal_bin());
+    command
+        .arg("--config")
+        .arg(&room.config_path)
+        .args(["--log-format", "json", "intake", "--watch", "--every", "1h"])
+        .current_dir(room.dir.path());
+    let mut watching = Watching::spawn(command);
+    watching.wait_for("the first pass", || !watching.reports().is_empty());
+    assert_eq!(complaints(), 0, "the first pass writes the file");
+    let first = std::fs::read(&statistics).unwrap();
+
+    let raw = message(
+        PROVIDER,
+        "intake@portal.example.gov",
+        "Complaint",
+        "Attached.",
+        &[("complaint.xlsx", common::complaint(Sample::Good, 1))],
+    );
+    let message_id = portal::mail::classify::message_id_of(&raw).unwrap();
+    room.deliver(&raw);
+    watching.wait_for("the acceptance notice in the outbox", || {
+        room.outbox()
+            .iter()
+            .any(|notice| notice.in_reply_to.as_deref() == Some(message_id.as_str()))
+    });
+    watching.wait_for("the second pass's report", || watching.reports().len() >= 2);
+    assert_eq!(
+        std::fs::read(&statistics).unwrap(),
+        first,
+        "a pass within the minute leaves the file as it was"
+    );
+    watching.stop_within(STOPPED_WITHIN);
+    assert_eq!(complaints(), 1, "stopping writes what the deferred pass counted");
+}
+
 // ---------------------------------------------------------------------------------
 // Seeded SIGKILLs while watching
 // ---------------------------------------------------------------------------------
