@@ -13,7 +13,6 @@
 //! Maildir, Postfix's queue empties, the process exits) or on a random delay that is
 //! itself the moment of a kill.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Child, ExitStatus, Stdio};
@@ -1377,38 +1376,11 @@ fn check(stack: &MailStack, run: &KillRun<'_>, deaths: usize) -> Result<(), Stri
         }
     }
     stack.wait_until_delivered();
-    let mut wanted: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for notice in &notices {
-        *wanted
-            .entry((notice.to.clone(), notice.subject.clone()))
-            .or_default() += 1;
-    }
-    let mut received: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for account in [&portal.provider, &portal.mco, &run.stranger] {
-        for notice in stack.notices(account, "INBOX") {
-            *received
-                .entry((account.address.clone(), notice.subject))
-                .or_default() += 1;
-        }
-    }
-    let mut surplus = 0;
-    for (key, count) in &received {
-        match wanted.get(key) {
-            None => return Err(format!("a notice nobody sent: {key:?}")),
-            Some(expected) if count < expected => {
-                return Err(format!("a notice lost: {key:?} ({count} of {expected})"));
-            }
-            Some(expected) => surplus += count - expected,
-        }
-    }
-    if let Some(key) = wanted.keys().find(|key| !received.contains_key(*key)) {
-        return Err(format!("a notice never arrived: {key:?}"));
-    }
-    if surplus > deaths {
-        return Err(format!(
-            "{surplus} notice(s) arrived twice after {deaths} kill(s): {received:#?}"
-        ));
-    }
+    stack.notice_surplus(
+        &[&portal.provider, &portal.mco, &run.stranger],
+        &notices,
+        deaths,
+    )?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@
 //! the process's exit) with a deadline, or waits for a random delay that is itself the
 //! moment of a kill.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::ExitStatusExt as _;
@@ -641,7 +641,11 @@ fn watching_rewrites_the_statistics_at_most_once_a_minute_and_on_the_way_out() {
         "a pass within the minute leaves the file as it was"
     );
     watching.stop_within(STOPPED_WITHIN);
-    assert_eq!(complaints(), 1, "stopping writes what the deferred pass counted");
+    assert_eq!(
+        complaints(),
+        1,
+        "stopping writes what the deferred pass counted"
+    );
 }
 
 // ---------------------------------------------------------------------------------
@@ -823,48 +827,7 @@ fn check_everything_once(
         ));
     }
     stack.wait_until_delivered();
-    surplus_within(stack, portal, &notices, kills)
-}
-
-/// Every notice the store sent is in its recipient's inbox, with at most `kills` more.
-fn surplus_within(
-    stack: &MailStack,
-    portal: &Portal<'_>,
-    notices: &[Notice],
-    kills: usize,
-) -> Result<(), String> {
-    let mut wanted: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for notice in notices {
-        *wanted
-            .entry((notice.to.clone(), notice.subject.clone()))
-            .or_default() += 1;
-    }
-    let mut received: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for account in [&portal.provider, &portal.mco] {
-        for notice in stack.notices(account, "INBOX") {
-            *received
-                .entry((account.address.clone(), notice.subject))
-                .or_default() += 1;
-        }
-    }
-    let mut surplus = 0;
-    for (key, count) in &received {
-        match wanted.get(key) {
-            None => return Err(format!("a notice nobody sent: {key:?}")),
-            Some(expected) if count < expected => {
-                return Err(format!("a notice lost: {key:?} ({count} of {expected})"));
-            }
-            Some(expected) => surplus += count - expected,
-        }
-    }
-    if let Some(key) = wanted.keys().find(|key| !received.contains_key(*key)) {
-        return Err(format!("a notice never arrived: {key:?}"));
-    }
-    if surplus > kills {
-        return Err(format!(
-            "{surplus} notice(s) arrived twice after {kills} kill(s)"
-        ));
-    }
+    let surplus = stack.notice_surplus(&[&portal.provider, &portal.mco], &notices, kills)?;
     eprintln!("e2e_watch: {surplus} notice(s) sent again after {kills} kill(s)");
     Ok(())
 }

@@ -975,6 +975,51 @@ impl MailStack {
         messages
     }
 
+    /// Compares the notices the store recorded as sent (`notices`) with what reached
+    /// `accounts`' inboxes: every one arrived, none that nobody sent, and no more
+    /// arrived twice than `kills` (after each kill, at most the one notice in flight is
+    /// sent again). Returns how many arrived twice.
+    pub fn notice_surplus(
+        &self,
+        accounts: &[&Account],
+        notices: &[portal::store::Notice],
+        kills: usize,
+    ) -> Result<usize, String> {
+        let mut wanted: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for notice in notices {
+            *wanted
+                .entry((notice.to.clone(), notice.subject.clone()))
+                .or_default() += 1;
+        }
+        let mut received: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for account in accounts {
+            for notice in self.notices(account, "INBOX") {
+                *received
+                    .entry((account.address.clone(), notice.subject))
+                    .or_default() += 1;
+            }
+        }
+        let mut surplus = 0;
+        for (key, count) in &received {
+            match wanted.get(key) {
+                None => return Err(format!("a notice nobody sent: {key:?}")),
+                Some(expected) if count < expected => {
+                    return Err(format!("a notice lost: {key:?} ({count} of {expected})"));
+                }
+                Some(expected) => surplus += count - expected,
+            }
+        }
+        if let Some(key) = wanted.keys().find(|key| !received.contains_key(*key)) {
+            return Err(format!("a notice never arrived: {key:?}"));
+        }
+        if surplus > kills {
+            return Err(format!(
+                "{surplus} notice(s) arrived twice after {kills} kill(s): {received:#?}"
+            ));
+        }
+        Ok(surplus)
+    }
+
     /// [`read`](Self::read), each message parsed as a notice.
     pub fn notices(&self, account: &Account, folder: &str) -> Vec<Sent> {
         self.read(account, folder)
