@@ -29,11 +29,17 @@ fn socket(room: &Mailroom) -> PathBuf {
 /// `portal intake --every 1h`: its first pass at once, then nothing for an hour but
 /// the staff commands it answers. `failpoints` arms `PORTAL_FAILPOINTS`.
 fn hourly(room: &Mailroom, failpoints: Option<&str>) -> Service {
+    intake(room, &["--every", "1h"], failpoints)
+}
+
+/// `portal intake` with `mode` (`--every 1h`, `--watch --every 1h`).
+fn intake(room: &Mailroom, mode: &[&str], failpoints: Option<&str>) -> Service {
     let mut command = Command::new(env!("CARGO_BIN_EXE_portal"));
     command
         .arg("--config")
         .arg(&room.config_path)
-        .args(["--log-format", "json", "intake", "--every", "1h"])
+        .args(["--log-format", "json", "intake"])
+        .args(mode)
         .current_dir(room.dir.path())
         .env_remove("PORTAL_FAILPOINTS");
     if let Some(points) = failpoints {
@@ -188,6 +194,16 @@ fn a_socket_left_by_a_killed_intake_stops_neither_staff_nor_the_next_intake() {
 /// a second time by the pass delivering what waits in the outbox.
 #[test]
 fn staff_commands_answer_within_a_second_mid_backlog_and_the_notice_goes_once() {
+    staff_commands_mid_backlog(&["--every", "1h"]);
+}
+
+/// The same under `intake --watch`, and once it idles afterwards.
+#[test]
+fn staff_commands_answer_within_a_second_while_watching() {
+    staff_commands_mid_backlog(&["--watch", "--every", "1h"]);
+}
+
+fn staff_commands_mid_backlog(mode: &[&str]) {
     const COMPLAINTS: usize = 50;
     const INQUIRIES: usize = 950;
     let room = Mailroom::new("");
@@ -204,7 +220,7 @@ fn staff_commands_answer_within_a_second_mid_backlog_and_the_notice_goes_once() 
     }
     room.ask(INQUIRIES);
 
-    let service = hourly(&room, None);
+    let service = intake(&room, mode, None);
     let listed = service.event("mailbox listed");
     assert_eq!(listed["fields"]["waiting"], COMPLAINTS as u64, "{listed}");
 
@@ -240,6 +256,15 @@ fn staff_commands_answer_within_a_second_mid_backlog_and_the_notice_goes_once() 
         report.starts_with(&format!("intake: {} message(s)", COMPLAINTS + INQUIRIES)),
         "{report}"
     );
+    // Idle now (waiting for the next interval, or for mail): answered as quickly.
+    let (output, took) = timed(&room, &["tickets", "list", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(
+        took < Duration::from_secs(1),
+        "idle tickets list took {took:?}"
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(COMPLAINTS));
     let (code, _) = service.stop(libc::SIGTERM);
     assert_eq!(code, Some(0));
     approved_once(&room);

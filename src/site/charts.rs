@@ -1,9 +1,11 @@
 //! The geometry of the statistics page's charts: value axes with a "nice" maximum and
 //! ticks, small multiples of monthly columns (one panel per MCO) and horizontal bars in
-//! groups. Pure functions of counts; the SVG itself is written by Tera templates
-//! (`templates/partials/statistics/`) from what these return.
+//! groups. Pure functions of counts. The SVG frame a reader meets first (`role`,
+//! `<title>`, `<desc>`, patterns) is written by Tera templates
+//! (`templates/partials/statistics/`); the marks inside it by [`draw`], from what
+//! these return.
 //!
-//! Why plain SVG from templates and no charting library: the accessible markup (`role`,
+//! Why plain SVG of our own and no charting library: the accessible markup (`role`,
 //! `<title>`, `<desc>`, labels beside every bar) stays under our control, nothing
 //! depends on fonts or a raster backend, and the output is stable to the byte for
 //! snapshots and diffs. The price is that text is never measured: label areas are
@@ -11,7 +13,11 @@
 //!
 //! Every coordinate is in SVG user units (pixels at full size), rounded to one decimal.
 
+mod draw;
+
 use serde::Serialize;
+
+pub use draw::{PLAIN, Paint};
 
 /// The width of every chart.
 pub const WIDTH: f64 = 720.0;
@@ -107,6 +113,8 @@ pub struct Panels {
     pub width: f64,
     pub height: f64,
     pub axis: Axis,
+    /// Drawn by [`draw`]; the templates need only the sizes and the axis.
+    #[serde(skip_serializing)]
     pub panels: Vec<Panel>,
     /// The largest value of all (0: nothing to show).
     pub largest: u64,
@@ -281,8 +289,11 @@ pub struct Bars {
     pub label_right: f64,
     /// Vertical grid lines with their values, `at` the x of each; their labels at
     /// `axis_label_y`.
+    #[serde(skip_serializing)]
     pub ticks: Vec<Tick>,
     pub axis_label_y: f64,
+    /// Drawn by [`draw`]; the templates need only the sizes and the axis.
+    #[serde(skip_serializing)]
     pub groups: Vec<BarGroup>,
     /// The largest value of all (0: nothing to show).
     pub largest: u64,

@@ -111,35 +111,33 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport> {
     tera.add_raw_templates(bodies)
         .map_err(|error| anyhow!(one_line(&error)))
         .context("in a page's markdown")?;
-    let published = statistics::read(&config.store.statistics_file)?;
     steps.done("load");
 
     // Downloads and assets, written first: the pages show their sizes and hashed names.
     let staging = staging_dir(&site.output_dir)?;
-    let finished =
-        context::write_downloads(config, &staging.join("downloads")).and_then(|downloads| {
-            let assets =
-                context::write_assets(&site.templates_dir.join("assets"), &staging.join("assets"))?;
-            let figures = published
-                .as_ref()
-                .map(|published| {
-                    statistics::write(published, &staging)
-                        .map(|written| statistics::page(published, &written, config))
-                })
-                .transpose()?;
-            steps.done("downloads");
-            let inputs = Inputs {
-                config,
-                options,
-                tera: &tera,
-                templates: &templates,
-                pages: &pages,
-                downloads: &downloads,
-                assets: &assets,
-                figures: figures.as_ref(),
-            };
-            render_and_publish(&inputs, &staging, &mut steps)
-        });
+    // The statistics file is read, published and laid out for its page while the
+    // workbooks are written (one thread does each).
+    let (downloads, figures) = rayon::join(
+        || context::write_downloads(config, &staging.join("downloads")),
+        || statistics::publish(&config.store.statistics_file, &staging, config),
+    );
+    let finished = downloads.and_then(|downloads| {
+        let figures = figures?;
+        let assets =
+            context::write_assets(&site.templates_dir.join("assets"), &staging.join("assets"))?;
+        steps.done("downloads");
+        let inputs = Inputs {
+            config,
+            options,
+            tera: &tera,
+            templates: &templates,
+            pages: &pages,
+            downloads: &downloads,
+            assets: &assets,
+            figures: figures.as_ref(),
+        };
+        render_and_publish(&inputs, &staging, &mut steps)
+    });
     if finished.is_err() {
         // Nothing half-built is left behind; the last good site stays as it was.
         let _ = std::fs::remove_dir_all(&staging);
@@ -206,14 +204,28 @@ fn render_and_publish(inputs: &Inputs<'_>, staging: &Path, steps: &mut Steps) ->
     let site = &config.site;
     // Render, in parallel.
     let mut shared = context::shared(config, options, pages, downloads, assets);
-    shared.insert("statistics", &figures);
     shared.insert("closure_reasons", &statistics::reasons());
+    // The figures go to the statistics page alone: every page's context is copied for
+    // its render, and the charts' geometry is the largest thing a page is given.
+    let mut with_figures = shared.clone();
+    with_figures.insert("statistics", &figures);
+    shared.insert("statistics", &None::<()>);
     let statistics_files: Vec<&str> = figures
         .map(|figures| figures.downloads.paths().to_vec())
         .unwrap_or_default();
     let mut outputs: Vec<Output> = pages
         .par_iter()
-        .map(|page| render_page(tera, &shared, page, pages, config))
+        // One page at a time to each thread: the statistics page takes as long as
+        // several others together, so halves of the list would not balance.
+        .with_max_len(1)
+        .map(|page| {
+            let context = if page.front.template.as_deref() == Some(statistics::TEMPLATE) {
+                &with_figures
+            } else {
+                &shared
+            };
+            render_page(tera, context, page, pages, config)
+        })
         .collect::<Result<_>>()?;
     let mut alias_count = 0;
     for page in pages {

@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::charts::{self, Bars, Group, Item, Panels, Series};
+use super::charts::{self, Bars, Group, Item, PLAIN, Paint, Panels, Series};
 use crate::config::Config;
 use crate::forms::report::Reason;
 use crate::statistics::{MonthFigures, Statistics};
@@ -29,11 +29,37 @@ const REASON_LABEL_WIDTH: f64 = 250.0;
 const PROPOSAL_LABEL_WIDTH: f64 = 90.0;
 /// The bars of the proposals chart, in their order (and `kind`).
 const PROPOSAL_KINDS: [&str; 3] = ["On time", "Late", "Overdue"];
+/// How those bars are painted: plain, hatched and dotted (the patterns are defined in
+/// `templates/partials/statistics/proposals.html`), so no meaning rests on colour.
+const PROPOSAL_PAINTS: [Paint; 3] = [
+    PLAIN,
+    Paint {
+        fill: "url(#proposals-late)",
+        stroke: Some("#8a4b08"),
+    },
+    Paint {
+        fill: "url(#proposals-overdue)",
+        stroke: Some("#a4262c"),
+    },
+];
+
+/// The template of the page the figures are given to (`content/statistics.md`'s).
+pub(super) const TEMPLATE: &str = "statistics.html";
 
 /// The statistics file as read: its figures and its text, published as it is.
 pub(super) struct Published {
     statistics: Statistics,
     json: String,
+}
+
+/// Reads the statistics file at `path`, publishes its copies into `site_dir` and lays
+/// out its page: `None` when there is no file (the page says no figures yet).
+pub(super) fn publish(path: &Path, site_dir: &Path, config: &Config) -> Result<Option<Page>> {
+    let Some(published) = read(path)? else {
+        return Ok(None);
+    };
+    let written = write(&published, site_dir)?;
+    Ok(Some(page(&published, &written, config)))
 }
 
 /// Reads the statistics file: `None` when there is none; an error naming it when it
@@ -175,6 +201,8 @@ pub(super) struct Complaints {
     pub totals: Vec<u64>,
     pub total: u64,
     pub chart: Panels,
+    /// The chart's marks as SVG ([`Panels::marks`]).
+    pub marks: String,
 }
 
 /// A row of counts: its label, a count per column and their sum.
@@ -191,6 +219,8 @@ pub(super) struct Closed {
     pub rows: Vec<ReasonCount>,
     pub total: u64,
     pub chart: Bars,
+    /// The chart's marks as SVG ([`Bars::marks`]).
+    pub marks: String,
 }
 
 /// Lines closed for one reason.
@@ -207,6 +237,8 @@ pub(super) struct Proposals {
     pub rows: Vec<ProposalRow>,
     pub total: ProposalRow,
     pub chart: Bars,
+    /// The chart's marks as SVG ([`Bars::marks`]), painted by [`PROPOSAL_PAINTS`].
+    pub marks: String,
 }
 
 /// One MCO's proposals and extensions over every month.
@@ -377,11 +409,13 @@ fn complaints(statistics: &Statistics, months: &[Month], mcos: &[McoColumn]) -> 
         })
         .collect();
     let labels: Vec<String> = months.iter().map(|month| month.short.clone()).collect();
+    let chart = charts::panels(&series, &labels);
     Complaints {
         total: totals.iter().sum(),
         totals,
         rows,
-        chart: charts::panels(&series, &labels),
+        marks: chart.marks(),
+        chart,
     }
 }
 
@@ -411,9 +445,11 @@ fn closed(statistics: &Statistics) -> Closed {
             })
             .collect(),
     };
+    let chart = charts::bars(&[group], REASON_LABEL_WIDTH);
     Closed {
         total: rows.iter().map(|row| row.lines).sum(),
-        chart: charts::bars(&[group], REASON_LABEL_WIDTH),
+        marks: chart.marks(&[PLAIN]),
+        chart,
         rows,
     }
 }
@@ -458,6 +494,7 @@ fn proposals(statistics: &Statistics, mcos: &[&McoColumn]) -> Proposals {
                 .collect(),
         })
         .collect();
+    let chart = charts::bars(&groups, PROPOSAL_LABEL_WIDTH);
     Proposals {
         total: proposal_row(
             "All MCOs",
@@ -466,7 +503,8 @@ fn proposals(statistics: &Statistics, mcos: &[&McoColumn]) -> Proposals {
                 .iter()
                 .filter(|figures| figures.mco.is_some()),
         ),
-        chart: charts::bars(&groups, PROPOSAL_LABEL_WIDTH),
+        marks: chart.marks(&PROPOSAL_PAINTS),
+        chart,
         rows,
     }
 }
