@@ -141,6 +141,19 @@ fn the_socket_is_private_while_intake_runs_answers_at_once_and_goes_with_sigterm
     assert_eq!(answered["fields"]["command"], "registrations list");
     assert_eq!(answered["fields"]["exit"], 0);
 
+    // The staff report too, with the statistics the first pass wrote.
+    let (output, took) = timed(&room, &["report", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(took < Duration::from_secs(1), "report took {took:?}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["months"].as_array().map(Vec::len), Some(12 * 7));
+    let answered = service.event("staff command answered");
+    assert_eq!(answered["fields"]["command"], "report");
+    assert_eq!(answered["fields"]["exit"], 0);
+    // An inverted period is refused by the intake as by the command line: exit 2.
+    let output = room.cli(&["report", "--from", "2026-05-01", "--to", "2026-04-01"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+
     // A refusal comes back with its message and exit status.
     let output = room.cli(&["registrations", "show", "REG-1999-000009"]);
     assert_eq!(output.status.code(), Some(1), "{}", text(&output));
