@@ -81,9 +81,11 @@ pub enum Command {
     /// Poll the intake and portal-inquiries mailboxes: file tickets and registrations,
     /// answer inquiries, send notices and forward accepted complaints to the MCOs.
     ///
-    /// Senders are identified by their From address. A notice the mail server does not
+    /// Senders are identified by their From address, as the receiving mail server
+    /// authenticated it ([mail.authentication]). A notice the mail server does not
     /// take now waits in the outbox and later passes retry it, with a growing backoff
-    /// (see `portal outbox`). Exit status: 0 done, 1 finished with quarantined messages,
+    /// (see `portal outbox`). Each pass ends by rewriting [store] statistics_file, the
+    /// figures `portal build` publishes (under --watch at most once a minute). Exit status: 0 done, 1 finished with quarantined messages,
     /// 2 could not run. With --every or --watch, runs until SIGTERM or SIGINT, stopping
     /// cleanly after the message in hand (within 2 s when idle); a failed pass is
     /// retried.
