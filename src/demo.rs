@@ -81,6 +81,16 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<()> {
         },
     )?;
     writeln!(out, "6. Built the site again: {}", describe(&report))?;
+    writeln!(
+        out,
+        "   The statistics page, {}, shows the figures intake counted into {}.",
+        config
+            .site
+            .output_dir
+            .join("statistics/index.html")
+            .display(),
+        config.store.statistics_file.display()
+    )?;
     summary(&services.store, config, &outbox, out)
 }
 

@@ -34,6 +34,17 @@ fn the_demo_has_the_mco_answer_the_forwarded_complaint() {
         "{stdout}"
     );
     assert!(stdout.contains("6. Built the site again"), "{stdout}");
+    let statistics = room.path("var/statistics.json");
+    let page = stdout
+        .lines()
+        .find(|line| line.contains("The statistics page, "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        page.contains("statistics/index.html, shows the figures intake counted into")
+            && page.ends_with(&format!("{}.", statistics.display())),
+        "{page}"
+    );
+    assert!(statistics.exists(), "{}", statistics.display());
 
     let tickets = json(&room, &["tickets", "list", "--json"]);
     let answered: Vec<&serde_json::Value> = tickets
