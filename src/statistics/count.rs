@@ -44,7 +44,7 @@ use super::model::{MonthFigures, RegistrationFigures, Statistics};
 use crate::config::Mco;
 use crate::forms::{Reason, Status};
 use crate::ids::TicketId;
-use crate::store::{ExtensionStatus, Registration, RegistrationStatus, Ticket};
+use crate::store::{self, ExtensionStatus, Registration, RegistrationStatus, Ticket};
 
 /// Illinois days, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,10 +172,9 @@ fn in_place_or_null<'de, D: Deserializer<'de>, T: FromStr<Err: Display>>(
 }
 
 impl TicketFacts {
-    /// Forwarded with no proposal yet, and `today` after the response was due: the
-    /// rule of [`Ticket::is_overdue`].
+    /// Overdue on `today`: the rule of [`Ticket::is_overdue`] ([`store::is_overdue`]).
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
-        self.status == Status::Forwarded && self.response_due.is_some_and(|due| today > due)
+        store::is_overdue(self.status, self.response_due, today)
     }
 
     /// Calendar days from the forward to the first proposal, when both are known.

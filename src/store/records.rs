@@ -64,11 +64,17 @@ pub struct Ticket {
     pub reminded: Vec<NaiveDate>,
 }
 
+/// The overdue rule: forwarded with no proposal yet (`status`), and `today` after the
+/// response was due. A pending extension request does not stop that. One rule for the
+/// ticket itself and for the narrow view the statistics count.
+pub fn is_overdue(status: Status, response_due: Option<NaiveDate>, today: NaiveDate) -> bool {
+    status == Status::Forwarded && response_due.is_some_and(|due| today > due)
+}
+
 impl Ticket {
-    /// Forwarded with no proposal yet, and `today` after the response was due. A
-    /// pending extension request does not stop that.
+    /// Overdue on `today` ([`is_overdue`]).
     pub fn is_overdue(&self, today: NaiveDate) -> bool {
-        self.status == Status::Forwarded && self.response_due.is_some_and(|due| today > due)
+        is_overdue(self.status, self.response_due, today)
     }
 
     /// The ticket's line for a row of the provider's template.
