@@ -689,7 +689,55 @@ fn a_registration_form_and_a_complaint_in_one_message_are_both_handled() {
     let received = to(newcomer, "Registration received");
     assert_eq!(received.len(), 1);
     assert!(received[0].text.contains("cannot accept complaints"));
-    assert_eq!(to(newcomer, "please register first").len(), 1);
+    let register_first = to(newcomer, "please register first");
+    assert_eq!(register_first.len(), 1);
+    // The answer knows of the request in the same message: pending, not "register".
+    assert!(
+        register_first[0].text.contains("still being reviewed"),
+        "{}",
+        register_first[0].text
+    );
+}
+
+/// R12: every registration gets its notice, two forms in one message too.
+#[test]
+fn two_registration_forms_in_one_message_are_two_requests() {
+    const SECOND_NPI: &str = "1987654328";
+    let room = Mailroom::new("");
+    let from = "frontdesk@two-practices.example";
+    room.deliver(&message(
+        from,
+        INTAKE,
+        "Registrations",
+        "Both practices.",
+        &[
+            ("first.xlsx", registration_form(from, SAMPLE_NPI)),
+            ("second.xlsx", registration_form(from, SECOND_NPI)),
+        ],
+    ));
+    let report = room.pass();
+    assert_eq!(report.registrations.len(), 2, "{report:?}");
+    let store = Store::open(&room.config.store.path).unwrap();
+    let registrations: Vec<portal::store::Registration> = store.all(Tree::Registrations).unwrap();
+    let mut npis: Vec<String> = registrations
+        .iter()
+        .flat_map(|registration| registration.npis.clone())
+        .collect();
+    npis.sort();
+    assert_eq!(npis, [SAMPLE_NPI, SECOND_NPI]);
+    let records: Vec<portal::store::MessageRecord> = store.all(Tree::Messages).unwrap();
+    let [record] = records.as_slice() else {
+        panic!("one message: {records:?}")
+    };
+    assert_eq!(
+        record.outcome.label().matches("REG-").count(),
+        2,
+        "{:?}",
+        record.outcome
+    );
+    drop(store);
+    let received = with_subject(&room.outbox(), "Registration received").len();
+    assert_eq!(received, 2);
 }
 
 /// R12: a spreadsheet that is none of ours, beside a template, opens no ticket of its
@@ -808,6 +856,40 @@ fn every_inquiry_gets_one_answer_with_the_registration_status() {
         .unwrap();
     assert!(stranger.text.contains("We have no registration"));
     assert_eq!(stranger.auto_submitted, "auto-replied");
+}
+
+/// R6, R11: an address may hold several registrations; a request denied after an
+/// approval does not hide the approval in the inquiry's answer.
+#[test]
+fn an_inquiry_answer_tells_the_active_registration_before_a_later_denial() {
+    let room = Mailroom::new("");
+    room.register(PROVIDER, SAMPLE_NPI);
+    // A later form naming another registrant address: denied.
+    room.deliver(&message(
+        PROVIDER,
+        INTAKE,
+        "Registration",
+        "x",
+        &[(
+            "registration-form.xlsx",
+            registration_form("someone-else@clinic.example", "1987654328"),
+        )],
+    ));
+    room.pass();
+    room.deliver_inquiry(&message(
+        PROVIDER,
+        "HFS.Portalinquiries@illinois.gov",
+        "Status?",
+        "Are we registered?",
+        &[],
+    ));
+    room.pass();
+    let sent = room.outbox();
+    let answers = with_subject(&sent, "We received your question");
+    let [answer] = answers.as_slice() else {
+        panic!("one answer: {answers:?}")
+    };
+    assert!(answer.text.contains("is registered"), "{}", answer.text);
 }
 
 #[test]
@@ -1494,6 +1576,56 @@ fn a_message_too_large_is_quarantined_from_its_header_alone() {
     };
     assert!(notice.subject.contains("too large"), "{}", notice.subject);
     assert_eq!(notice.to, PROVIDER);
+}
+
+/// R12: a message read whole never repeats one that was too large under the same
+/// Message-ID (its attachments could not be compared): the complaint sent again small
+/// gets its ticket; the large one delivered again is still the same message.
+#[test]
+fn a_message_reusing_the_id_of_one_too_large_is_handled() {
+    let room = Mailroom::new("[mail]\nmax_message_bytes = 65536\n");
+    room.register(PROVIDER, SAMPLE_NPI);
+    let large = with_message_id(
+        &message(
+            PROVIDER,
+            INTAKE,
+            "Claims",
+            "Attached.",
+            &[("scan.pdf", vec![b'x'; 200 * 1024])],
+        ),
+        "resend@clinic.example",
+    );
+    room.deliver(&large);
+    assert_eq!(room.pass().quarantined, 1);
+
+    let mut again =
+        b"Received: from mx2.example by portal.example; Mon, 30 Nov 2026 10:00:00 -0600\r\n"
+            .to_vec();
+    again.extend_from_slice(&large);
+    room.deliver(&again);
+    let report = room.pass();
+    assert_eq!(
+        (report.quarantined, report.already_processed),
+        (0, 1),
+        "{report:?}"
+    );
+
+    room.deliver(&with_message_id(
+        &message(
+            PROVIDER,
+            INTAKE,
+            "Claims",
+            "Attached, smaller.",
+            &[("claims.xlsx", complaint(Sample::Good, 1))],
+        ),
+        "resend@clinic.example",
+    ));
+    let report = room.pass();
+    assert_eq!(
+        (report.tickets.len(), report.already_processed),
+        (1, 0),
+        "{report:?}"
+    );
 }
 
 /// The intake Maildir, where fetching message `id` fails as `failure` says.

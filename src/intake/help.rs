@@ -22,9 +22,17 @@ pub(crate) fn how_to_submit(ctx: &mut Ctx<'_>, reply: &Reply) -> Result<Outcome>
 }
 
 /// Answers a sender with no active registration: no ticket, and how to register, or
-/// where its registration stands.
-pub(crate) fn register_first(ctx: &mut Ctx<'_>, reply: &Reply) -> Result<Outcome> {
-    let latest = ctx.intake.store.latest_registration(&reply.to)?;
+/// where its registration stands — `just_sent` when the same message carried a form
+/// (not yet in the store), else the latest on record.
+pub(crate) fn register_first(
+    ctx: &mut Ctx<'_>,
+    reply: &Reply,
+    just_sent: Option<&Registration>,
+) -> Result<Outcome> {
+    let latest = match just_sent {
+        Some(registration) => Some(registration.clone()),
+        None => ctx.intake.store.latest_registration(&reply.to)?,
+    };
     ctx.answer(
         reply,
         NoticeKind::NotRegistered,

@@ -390,8 +390,9 @@ fn unhandled_why(error: &anyhow::Error) -> String {
 fn tally(report: &mut PassReport, outcome: &Outcome) {
     match outcome {
         Outcome::Tickets { ids } => report.tickets.extend(ids.iter().copied()),
-        Outcome::Registration { id, tickets } => {
+        Outcome::Registration { id, more, tickets } => {
             report.registrations.push(*id);
+            report.registrations.extend(more.iter().copied());
             report.tickets.extend(tickets.iter().copied());
         }
         Outcome::Inquiry { id } => report.inquiries.push(*id),

@@ -23,8 +23,8 @@ pub(crate) struct Form<'a> {
     pub ignored: &'a [String],
 }
 
-/// Records the request and queues its one notice; returns its id.
-pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, form: &Form<'_>) -> Result<RegistrationId> {
+/// Records the request and queues its one notice; returns the request as recorded.
+pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, form: &Form<'_>) -> Result<Registration> {
     let config = ctx.intake.config;
     let received_on = ctx.message.received_on;
     let validated =
@@ -88,7 +88,7 @@ pub(crate) fn handle(ctx: &mut Ctx<'_>, reply: &Reply, form: &Form<'_>) -> Resul
     ctx.writes
         .put(Tree::Registrations, id.to_string(), &registration)?;
     acknowledge(ctx, reply, &registration, complete, form)?;
-    Ok(id)
+    Ok(registration)
 }
 
 /// The registration's one notice — received, or denied for what is missing — and

@@ -42,13 +42,12 @@ pub(crate) enum Route {
     Unauthenticated { from: String },
     /// More files than the portal takes from one message.
     TooManyFiles { reply: Reply },
-    /// A registration form or multiple registration template (R7), perhaps with
-    /// complaint templates beside it, handled under the sender's registrations as they
-    /// stand (`active`).
+    /// Registration forms or multiple registration templates (R7), each its own
+    /// request, perhaps with complaint templates beside them, handled under the
+    /// sender's registrations as they stand (`active`).
     Registration {
         reply: Reply,
-        kind: Kind,
-        workbook: Box<Workbook>,
+        forms: Vec<(Kind, Workbook)>,
         complaints: Vec<Found>,
         active: Vec<Registration>,
         ignored: Vec<String>,
@@ -119,29 +118,35 @@ pub(crate) fn handle(
         }
         Route::Registration {
             reply,
-            kind,
-            workbook,
+            forms,
             complaints,
             active,
             ignored,
         } => {
-            let form = registration::Form {
-                kind,
-                workbook: &workbook,
-                already_active: !active.is_empty(),
-                ignored: &ignored,
-            };
-            let id = registration::handle(&mut ctx, &reply, &form)?;
-            // Complaints beside the form go under the registrations as they stand.
+            let mut requests = Vec::with_capacity(forms.len());
+            for (kind, workbook) in &forms {
+                let form = registration::Form {
+                    kind: *kind,
+                    workbook,
+                    already_active: !active.is_empty(),
+                    ignored: &ignored,
+                };
+                requests.push(registration::handle(&mut ctx, &reply, &form)?);
+            }
+            // Complaints beside the forms go under the registrations as they stand; a
+            // sender with none is told where the request just sent stands.
             let tickets = match (complaints.is_empty(), active.is_empty()) {
                 (true, _) => Vec::new(),
                 (false, false) => ticket::handle(&mut ctx, &reply, &active, complaints, &ignored)?,
                 (false, true) => {
-                    help::register_first(&mut ctx, &reply)?;
+                    help::register_first(&mut ctx, &reply, requests.first())?;
                     Vec::new()
                 }
             };
-            (reply.to, Outcome::Registration { id, tickets })
+            let mut ids = requests.iter().map(|request| request.id);
+            let id = ids.next().expect("a registration route carries a form");
+            let more = ids.collect();
+            (reply.to, Outcome::Registration { id, more, tickets })
         }
         Route::Correspondence { reply, about } => {
             let outcome = correspondence::handle(&mut ctx, &reply, about)?;
@@ -173,7 +178,7 @@ pub(crate) fn handle(
             (reply.to, outcome)
         }
         Route::NotRegistered { reply } => {
-            let outcome = help::register_first(&mut ctx, &reply)?;
+            let outcome = help::register_first(&mut ctx, &reply, None)?;
             (reply.to, outcome)
         }
         Route::Tickets {
@@ -268,15 +273,17 @@ pub(crate) fn classify(intake: &Intake<'_>, message: &Incoming<'_>) -> Result<Ro
     } else {
         intake.store.active_registrations(&reply.to)?
     };
-    if let Some(Found {
-        sheet: Sheet::Known(kind, workbook),
-        ..
-    }) = forms.into_iter().next()
-    {
+    let forms: Vec<(Kind, Workbook)> = forms
+        .into_iter()
+        .filter_map(|found| match found.sheet {
+            Sheet::Known(kind, workbook) => Some((kind, workbook)),
+            _ => None,
+        })
+        .collect();
+    if !forms.is_empty() {
         return Ok(Route::Registration {
             reply,
-            kind,
-            workbook: Box::new(workbook),
+            forms,
             complaints,
             active,
             ignored,

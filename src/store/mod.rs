@@ -388,13 +388,20 @@ impl Store {
             .collect())
     }
 
-    /// The newest registration of a sender address, whatever its status.
+    /// The registration a sender's standing is told by: its newest active one, else
+    /// its newest of any status. A request denied after an approval must not hide the
+    /// approval (an address may hold several registrations, R6).
     pub fn latest_registration(&self, email: &str) -> StoreResult<Option<Registration>> {
         Ok(self
             .all::<Registration>(Tree::Registrations)?
             .into_iter()
             .filter(|registration| registration.email.eq_ignore_ascii_case(email))
-            .max_by_key(|registration| registration.received_at))
+            .max_by_key(|registration| {
+                (
+                    registration.status == RegistrationStatus::Active,
+                    registration.received_at,
+                )
+            }))
     }
 
     /// The ticket that already forwarded this claim, if any.

@@ -360,9 +360,13 @@ pub enum Outcome {
     Tickets {
         ids: Vec<TicketId>,
     },
-    /// A registration request, and the tickets of the complaints mailed beside it.
+    /// A registration request, and the tickets of the complaints mailed beside it;
+    /// `more` are the requests of further forms in the same message, each with its own
+    /// notice (R12).
     Registration {
         id: RegistrationId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        more: Vec<RegistrationId>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         tickets: Vec<TicketId>,
     },
@@ -425,10 +429,16 @@ impl Outcome {
                 let ids: Vec<String> = ids.iter().map(TicketId::to_string).collect();
                 format!("{word} {}", ids.join(", "))
             }
-            Outcome::Registration { id, tickets } if tickets.is_empty() => format!("{word} {id}"),
-            Outcome::Registration { id, tickets } => {
-                let tickets: Vec<String> = tickets.iter().map(TicketId::to_string).collect();
-                format!("{word} {id}, ticket {}", tickets.join(", "))
+            Outcome::Registration { id, more, tickets } => {
+                let mut label = format!("{word} {id}");
+                for id in more {
+                    label.push_str(&format!(", {id}"));
+                }
+                if !tickets.is_empty() {
+                    let tickets: Vec<String> = tickets.iter().map(TicketId::to_string).collect();
+                    label.push_str(&format!(", ticket {}", tickets.join(", ")));
+                }
+                label
             }
             Outcome::Inquiry { id } => format!("{word} {id}"),
             Outcome::Correspondence { id: Some(about) } => format!("{word} on {about}"),

@@ -138,9 +138,11 @@ fn final_on(store: &Store, record: &MessageRecord) -> StoreResult<Option<NaiveDa
     let processed = day_of(record.processed_at);
     Ok(match &record.outcome {
         Outcome::Tickets { ids } => latest(tickets_final_on(store, ids)?),
-        Outcome::Registration { id, tickets } => {
+        Outcome::Registration { id, more, tickets } => {
             let mut days = tickets_final_on(store, tickets)?;
-            days.push(registration_final_on(store, *id)?);
+            for id in std::iter::once(id).chain(more) {
+                days.push(registration_final_on(store, *id)?);
+            }
             latest(days)
         }
         Outcome::Inquiry { .. }
@@ -290,6 +292,7 @@ mod tests {
         };
         let registration = |n: u64| Outcome::Registration {
             id: format!("REG-2026-{n:06}").parse().unwrap(),
+            more: Vec::new(),
             tickets: Vec::new(),
         };
         vec![
