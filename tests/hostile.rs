@@ -271,26 +271,34 @@ fn a_zip_bomb_of_many_small_parts_is_refused() {
 
 #[test]
 fn a_damaged_cell_is_not_quoted_back() {
-    // An error cell whose value is no error code: calamine refuses it, quoting the
-    // value, which may be anything a person typed (R10).
-    let parts: Vec<RawPart> = parts(&blank(Kind::Complaint))
-        .into_iter()
-        .map(|(name, data)| {
-            if name != "xl/worksheets/sheet1.xml" {
-                return RawPart::stored(&name, data);
-            }
-            let xml = String::from_utf8(data).unwrap().replace(
-                "</sheetData>",
-                r#"<row r="2"><c r="A2" t="e"><v>ZELDA QUIMBY 1961-04-02</v></c></row></sheetData>"#,
-            );
-            RawPart::stored(&name, xml.into_bytes())
-        })
-        .collect();
-    let error = refused(&raw_zip(&parts), "claims.xlsx");
-    assert!(matches!(error, ReadError::Damaged(_)), "{error:?}");
-    let sentence = error.to_string();
-    for typed in ["ZELDA", "QUIMBY", "1961-04-02"] {
-        assert!(!sentence.contains(typed), "{sentence}");
+    // Cells whose value does not fit their type: calamine refuses them and its message
+    // carries the value, quoted (an error cell) or not (a boolean, a number), which may
+    // be anything a person typed (R10).
+    for kind in ["e", "b", "n"] {
+        let parts: Vec<RawPart> = parts(&blank(Kind::Complaint))
+            .into_iter()
+            .map(|(name, data)| {
+                if name != "xl/worksheets/sheet1.xml" {
+                    return RawPart::stored(&name, data);
+                }
+                let cell = format!(
+                    r#"<row r="2"><c r="A2" t="{kind}"><v>ZELDA QUIMBY 1961-04-02</v></c></row></sheetData>"#
+                );
+                let xml = String::from_utf8(data)
+                    .unwrap()
+                    .replace("</sheetData>", &cell);
+                RawPart::stored(&name, xml.into_bytes())
+            })
+            .collect();
+        let error = refused(&raw_zip(&parts), "claims.xlsx");
+        assert!(
+            matches!(error, ReadError::Damaged(_)),
+            "t={kind}: {error:?}"
+        );
+        let sentence = error.to_string();
+        for typed in ["ZELDA", "QUIMBY", "1961-04-02"] {
+            assert!(!sentence.contains(typed), "t={kind}: {sentence}");
+        }
     }
 }
 

@@ -981,7 +981,12 @@ fn check(store: &Store, case: &Case, record: &MessageRecord) -> Vec<String> {
                     "quarantined for {actual:?}, expected one of {why:?}"
                 ));
             }
-            expect_kinds(&mut wrong, if *notice { &["quarantined"] } else { &[] });
+            let kinds: &[&str] = match (notice, why.contains(&"too large")) {
+                (false, _) => &[],
+                (true, true) => &["too_large"],
+                (true, false) => &["quarantined"],
+            };
+            expect_kinds(&mut wrong, kinds);
         }
         (expected, actual) => wrong.push(format!("outcome {actual:?}, expected {expected:?}")),
     }

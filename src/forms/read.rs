@@ -350,7 +350,9 @@ fn sniff_cfb(bytes: &[u8]) -> Result<Format, ReadError> {
 fn damaged(error: impl std::fmt::Display) -> ReadError {
     // Keep the library's words short, and leave out what they quote: a quoted piece
     // may come from a cell (calamine quotes an error value it does not know), and a
-    // person may have typed anything there (R10).
+    // person may have typed anything there (R10). calamine prints a value it cannot
+    // read as a boolean without quotes (`Unrecognized boolean cell value: …`): what
+    // follows its colon goes too.
     let text = error.to_string();
     let mut short = String::new();
     let mut open: Option<char> = None;
@@ -371,6 +373,11 @@ fn damaged(error: impl std::fmt::Display) -> ReadError {
             }
         }
         previous = c;
+    }
+    if let Some(start) = short.find("Unrecognized ")
+        && let Some(colon) = short[start..].find(':')
+    {
+        short.truncate(start + colon);
     }
     ReadError::Damaged(short.chars().take(120).collect())
 }

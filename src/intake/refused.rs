@@ -21,17 +21,13 @@ pub(crate) fn too_large(ctx: &mut Ctx<'_>, answer_to: Option<&str>) -> Result<Ou
             in_reply_to: ctx.message.message_id.clone(),
             references: Vec::new(),
         };
-        let max_megabytes = ctx.intake.config.mail.max_message_bytes / (1024 * 1024);
+        let limit = size_in_words(ctx.intake.config.mail.max_message_bytes);
         ctx.answer(
             &reply,
-            NoticeKind::Quarantined,
+            NoticeKind::TooLarge,
             "Your email to the Provider Resolution Portal was too large".to_owned(),
             None,
-            json!({
-                "why": "The email is larger than the portal accepts.",
-                "too_large": true,
-                "max_megabytes": max_megabytes,
-            }),
+            json!({ "limit": limit }),
         )?;
     }
     Ok(quarantined("too large"))
@@ -48,7 +44,7 @@ pub(crate) fn too_many_files(ctx: &mut Ctx<'_>, reply: &Reply) -> Result<Outcome
         NoticeKind::Quarantined,
         "Your email to the Provider Resolution Portal carried too many files".to_owned(),
         None,
-        json!({ "why": why, "too_large": false }),
+        json!({ "why": why }),
     )?;
     Ok(quarantined("too many attachments"))
 }
@@ -61,5 +57,32 @@ pub(crate) fn unreadable(why: &str) -> Outcome {
 fn quarantined(why: &str) -> Outcome {
     Outcome::Quarantined {
         why: why.to_owned(),
+    }
+}
+
+/// A size limit as a sender reads it: whole megabytes (MiB, as mail programs count
+/// them) from one megabyte up, else kilobytes, rounded down so the limit is never
+/// overstated.
+fn size_in_words(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    if bytes >= MIB {
+        format!("{} MB", bytes / MIB)
+    } else {
+        format!("{} KB", (bytes / KIB).max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size_in_words;
+
+    #[test]
+    fn a_size_limit_is_said_in_megabytes_or_kilobytes_never_zero() {
+        assert_eq!(size_in_words(26_214_400), "25 MB");
+        assert_eq!(size_in_words(1024 * 1024), "1 MB");
+        assert_eq!(size_in_words(300_000), "292 KB");
+        assert_eq!(size_in_words(65_536), "64 KB");
+        assert_eq!(size_in_words(100), "1 KB");
     }
 }

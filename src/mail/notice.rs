@@ -30,6 +30,7 @@ crate::words! {
         NewSubmissionNeeded = "new_submission_needed",
         InquiryAnswer = "inquiry_answer",
         Quarantined = "quarantined",
+        TooLarge = "too_large",
         McoForward = "mco_forward",
         ProposalReceived = "proposal_received",
         DecisionsMissing = "decisions_missing",
@@ -58,6 +59,7 @@ impl NoticeKind {
                 | NoticeKind::NotRegistered
                 | NoticeKind::InquiryAnswer
                 | NoticeKind::Quarantined
+                | NoticeKind::TooLarge
                 | NoticeKind::McoIdMissing
         )
     }
