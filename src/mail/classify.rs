@@ -103,10 +103,20 @@ fn sender(message: &Message<'_>) -> Option<String> {
 /// The raw values of the message's own `Authentication-Results` headers (never those
 /// of a message forwarded inside it), as written, folding and comments included.
 fn authentication_results(message: &Message<'_>) -> Vec<String> {
+    const NAME: &[u8] = b"Authentication-Results:";
+    let raw = &message.raw_message;
     message
         .headers()
         .iter()
         .filter(|header| header.name().eq_ignore_ascii_case("Authentication-Results"))
+        // Only the name as every verifier writes it, the colon right after it: the
+        // obsolete form with a space before the colon is a forgery's disguise that a
+        // mail server's rule removing its own header may not recognise.
+        .filter(|header| {
+            raw.get(header.offset_field as usize..).is_some_and(|line| {
+                line.len() >= NAME.len() && line[..NAME.len()].eq_ignore_ascii_case(NAME)
+            })
+        })
         .take(super::auth::MAX_HEADERS)
         .filter_map(|header| {
             message

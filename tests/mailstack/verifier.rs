@@ -276,13 +276,14 @@ fn opendkim_conf_text(dir: &Path, milter_port: u16) -> String {
 
 /// The MX cleanup's `header_checks` (a Postfix regexp table): an incoming
 /// `Authentication-Results` whose authserv-id is [`AUTHSERV_ID`] in any spelling —
-/// any case, quoted, with a trailing dot, after a comment — is dropped before OpenDKIM
+/// any case, quoted, with a trailing dot, after a comment, a space before the colon —
+/// is dropped before OpenDKIM
 /// sees the message (which removes the exact spelling itself and adds its own result
 /// after these checks have run).
 pub(super) fn mx_header_checks_text() -> String {
     let id = AUTHSERV_ID.replace('.', r"\.");
     format!(
         "# Written by tests/mailstack/verifier.rs: forged copies of the verifier's header.\n\
-         /^Authentication-Results:([[:space:]]|\\([^)]*\\))*\"?{id}\\.?\"?([[:space:];(]|$)/i IGNORE\n"
+         /^Authentication-Results[[:space:]]*:([[:space:]]|\\([^)]*\\))*\"?{id}\\.?\"?([[:space:];(]|$)/i IGNORE\n"
     )
 }
