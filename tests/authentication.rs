@@ -441,6 +441,7 @@ fn staff_can_trust_the_sender_and_the_message_is_handled_without_moving() {
         .unwrap()
         .clone();
     assert_eq!(item["outcome"]["kind"], "tickets");
+    assert_eq!(item["trusted"]["by"], "Pat Staff", "{item}");
     let text = String::from_utf8_lossy(&room.cli(&["messages", "list"]).stdout).into_owned();
     assert!(text.contains("[sender trusted by Pat Staff]"), "{text}");
     // Twice is refused, and so is a message that was never held.

@@ -51,7 +51,7 @@ const REGISTRATION_KEYS: [&str; 6] = [
     "missing",
 ];
 const INQUIRY_KEYS: [&str; 4] = ["id", "from", "received_on", "answered"];
-const MESSAGE_KEYS: [&str; 11] = [
+const MESSAGE_KEYS: [&str; 12] = [
     "hash",
     "message_id",
     "mailbox",
@@ -62,6 +62,7 @@ const MESSAGE_KEYS: [&str; 11] = [
     "notices",
     "suppressed",
     "released",
+    "trusted",
     "raw",
 ];
 const NOTICE_KEYS: [&str; 8] = [

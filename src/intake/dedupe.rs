@@ -36,10 +36,13 @@ pub(crate) fn redelivery_of(
         let same_attachments = match (&earlier.attachments, attachments) {
             (Some(before), Some(now)) => before.as_slice() == now,
             // Both read by their header alone (too large): the mailbox and the sender
-            // decide. A message read whole never repeats one that was too large: its
-            // attachments could not be compared, and taking it for the same would lose it.
+            // decide. One that was too large comes back whole when staff released it
+            // (with a larger limit). Otherwise a message read whole never repeats one
+            // that was too large: its attachments could not be compared, and taking it
+            // for the same would lose it.
             (None, None) => true,
-            (None, Some(_)) | (Some(_), None) => false,
+            (None, Some(_)) => earlier.released,
+            (Some(_), None) => false,
         };
         if earlier.mailbox == mailbox && earlier.from.eq_ignore_ascii_case(from) && same_attachments
         {

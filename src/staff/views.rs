@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::forms::{McoDecision, Problem, Reason, Status};
 use crate::ids::{InquiryId, RegistrationId, TicketId};
 use crate::store::{
-    Event, Extension, ExtensionStatus, Inquiry, Mailbox, MessageRecord, Outcome, Party,
+    Event, Extension, ExtensionStatus, Inquiry, Mailbox, MessageRecord, Outcome, Party, ReadMark,
     Registration, RegistrationStatus, Resolution, Ticket,
 };
 
@@ -165,6 +165,9 @@ pub struct MessageView<'a> {
     /// The notices the daily limit held back (R12).
     pub suppressed: &'a [u64],
     pub released: bool,
+    /// Who handled it as authenticated on their word (`messages release
+    /// --trust-sender`), and when; null otherwise.
+    pub trusted: Option<&'a ReadMark>,
     /// Whether the raw bytes are still kept (retention removes them).
     pub raw: bool,
 }
@@ -183,6 +186,7 @@ impl<'a> MessageView<'a> {
             notices: &record.notices,
             suppressed: &record.suppressed,
             released: record.released,
+            trusted: record.trusted.as_ref(),
             raw,
         }
     }
