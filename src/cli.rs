@@ -233,7 +233,7 @@ pub enum TicketsAction {
         #[arg(long, value_name = "NAME")]
         by: String,
         /// Decline the request instead of granting it (needs --reason).
-        #[arg(long)]
+        #[arg(long, requires = "reason")]
         deny: bool,
         /// Why it is declined: recorded, and told to both the provider and the MCO, so
         /// write no patient or claim details.
@@ -313,10 +313,10 @@ pub enum RegistrationsAction {
     },
     /// Approve a pending registration and tell the registrant.
     Approve(Decide),
-    /// Deny a pending registration and tell the registrant.
-    Deny(Decide),
-    /// Revoke an active registration and tell the registrant.
-    Revoke(Decide),
+    /// Deny a pending registration and tell the registrant why.
+    Deny(DecideWhy),
+    /// Revoke an active registration and tell the registrant why.
+    Revoke(DecideWhy),
 }
 
 /// Who decides, and why.
@@ -327,12 +327,40 @@ pub struct Decide {
     /// The staff member deciding, recorded in the audit trail.
     #[arg(long, value_name = "NAME")]
     pub by: String,
-    /// Why, recorded in the audit trail (and told to the registrant on deny and revoke).
+    /// Why, recorded in the audit trail.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
     /// Print the registration as JSON afterwards.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Who decides against a registration, and why (required).
+#[derive(Debug, clap::Args)]
+pub struct DecideWhy {
+    /// The registration id.
+    pub id: String,
+    /// The staff member deciding, recorded in the audit trail.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// Why: recorded in the audit trail and told to the registrant, so write no patient
+    /// or claim details.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Print the registration as JSON afterwards.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl From<DecideWhy> for Decide {
+    fn from(args: DecideWhy) -> Self {
+        Decide {
+            id: args.id,
+            by: args.by,
+            reason: Some(args.reason),
+            json: args.json,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! `portal`: parse the command line, run one command, print any error chain, choose
 //! the exit status.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -15,7 +16,9 @@ fn main() -> ExitCode {
     let stdout = std::io::stdout();
     let result = commands::run(cli, &argv, &mut stdout.lock());
     if let Err(error) = &result {
-        eprintln!("error: {error:#}");
+        // Not eprintln!: it panics when standard error is a pipe already closed (as
+        // with `2>&1 | head`), and the exit status must still say what happened.
+        let _ = writeln!(std::io::stderr(), "error: {error:#}");
     }
     ExitCode::from(commands::exit_code(&result))
 }

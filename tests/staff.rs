@@ -273,6 +273,26 @@ fn tickets_list_and_show_print_the_documented_objects() {
     assert!(error.contains("PRP-1999-000042"), "{error}");
 }
 
+/// Standard output and standard error on one pipe whose reader is gone (`2>&1 | head`
+/// once head has read enough): the command fails with exit 2, never a panic (101).
+#[test]
+fn a_closed_pipe_ends_the_command_with_exit_2_not_a_panic() {
+    let room = two_tickets();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = std::process::Command::new(crate::common::portal_bin())
+        .arg("--config")
+        .arg(&room.config_path)
+        .args(["tickets", "list"])
+        .current_dir(room.dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .status()
+        .expect("portal runs");
+    assert_eq!(status.code(), Some(2), "{status:?}");
+}
+
 #[test]
 fn ids_are_read_in_any_case_and_a_malformed_one_is_named() {
     let room = two_tickets();
@@ -667,14 +687,14 @@ fn registrations_list_show_and_decide_with_notices_and_audit() {
     );
     expect_keys(&approved, &REGISTRATION_KEYS);
     assert_eq!(approved["status"], "active");
-    // Deny and revoke want a reason.
-    let error = refused(
+    // Deny and revoke want a reason: without one the command does not run (usage).
+    let error = fails(
         &room,
         &["registrations", "deny", &denied, "--by", "Dana Staff"],
     );
     assert!(error.contains("--reason"), "{error}");
     assert!(
-        refused(
+        fails(
             &room,
             &["registrations", "revoke", &active, "--by", "Lee Staff"]
         )

@@ -200,6 +200,33 @@ fn events(view: &Value) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// `late` is `responded_on > response_due` as the due date stands: a proposal that
+/// came after the first due date is in time once the extension asked before it is
+/// granted. Declining needs a reason: without one the command does not run (exit 2).
+#[test]
+fn a_granted_extension_judges_a_proposal_against_the_new_due_date() {
+    let (room, id) = forwarded();
+    let id_text = id.to_string();
+    request_extension(&room, id, Party::Mco);
+    let due = ticket(&room, id).response_due.unwrap();
+    edit(&room, id, |ticket| {
+        ticket.status = Status::Responded;
+        ticket.responded_on = Some(due + Days::new(1));
+        ticket.late = true;
+    });
+    let error = unusable(
+        &room,
+        &["tickets", "extend", &id_text, "--deny", "--by", "Dana"],
+    );
+    assert!(error.contains("--reason"), "{error}");
+    let view = json(
+        &room,
+        &["tickets", "extend", &id_text, "--by", "Dana", "--json"],
+    );
+    assert_eq!(view["response_due"], (due + Days::new(30)).to_string());
+    assert_eq!(view["late"], false, "{view:#}");
+}
+
 #[test]
 fn extend_grants_the_one_extension_and_tells_both_parties() {
     let (room, id) = forwarded();
@@ -754,6 +781,17 @@ fn tickets_list_filters_alone_and_combined() {
     // A word that is no status, or no date, is a usage error.
     unusable(&room, &["tickets", "list", "--status", "open"]);
     unusable(&room, &["tickets", "list", "--since", "yesterday"]);
+    // So is a filter that can match nothing: an MCO code no MCO has, a reversed period.
+    let error = unusable(&room, &["tickets", "list", "--mco", "MOLLINA"]);
+    assert!(
+        error.contains("MOLLINA") && error.contains("MOLINA"),
+        "{error}"
+    );
+    let error = unusable(
+        &room,
+        &["tickets", "list", "--since", &day, "--until", &long_ago],
+    );
+    assert!(error.contains("--since"), "{error}");
 }
 
 #[test]

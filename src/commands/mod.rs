@@ -52,7 +52,7 @@ pub fn run(cli: Cli, argv: &[OsString], out: &mut dyn Write) -> Result<Outcome> 
         Command::Serve { port, drafts } => {
             let options = site_options(drafts, true);
             crate::site::serve::serve(config, cli.config, options, port, |line| {
-                eprintln!("{line}")
+                let _ = writeln!(std::io::stderr(), "{line}");
             })?;
             Ok(Outcome::Done)
         }

@@ -40,8 +40,12 @@ pub(super) fn run(
         RegistrationsAction::Approve(args) => {
             decision(config, access, Decision::Approve, args, out)
         }
-        RegistrationsAction::Deny(args) => decision(config, access, Decision::Deny, args, out),
-        RegistrationsAction::Revoke(args) => decision(config, access, Decision::Revoke, args, out),
+        RegistrationsAction::Deny(args) => {
+            decision(config, access, Decision::Deny, args.into(), out)
+        }
+        RegistrationsAction::Revoke(args) => {
+            decision(config, access, Decision::Revoke, args.into(), out)
+        }
     }
 }
 

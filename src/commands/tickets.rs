@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use chrono::{NaiveDate, Utc};
 
 use super::access::Access;
@@ -95,6 +95,12 @@ fn list(
     json: bool,
     out: &mut dyn Write,
 ) -> Result<()> {
+    // A filter that can match nothing is a mistake to name, not an empty list.
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        bail!("--since {since} is after --until {until}: no day is in between");
+    }
     let filter = TicketFilter {
         status: args.status,
         mco: args.mco,
@@ -107,8 +113,23 @@ fn list(
     };
     let store = access.store(config)?;
     let today = today_in_illinois();
-    let tickets: Vec<Ticket> = store
-        .all::<Ticket>(Tree::Tickets)?
+    let all = store.all::<Ticket>(Tree::Tickets)?;
+    if let Some(code) = filter.mco.as_deref() {
+        let known = |known: &str| known.eq_ignore_ascii_case(code.trim());
+        let configured = config.mcos.iter().any(|mco| known(&mco.code));
+        if !configured
+            && !all
+                .iter()
+                .any(|ticket| ticket.mco.as_deref().is_some_and(known))
+        {
+            let codes: Vec<&str> = config.mcos.iter().map(|mco| mco.code.as_str()).collect();
+            bail!(
+                "--mco {code}: no MCO has that code; the codes are {}",
+                codes.join(", ")
+            );
+        }
+    }
+    let tickets: Vec<Ticket> = all
         .into_iter()
         .filter(|ticket| filter.matches(ticket, today))
         .collect();

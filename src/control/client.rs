@@ -4,6 +4,7 @@
 use std::io::{BufRead as _, BufReader, ErrorKind, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 
@@ -11,6 +12,11 @@ use super::{Request, Response, VERSION};
 
 /// What the client says when the answer ends before its exit status.
 pub const STOPPED: &str = "the intake stopped before answering; the command may not have taken effect, and it can be repeated";
+
+/// How long the client waits for the intake to say anything. A pass lets staff
+/// commands in between its short steps, so a silence this long means the intake is
+/// stuck (stopped by a signal, a disk that does not answer): better said than waited on.
+const SILENCE: Duration = Duration::from_secs(30);
 
 /// Sends `args` to the intake listening on `socket` and writes its answer to `out` and
 /// `err`. `None` when no intake listens there (no socket, or one left by an intake that
@@ -39,14 +45,23 @@ pub fn ask(
     (&stream)
         .write_all(&line)
         .context("cannot send the command to the intake")?;
+    stream.set_read_timeout(Some(SILENCE))?;
     answer(&stream, out, err).map(Some)
 }
 
 /// Reads the answer's lines up to the exit status.
 fn answer(stream: &UnixStream, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8> {
     for line in BufReader::new(stream).lines() {
-        let Ok(line) = line else {
-            break;
+        let line = match line {
+            Ok(line) => line,
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                bail!(
+                    "the intake holding the store has said nothing for {} s; it may be stuck \
+                     (see its log). The command may not have taken effect, and it can be repeated",
+                    SILENCE.as_secs()
+                )
+            }
+            Err(_) => break,
         };
         let response: Response = serde_json::from_str(&line)
             .with_context(|| "the intake's answer is not understood; is it the same portal?")?;

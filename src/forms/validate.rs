@@ -617,6 +617,54 @@ mod tests {
         assert_eq!(statuses(&complaint), [FORWARDED, FORWARDED]);
     }
 
+    /// A claim repeated within the file (the same tracking and claim number, in any
+    /// case) is closed as a duplicate naming the row it repeats; the first one goes.
+    /// A repeat of a line closed for a reason of its own is judged on its own.
+    #[test]
+    fn a_claim_repeated_in_the_file_is_a_duplicate_of_its_first_row() {
+        let mut lines = good_lines(4);
+        lines[2].values = lines[0].values.clone();
+        let lower = |value: &Option<Value>| match value {
+            Some(Value::Text(text)) => Some(Value::Text(text.to_lowercase())),
+            other => other.clone(),
+        };
+        lines[3].values[claim::CLAIM_NUMBER] = lower(&lines[1].values[claim::CLAIM_NUMBER]);
+        lines[3].values[claim::TRACKING_NUMBER] = lower(&lines[1].values[claim::TRACKING_NUMBER]);
+        let complaint = validate_lines(&lines);
+        let duplicate = (Status::Closed, Some(Reason::Duplicate));
+        assert_eq!(
+            statuses(&complaint),
+            [FORWARDED, FORWARDED, duplicate, duplicate]
+        );
+        let rows: Vec<(Option<u32>, bool)> = complaint
+            .report
+            .problems
+            .iter()
+            .map(|problem| (problem.row, problem.message.contains("repeats row")))
+            .collect();
+        assert_eq!(rows, [(Some(4), true), (Some(5), true)]);
+        assert!(
+            complaint.report.problems[0]
+                .message
+                .contains("repeats row 2 ")
+        );
+        assert!(
+            complaint.report.problems[1]
+                .message
+                .contains("repeats row 3 ")
+        );
+
+        // The first carrier of the claim closed for its own reason: the repeat goes.
+        let mut lines = good_lines(2);
+        lines[1].values = lines[0].values.clone();
+        lines[0].values[claim::EXHAUSTED] = Some(Value::Bool(false));
+        let complaint = validate_lines(&lines);
+        assert_eq!(
+            statuses(&complaint),
+            [(Status::Closed, Some(Reason::NotExhausted)), FORWARDED]
+        );
+    }
+
     /// R4: `max_lines` (100) lines fit on one template; one more closes the ticket,
     /// the problem pointing at the first line too many.
     #[test]

@@ -104,7 +104,7 @@ pub(crate) fn proposal(
     let first = ticket.responded_on.is_none();
     if first {
         ticket.responded_on = Some(received_on);
-        ticket.late = ticket.response_due.is_some_and(|due| received_on > due);
+        ticket.judge_late();
     }
     ticket.status = Status::Responded;
     ticket.proposals.push(Correspondence {

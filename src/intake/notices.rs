@@ -240,7 +240,7 @@ pub fn deliver(
     let only_new = unreachable.is_some();
     let mut deferred = false;
     for listed in notices {
-        let _turn = store.turn();
+        let turn = store.turn();
         let Some(mut notice) = still_as_listed(intake, &listed)? else {
             continue;
         };
@@ -255,7 +255,15 @@ pub fn deliver(
             }
             continue;
         }
+        // Another delivery (a staff command's, a pass's) has it on the network now.
+        let Some(claim) = store.claim_send(notice.id) else {
+            continue;
+        };
+        // The turn is let go while the notice is on the network, and taken again to
+        // mark it: staff commands are answered meanwhile, whatever the server does.
+        drop(turn);
         send_and_mark(intake, &from, notice, report, now, &mut unreachable)?;
+        drop(claim);
     }
     if deferred {
         store.flush()?;
@@ -285,6 +293,7 @@ fn send_and_mark(
     let store = intake.store;
     let result = intake.transport.send(from, &notice.to, &notice.raw);
     failpoint::hit("after_send");
+    let _turn = store.turn();
     let mut writes = Writes::default();
     match result {
         Ok(()) => {
@@ -589,5 +598,80 @@ mod tests {
         to.dedup();
         assert_eq!(before, to.len(), "a notice went out twice");
         assert_eq!(to.len(), DECISIONS);
+    }
+
+    /// A notice on the network does not hold the turn: while the mail server keeps a
+    /// pass waiting, a staff command takes the turn and delivers what waits, leaving the
+    /// notice in flight alone; that notice is sent once.
+    #[test]
+    fn a_notice_on_the_network_leaves_the_turn_to_staff() {
+        use std::sync::Mutex;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::mpsc;
+        use std::time::Duration;
+
+        /// Tells when a send starts, then waits to be let go (at most a while).
+        struct Stalled {
+            started: Mutex<mpsc::Sender<()>>,
+            go: Mutex<mpsc::Receiver<()>>,
+            sent: AtomicUsize,
+        }
+        impl crate::mail::transport::Sender for Stalled {
+            fn send(&self, _from: &str, _to: &str, _raw: &[u8]) -> Result<(), SendError> {
+                let _ = self.started.lock().unwrap().send(());
+                let _ = self
+                    .go
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(20));
+                self.sent.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let (config, store, composer) = workshop(dir.path());
+        let (started, on_network) = mpsc::channel();
+        let (go, wait) = mpsc::channel();
+        let stalled = Stalled {
+            started: Mutex::new(started),
+            go: Mutex::new(wait),
+            sent: AtomicUsize::new(0),
+        };
+        let intake = || Intake {
+            config: &config,
+            store: &store,
+            composer: &composer,
+            transport: &stalled,
+            stop: None,
+            figures: crate::intake::Figures::Publish,
+        };
+        let now: DateTime<Utc> = Utc.with_ymd_and_hms(2026, 3, 2, 15, 0, 0).unwrap();
+        queued(&intake(), "a@clinic.example", now);
+        std::thread::scope(|scope| {
+            let pass = scope.spawn(|| {
+                let mut report = PassReport::default();
+                deliver_pending(&intake(), &mut report, now, Backoff::Respect).unwrap();
+                report.notices_sent
+            });
+            on_network.recv().unwrap();
+            let (done, staff_done) = mpsc::channel();
+            let (store, intake) = (&store, &intake);
+            scope.spawn(move || {
+                let _turn = store.turn();
+                let mut report = PassReport::default();
+                deliver_pending(&intake(), &mut report, now, Backoff::Respect).unwrap();
+                done.send(report.notices_sent).unwrap();
+            });
+            let staff = staff_done.recv_timeout(Duration::from_secs(10));
+            go.send(()).unwrap();
+            assert_eq!(
+                staff,
+                Ok(0),
+                "the staff command got the turn and left the notice alone"
+            );
+            assert_eq!(pass.join().unwrap(), 1);
+        });
+        assert_eq!(stalled.sent.load(Ordering::SeqCst), 1, "sent once");
     }
 }

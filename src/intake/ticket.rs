@@ -253,12 +253,15 @@ fn record(
         proposals: Vec::new(),
         reminded: Vec::new(),
     };
+    // Received on the mailbox's day; answered and forwarded on the day of this pass,
+    // which is later when mail waited (an outage, a weekend, a release by staff).
+    let today = super::illinois_day(ctx.message.now);
     ticket.event(received_on, EventKind::Received, None);
-    ticket.event(received_on, EventKind::Notice, None);
+    ticket.event(today, EventKind::Notice, None);
     if forwarded {
         // The forward is queued in this same transaction: presented today (R9).
-        ticket.presented_on = Some(received_on);
-        ticket.event(received_on, EventKind::Forwarded, None);
+        ticket.presented_on = Some(today);
+        ticket.event(today, EventKind::Forwarded, None);
     }
     ctx.writes.put(Tree::Tickets, id.to_string(), &ticket)?;
     let action = if forwarded {

@@ -96,6 +96,9 @@ pub fn extend(
     if decision == ExtensionDecision::Grant {
         ticket.response_due =
             previous_due.checked_add_days(Days::new(u64::from(intake.config.rules.extension_days)));
+        // A proposal that came after the first due date but within the granted one
+        // was in time after all.
+        ticket.judge_late();
     }
     add_event(&mut ticket, illinois_day(now), event, by);
     let due = ticket.response_due.unwrap_or(previous_due);

@@ -37,7 +37,7 @@ use sled::Transactional;
 
 pub use open::OpenError;
 pub use records::*;
-pub use turn::{Turn, TurnGuard};
+pub use turn::{SendClaim, Sending, Turn, TurnGuard};
 
 /// A fault of the store itself — a read, a transaction, a flush that failed, or a
 /// record that no longer reads. Never the sender's doing: intake stops the pass on it
@@ -210,6 +210,8 @@ pub struct Store {
     free_id: AtomicU64,
     /// Who may write now: the passes and the staff commands an intake serves.
     turn: Turn,
+    /// The notices on the network now, sent outside the turn.
+    sending: Sending,
 }
 
 impl std::fmt::Debug for Store {
@@ -228,6 +230,12 @@ impl Store {
     /// its duration. The thread holding it may take it again.
     pub fn turn(&self) -> TurnGuard<'_> {
         self.turn.take()
+    }
+
+    /// Claims notice `id` for sending outside the turn; `None` while another delivery
+    /// sends it (see [`Sending`]).
+    pub fn claim_send(&self, id: u64) -> Option<SendClaim<'_>> {
+        self.sending.claim(id)
     }
 
     fn tree(&self, tree: Tree) -> &sled::Tree {

@@ -131,6 +131,7 @@ impl Store {
             pid_file,
             free_id: AtomicU64::new(0),
             turn: super::Turn::default(),
+            sending: super::Sending::default(),
         };
         let free_id = store
             .first_free_id()

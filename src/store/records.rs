@@ -77,6 +77,16 @@ impl Ticket {
         is_overdue(self.status, self.response_due, today)
     }
 
+    /// Sets `late` from the first proposal's day and the due date as they stand now:
+    /// `responded_on > response_due`, false until a proposal arrives. Called when the
+    /// proposal arrives and again when an extension moves the due date.
+    pub fn judge_late(&mut self) {
+        self.late = self
+            .responded_on
+            .zip(self.response_due)
+            .is_some_and(|(responded, due)| responded > due);
+    }
+
     /// The ticket's line for a row of the provider's template.
     pub fn line(&self, row: u32) -> Option<&TicketLine> {
         self.lines.iter().find(|line| line.row == row)

@@ -1,13 +1,19 @@
 //! The turn: who may write to the store now. An intake serves staff commands while its
 //! passes run, both on one open store; every writer takes the turn for one short step
-//! — a pass for each message it records, for the day's work and for each notice it
-//! sends and marks; a staff command for its whole duration — so a staff decision that
-//! queues and sends its own notice is never raced by a pass delivering that same
-//! notice, and a staff command gets in between two steps of a long pass.
+//! — a pass for each message it records, for the day's work, and for each notice it
+//! picks to send and then marks; a staff command for its whole duration — so a staff
+//! decision that queues and sends its own notice is never raced by a pass delivering
+//! that same notice, and a staff command gets in between two steps of a long pass.
+//!
+//! A pass does not hold the turn while a notice is on the network (a mail server that
+//! never answers would hold every staff command with it): it claims the notice
+//! ([`Sending`]) under the turn, lets the turn go for the send, and takes it again to
+//! mark the notice; every other delivery leaves a claimed notice alone.
 //!
 //! The turn is reentrant: a staff command holds it for its duration and the notice
 //! delivery it calls takes it again on the same thread.
 
+use std::collections::HashSet;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, ThreadId};
 
@@ -67,12 +73,59 @@ impl Drop for TurnGuard<'_> {
     }
 }
 
+/// The notices being sent now, each by the one delivery that claimed it.
+#[derive(Debug, Default)]
+pub struct Sending {
+    ids: Mutex<HashSet<u64>>,
+}
+
+/// A claim on sending one notice, given up when dropped (after the notice is marked).
+#[must_use = "the claim is given up when this is dropped"]
+#[derive(Debug)]
+pub struct SendClaim<'a> {
+    sending: &'a Sending,
+    id: u64,
+}
+
+impl Sending {
+    /// Claims notice `id` for this delivery; `None` while another delivery has it.
+    pub fn claim(&self, id: u64) -> Option<SendClaim<'_>> {
+        let fresh = self
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id);
+        // Made only when fresh: a claim dropped here would let go of another's.
+        fresh.then(|| SendClaim { sending: self, id })
+    }
+}
+
+impl Drop for SendClaim<'_> {
+    fn drop(&mut self) {
+        self.sending
+            .ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn a_notice_is_claimed_by_one_delivery_until_it_lets_go() {
+        let sending = Sending::default();
+        let claim = sending.claim(7).expect("free");
+        assert!(sending.claim(7).is_none(), "claimed already");
+        assert!(sending.claim(8).is_some(), "another notice is free");
+        drop(claim);
+        assert!(sending.claim(7).is_some(), "free again");
+    }
 
     #[test]
     fn the_same_thread_takes_the_turn_again_and_others_wait_for_the_last_release() {

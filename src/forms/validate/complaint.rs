@@ -1,13 +1,17 @@
 //! The complaint template's rules. The whole ticket first: every required cell filled
 //! and of its type (R2, R3, read by the parent module), 1 to `max_lines` claim lines
 //! and one MCO (R4); then each line on its own: the filing window (R1), the dates of
-//! service, the MCO's internal process exhausted (R5) and the coverage (R8). A problem
-//! of the first kind closes the whole ticket, one of the second kind only its line.
+//! service, the MCO's internal process exhausted (R5) and the coverage (R8); last, a
+//! claim repeated within the file (`duplicate`). A problem of the first kind closes the
+//! whole ticket, one of the second kind only its line.
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
 use super::{Context, Problems, Record, find_sheet, in_report_order, read_table};
 use crate::config::Mco;
+use crate::forms::cells::is_safe_tracking_number;
 use crate::forms::read::Workbook;
 use crate::forms::report::{ComplaintReport, LineOutcome, Problem, Reason, Status};
 use crate::forms::schema::{
@@ -38,6 +42,7 @@ pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complai
     for line in &lines {
         check_line(line, context, &mut problems);
     }
+    check_repeats(&lines, &mut problems);
     problems.attach_values(sheet, schema);
     let problems = in_report_order(problems.list, schema);
     let ticket_reason = ticket_reason(&problems);
@@ -61,6 +66,47 @@ pub fn validate_complaint(workbook: &Workbook, context: &Context<'_>) -> Complai
         problems,
     };
     Complaint { report, lines }
+}
+
+/// The duplicate rule within one file: a line on its way to the MCO whose claim (the
+/// same MCO tracking number and claim number, in any case) an earlier such line already
+/// carries. Intake applies the rule across tickets as well, from the store; this part
+/// needs only the file, so `portal check` and intake agree on it.
+fn check_repeats(lines: &[Record], problems: &mut Problems) {
+    if ticket_reason(&problems.list).is_some() {
+        return;
+    }
+    let mut first_row: HashMap<(String, String), u32> = HashMap::new();
+    for line in lines {
+        if problems
+            .list
+            .iter()
+            .any(|problem| problem.row == Some(line.row))
+        {
+            continue;
+        }
+        let tracking = line.text(claim::TRACKING_NUMBER).unwrap_or("").trim();
+        let number = line.text(claim::CLAIM_NUMBER).unwrap_or("").trim();
+        let key = (tracking.to_uppercase(), number.to_uppercase());
+        let Some(first) = first_row.get(&key) else {
+            first_row.insert(key, line.row);
+            continue;
+        };
+        // R10: a tracking number is repeated only when it has the safe shape.
+        let message = if is_safe_tracking_number(tracking) {
+            format!(
+                "This claim (MCO tracking number {tracking}) repeats row {first} of this template"
+            )
+        } else {
+            format!("This claim repeats row {first} of this template")
+        };
+        problems.add(
+            Some(line.row),
+            Some("Claim Number"),
+            Reason::Duplicate,
+            message,
+        );
+    }
 }
 
 /// R4: at least one claim line, and at most `max_lines` on one template.
