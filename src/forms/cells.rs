@@ -201,7 +201,7 @@ fn date(cell: &Cell) -> Typed {
 }
 
 /// A number cell as it is; text as dollars and cents (in a CSV separated by
-/// semicolons, with a decimal comma).
+/// semicolons, with a decimal comma, or with commas between thousands before a point).
 fn money(cell: &Cell, text: &str, typing: Typing) -> Typed {
     let decimal_comma = typing
         == Typing::Text {
@@ -618,6 +618,30 @@ mod tests {
         assert!(below.0.contains("below zero"), "{}", below.0);
         let below = read(claim::BILLED, Cell::Number(-12.0)).unwrap_err();
         assert!(below.0.contains("below zero"), "{}", below.0);
+    }
+
+    /// Money in a CSV separated by semicolons: a decimal comma, or commas between
+    /// thousands before a decimal point (`#,##0.00` from a US spreadsheet); `1,250`,
+    /// which could be either, is refused and described.
+    #[test]
+    fn money_in_a_csv_with_decimal_commas() {
+        let read = |typed: &str| {
+            parse(
+                Some(&text(typed)),
+                &COMPLAINT[claim::BILLED],
+                &crate::config::Config::embedded().mcos,
+                Typing::Text {
+                    decimal_comma: true,
+                },
+            )
+        };
+        let money = |cents| Ok(Some(Value::Money(Money { cents })));
+        assert_eq!(read("1,250.50"), money(125_050));
+        assert_eq!(read("125,50"), money(12_550));
+        assert_eq!(read("1.250,50"), money(125_050));
+        let refused = read("1,250").unwrap_err();
+        assert!(refused.0.contains("such as 1250,00"), "{}", refused.0);
+        assert!(!refused.0.contains("1,250"), "{}", refused.0);
     }
 
     /// Date cells: a US date with a one-digit month or day is that date.

@@ -69,11 +69,15 @@ pub fn parse_money_text(text: &str) -> Option<Money> {
 }
 
 /// Money typed as text where the decimal mark is a comma, as in a CSV file separated
-/// by semicolons: `125,50`, `1.234,50`. Text without a comma that reads only with a
-/// decimal point (`125.50`) is taken as written that way.
+/// by semicolons: `125,50`, `1.234,50`. Text that reads only with a decimal point is
+/// taken as written that way when that is unambiguous: without a comma (`125.50`), or
+/// with commas between thousands before the point (`1,250.50`, as a US spreadsheet
+/// writes the template's `#,##0.00` into a file separated by semicolons). `1,250`
+/// stays refused: it could be either.
 pub fn parse_money_text_decimal_comma(text: &str) -> Option<Money> {
-    parse_money(text, ',', '.')
-        .or_else(|| parse_money(text, '.', ',').filter(|_| !text.contains(',')))
+    parse_money(text, ',', '.').or_else(|| {
+        parse_money(text, '.', ',').filter(|_| !text.contains(',') || text.contains('.'))
+    })
 }
 
 /// Money with `decimal` as the decimal mark and `thousands` between groups of three.
@@ -210,6 +214,37 @@ mod tests {
         assert_eq!(parse("125.50"), Some(Money { cents: 12_550 }));
         for bad in ["-5", "1,234", "12.34,5", "1,2,3", "abc", ""] {
             assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
+    /// With a decimal comma, a point after commas that group thousands is a decimal
+    /// point after all, as a US spreadsheet writes `#,##0.00` into a file separated by
+    /// semicolons; a German thousands point reads too; anything that could be either
+    /// stays refused.
+    #[test]
+    fn money_with_a_decimal_comma_or_thousands_commas_before_a_point() {
+        let parse = parse_money_text_decimal_comma;
+        let cents = |cents| Some(Money { cents });
+        assert_eq!(parse("1,250.50"), cents(125_050));
+        assert_eq!(parse("$1,250.50"), cents(125_050));
+        assert_eq!(parse("12,345,678.00"), cents(1_234_567_800));
+        assert_eq!(parse("1,250.5"), cents(125_050));
+        assert_eq!(parse("125,50"), cents(12_550));
+        assert_eq!(parse("1.250,50"), cents(125_050));
+        assert_eq!(parse("12.345.678,00"), cents(1_234_567_800));
+        for ambiguous_or_bad in [
+            "1,250",
+            "12,345,678",
+            "1,25.50",
+            "12,3456.00",
+            ",250.50",
+            "1,250.505",
+            "1.250.50",
+            "1,250.50,00",
+            "1.250,50.00",
+            "-1,250.50",
+        ] {
+            assert_eq!(parse(ambiguous_or_bad), None, "{ambiguous_or_bad}");
         }
     }
 
