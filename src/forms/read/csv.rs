@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use encoding_rs::{Encoding, WINDOWS_1252};
 
-use super::{Collector, Format, ReadError, Typing, Workbook, damaged, text_cell};
+use super::{Collector, Format, ReadError, Typing, Workbook, damaged, text_cell, within_bounds};
 
 /// Reads a file that is no binary workbook as CSV. `name` (the file name, if any) says
 /// whether it is meant as one: a file named `.csv` that cannot be read as text is
@@ -140,6 +140,9 @@ fn record_rows(text: &str, separator: u8) -> Result<Vec<u32>, ReadError> {
     let (mut scan, mut row, mut rows) = (Scan::RecordStart, 0u32, Vec::new());
     for byte in text.bytes() {
         if scan == Scan::RecordStart && byte != b'\n' {
+            // A record past any template is refused here, before the scan holds a row
+            // for every line of a file that is nothing but lines.
+            within_bounds("", row.into(), 0)?;
             rows.push(row);
             scan = Scan::FieldStart;
         }
