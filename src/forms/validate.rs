@@ -188,18 +188,34 @@ fn label_map(sheet: &Sheet, fields: &[Field]) -> Vec<Option<u32>> {
 }
 
 /// The sheet a schema sheet is read from: by name, else (a CSV, or a renamed sheet)
-/// the first visible sheet that is not the marker.
+/// the visible sheet that holds the most of its headers (or labels) — a renamed data
+/// sheet moved behind the instructions is still found — else the first visible sheet
+/// with anything in it that is not the marker.
 fn find_sheet<'w>(workbook: &'w Workbook, schema: &SheetSchema) -> Option<&'w Sheet> {
     workbook.sheet(schema.name).or_else(|| {
-        let mut candidates = workbook
-            .sheets
-            .iter()
-            .filter(|sheet| sheet.name != MARKER_SHEET);
+        let candidates = || {
+            workbook
+                .sheets
+                .iter()
+                .filter(|sheet| sheet.name != MARKER_SHEET)
+        };
         if workbook.sheets.len() == 1 {
-            candidates.next()
-        } else {
-            candidates.find(|sheet| sheet.visible && !sheet.cells.is_empty())
+            return candidates().next();
         }
+        let hits = |sheet: &Sheet| {
+            let places = match schema.layout {
+                Layout::Table => header_map(sheet, schema.fields),
+                Layout::Form => label_map(sheet, schema.fields),
+            };
+            places.iter().flatten().count()
+        };
+        let visible = || candidates().filter(|sheet| sheet.visible && !sheet.cells.is_empty());
+        // The first of the sheets with the most hits (`max_by_key` keeps the last).
+        let best = visible()
+            .rev()
+            .max_by_key(|sheet| hits(sheet))
+            .filter(|sheet| hits(sheet) > 0);
+        best.or_else(|| visible().next())
     })
 }
 
@@ -365,6 +381,25 @@ fn read_form(sheet: Option<&Sheet>, schema: &SheetSchema, problems: &mut Problem
             }
         })
         .collect();
+    // A field's label twice (a second NPI added below the first, say): only the first
+    // would be read, so the form says which row it cannot take.
+    for (field, first) in schema.fields.iter().zip(&rows) {
+        let Some(first) = first else { continue };
+        let wanted = normalise(field.header);
+        for (&(row, column), cell) in &sheet.cells {
+            if column == 0 && row > *first && normalise(&cells::cell_text(cell)) == wanted {
+                problems.add(
+                    Some(row + 1),
+                    Some(field.header),
+                    Reason::InvalidValue,
+                    format!(
+                        "This field is already on row {}; a form takes one value for it (for several providers, use the multiple registration template)",
+                        first + 1
+                    ),
+                );
+            }
+        }
+    }
     // R7: no password is ever accepted by mail.
     for (&(row, column), cell) in &sheet.cells {
         if column == 0 && normalise(&cells::cell_text(cell)).contains("password") {
@@ -955,9 +990,9 @@ mod tests {
         );
     }
 
-    /// Finding the data sheet: a renamed data sheet is read when it is the first
-    /// visible, non-empty sheet other than the marker (hidden or empty sheets before
-    /// it are skipped); a sheet with the schema's name wins wherever it stands, in any
+    /// Finding the data sheet: a renamed data sheet is read wherever it stands among
+    /// visible sheets, being the one with the schema's headers (hidden or empty sheets
+    /// are skipped); a sheet with the schema's name wins wherever it stands, in any
     /// case.
     #[test]
     fn a_renamed_data_sheet_among_several() {
@@ -985,8 +1020,22 @@ mod tests {
         assert_eq!(complaint.report.problems, []);
         assert_eq!(complaint.lines.len(), 2);
 
-        // Renamed and after the Instructions sheet: the Instructions sheet is read.
+        // Renamed and after the Instructions sheet: still the one with the headers.
         let complaint = validate_in(&workbook(vec![instructions(), renamed]), &config);
+        assert_eq!(complaint.report.problems, []);
+        assert_eq!(statuses(&complaint), [FORWARDED, FORWARDED]);
+
+        // No sheet with any header: the first visible one is read, and found wanting.
+        let complaint = validate_in(
+            &workbook(vec![
+                instructions(),
+                sheet(
+                    "Notes",
+                    BTreeMap::from([((0, 0), Cell::Text("Our notes".to_owned()))]),
+                ),
+            ]),
+            &config,
+        );
         assert_eq!(complaint.report.reason, Some(Reason::Incomplete));
         assert!(complaint.lines.is_empty());
     }
@@ -1168,6 +1217,43 @@ mod tests {
             assert!(!problem.message.contains("hunter2"));
         }
         assert_eq!(registration.report.missing, ["Password"]);
+    }
+
+    /// A label twice on a form (a second NPI added below the first): the first is read,
+    /// the second is a problem on its row naming the first, never silently dropped.
+    #[test]
+    fn a_label_twice_on_a_form_is_a_problem_on_its_second_row() {
+        let values = registration_values("pat@example.org", "1234567893").values;
+        let mut sheet = form("Registration", &REGISTRATION, &values);
+        let npi_row = REGISTRATION
+            .iter()
+            .position(|field| field.header == "Provider NPI")
+            .unwrap() as u32;
+        sheet
+            .cells
+            .insert((30, 0), Cell::Text("provider npi".to_owned()));
+        sheet
+            .cells
+            .insert((30, 1), Cell::Text("1987654328".to_owned()));
+        let registration =
+            validate_registration(&workbook(vec![sheet]), Kind::RegistrationForm, 100);
+        let problems = &registration.report.problems;
+        let [problem] = problems.as_slice() else {
+            panic!("{problems:?}")
+        };
+        assert_eq!(
+            (problem.row, problem.column.as_deref(), problem.reason),
+            (Some(31), Some("Provider NPI"), Reason::InvalidValue)
+        );
+        assert!(
+            problem
+                .message
+                .contains(&format!("already on row {}", npi_row + 1)),
+            "{}",
+            problem.message
+        );
+        assert!(!problem.message.contains("1987654328"));
+        assert_ne!(registration.report.status, Completeness::Complete);
     }
 
     /// A problem's message ends in one full stop, and `value` is the text of the very
