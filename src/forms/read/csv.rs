@@ -161,8 +161,7 @@ fn record_rows(text: &str, separator: u8) -> Result<Vec<u32>, ReadError> {
     }
     match (scan, rows.last()) {
         (Scan::Quoted, Some(opened)) => Err(ReadError::Damaged(format!(
-            "a quotation mark in row {} opens a value that is never closed; save the \
-             spreadsheet as CSV UTF-8",
+            "a quotation mark in row {} opens a value that is never closed",
             u64::from(*opened) + 1
         ))),
         _ => Ok(rows),
@@ -303,7 +302,7 @@ mod tests {
             assert!(matches!(error, ReadError::Damaged(_)), "{error:?}");
             let sentence = error.to_string();
             assert!(sentence.contains(row), "{sentence}");
-            assert!(sentence.contains("CSV UTF-8"), "{sentence}");
+            assert!(sentence.contains("never closed"), "{sentence}");
             assert!(!sentence.contains("Jane"), "{sentence}");
         }
     }
