@@ -132,7 +132,7 @@ fn an_unregistered_sender_gets_no_ticket_and_a_notice_without_an_id() {
         "no id in the subject: {}",
         sent[0].subject
     );
-    assert!(sent[0].text.contains("not registered"));
+    assert!(sent[0].text.contains("no active registration"));
 }
 
 #[test]
