@@ -1219,6 +1219,36 @@ mod tests {
         assert_eq!(registration.report.missing, ["Password"]);
     }
 
+    /// The claim cells a store upgrade reads from kept mail: each row with an NPI or a
+    /// tracking number (either alone is enough), as typed, by its spreadsheet row; a
+    /// row with neither is left out.
+    #[test]
+    fn claim_cells_keep_a_row_with_either_the_npi_or_the_tracking_number() {
+        let config = Config::embedded();
+        let mut lines = good_lines(4);
+        lines[1].values[claim::TRACKING_NUMBER] = None;
+        lines[2].values[claim::PROVIDER_NPI] = None;
+        lines[3].values[claim::PROVIDER_NPI] = None;
+        lines[3].values[claim::TRACKING_NUMBER] = None;
+        let cells = claim_cells(&workbook(vec![instructions(), claims(&lines, &config)]));
+        let text = |line: &Record, field: usize| match &line.values[field] {
+            Some(Value::Text(text)) => Some(text.clone()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            cells,
+            [
+                (
+                    2,
+                    text(&lines[0], claim::PROVIDER_NPI),
+                    text(&lines[0], claim::TRACKING_NUMBER)
+                ),
+                (3, text(&lines[1], claim::PROVIDER_NPI), None),
+                (4, None, text(&lines[2], claim::TRACKING_NUMBER)),
+            ]
+        );
+    }
+
     /// A label twice on a form (a second NPI added below the first): the first is read,
     /// the second is a problem on its row naming the first, never silently dropped.
     #[test]
